@@ -1,0 +1,247 @@
+"""Numba kernels for the categorical (Wright–Fisher) simulator.
+
+Each generation's multinomial is drawn by conditional binomials over the states that can still be
+drawn, largest first, stopping as soon as the sample is used up: the cost is O(alive states) per
+step and flat in the sample size M. Binomials use an exact sampler whose cost does not grow with M
+(inversion for small means, Hörmann's BTRS transformed rejection otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+REPLACE, FRESH_MIX, FRESH_SPLIT, ACCUMULATE = 0, 1, 2, 3
+
+# log(k!) - [(k + 1/2) log(k + 1) - (k + 1) + log(2 pi)/2] for k = 0..9 (Stirling tail).
+_STIRLING_TAIL = np.array(
+    [
+        0.0810614667953272,
+        0.0413406959554092,
+        0.0276779256849983,
+        0.02079067210376509,
+        0.0166446911898211,
+        0.0138761288230707,
+        0.0118967099458917,
+        0.0104112652619720,
+        0.00925546218271273,
+        0.00833056343336287,
+    ]
+)
+
+
+@njit(cache=True, nogil=True)
+def _stirling_tail(k: float) -> float:
+    if k <= 9:
+        return _STIRLING_TAIL[int(k)]
+    kp1sq = (k + 1.0) * (k + 1.0)
+    return (1.0 / 12 - (1.0 / 360 - 1.0 / 1260 / kp1sq) / kp1sq) / (k + 1.0)
+
+
+@njit(cache=True, nogil=True)
+def _binomial_inversion(rng, n: int, p: float) -> int:
+    """Sequential search from 0 (mean n*p < 10, p <= 1/2)."""
+    q = 1.0 - p
+    s = p / q
+    a = (n + 1) * s
+    r0 = math.exp(n * math.log1p(-p))
+    bound = min(n, int(n * p + 10.0 * math.sqrt(n * p * q + 1.0)))
+    while True:
+        u = rng.random()
+        r = r0
+        x = 0
+        while u > r:
+            u -= r
+            x += 1
+            if x > bound:
+                break
+            r *= a / x - s
+        if x <= bound:
+            return x
+
+
+@njit(cache=True, nogil=True)
+def _binomial_btrs(rng, n: int, p: float) -> int:
+    """Hörmann (1993) BTRS transformed rejection with squeeze (mean n*p >= 10, p <= 1/2)."""
+    q = 1.0 - p
+    spq = math.sqrt(n * p * q)
+    b = 1.15 + 2.53 * spq
+    a = -0.0873 + 0.0248 * b + 0.01 * p
+    c = n * p + 0.5
+    v_r = 0.92 - 4.2 / b
+    alpha = (2.83 + 5.1 / b) * spq
+    r = p / q
+    m = math.floor((n + 1) * p)
+    while True:
+        u = rng.random() - 0.5
+        v = rng.random()
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * a / us + b) * u + c)
+        if k < 0 or k > n:
+            continue
+        if us >= 0.07 and v <= v_r:
+            return int(k)
+        v = math.log(v * alpha / (a / (us * us) + b))
+        upper = (
+            (m + 0.5) * math.log((m + 1.0) / (r * (n - m + 1.0)))
+            + (n + 1.0) * math.log1p((k - m) / (n - k + 1.0))
+            + (k + 0.5) * math.log(r * (n - k + 1.0) / (k + 1.0))
+            + _stirling_tail(m)
+            + _stirling_tail(n - m)
+            - _stirling_tail(k)
+            - _stirling_tail(n - k)
+        )
+        if v <= upper:
+            return int(k)
+
+
+@njit(cache=True, nogil=True)
+def binomial(rng, n: int, p: float) -> int:
+    """One exact Binomial(n, p) draw; cost bounded independently of n."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    if p > 0.5:
+        return n - binomial(rng, n, 1.0 - p)
+    if n * p < 10.0:
+        return _binomial_inversion(rng, n, p)
+    return _binomial_btrs(rng, n, p)
+
+
+@njit(cache=True, nogil=True)
+def multinomial(rng, total, weights, states, num_states, suffix, counts) -> None:
+    """counts[states[:num_states]] ~ Multinomial(total, weights / sum(weights)) over those states.
+
+    ``weights`` need not be normalised: state j is drawn with probability weights[j] / suffix[j]
+    given the draws before it, with ``suffix`` the backward cumulative sum (accurate for tiny
+    tails). Stops early once ``total`` is used up.
+    """
+    acc = 0.0
+    for j in range(num_states - 1, -1, -1):
+        acc += weights[states[j]]
+        suffix[j] = acc
+    remaining = total
+    for j in range(num_states):
+        s = states[j]
+        if remaining == 0:
+            counts[s] = 0
+            continue
+        if j == num_states - 1 or weights[s] >= suffix[j]:
+            counts[s] = remaining
+            remaining = 0
+            continue
+        draw = binomial(rng, remaining, weights[s] / suffix[j])
+        counts[s] = draw
+        remaining -= draw
+
+
+@njit(cache=True, nogil=True)
+def simulate_block(
+    rng,
+    p0,
+    sizes,
+    regime,
+    fraction,
+    fresh_counts,
+    pseudo_count,
+    record_slot,
+    out_p,
+    out_absorbed,
+):
+    """Simulate ``out_p.shape[1]`` replicates of the categorical chain.
+
+    ``record_slot[g]`` is the row of ``out_p`` for generation g, or -1 if g is not recorded.
+    ``out_absorbed[r]`` receives the first generation with a single surviving state (-1: none).
+    """
+    num_states = p0.size
+    num_generations = sizes.size
+    num_replicates = out_p.shape[1]
+    # States that can ever be drawn: the support of p0 (all states once smoothing is on),
+    # largest first so that the conditional binomials use the sample up early.
+    order = np.argsort(-p0, kind="mergesort")
+    num_support = 0
+    for j in range(num_states):
+        if p0[order[j]] > 0.0 or pseudo_count > 0.0:
+            num_support += 1
+    # Without smoothing, a state that the model gives probability 0 can come back only through
+    # fresh draws from p0; in Replace and Accumulate it is gone for good and is dropped.
+    prune = pseudo_count == 0.0 and (regime == REPLACE or regime == ACCUMULATE)
+    denominator_extra = pseudo_count * num_states
+
+    p = np.empty(num_states)
+    weights = np.empty(num_states)
+    counts = np.zeros(num_states, dtype=np.int64)
+    fresh = np.zeros(num_states, dtype=np.int64)
+    pool = np.zeros(num_states)
+    suffix = np.empty(num_states)
+    alive = np.empty(num_states, dtype=np.int64)
+
+    for r in range(num_replicates):
+        p[:] = p0
+        pool[:] = 0.0
+        pool_total = 0.0
+        num_alive = num_support
+        alive[:num_support] = order[:num_support]
+        survivors = 0
+        for j in range(num_states):
+            if p0[j] > 0.0:
+                survivors += 1
+        absorbed = 0 if survivors == 1 else -1
+        if record_slot[0] >= 0:
+            out_p[record_slot[0], r, :] = p
+        for g in range(num_generations):
+            total = sizes[g]
+            if regime == FRESH_MIX:
+                for j in range(num_alive):
+                    s = alive[j]
+                    weights[s] = (1.0 - fraction) * p[s] + fraction * p0[s]
+                multinomial(rng, total, weights, alive, num_alive, suffix, counts)
+            elif regime == FRESH_SPLIT:
+                num_fresh = fresh_counts[g]
+                multinomial(rng, num_fresh, p0, alive, num_alive, suffix, fresh)
+                multinomial(rng, total - num_fresh, p, alive, num_alive, suffix, counts)
+                for j in range(num_alive):
+                    counts[alive[j]] += fresh[alive[j]]
+            else:
+                multinomial(rng, total, p, alive, num_alive, suffix, counts)
+
+            if regime == ACCUMULATE:
+                for j in range(num_alive):
+                    pool[alive[j]] += counts[alive[j]]
+                pool_total += total
+                scale = 1.0 / (pool_total + denominator_extra)
+                for j in range(num_alive):
+                    s = alive[j]
+                    p[s] = (pool[s] + pseudo_count) * scale
+            else:
+                scale = 1.0 / (total + denominator_extra)
+                for j in range(num_alive):
+                    s = alive[j]
+                    p[s] = (counts[s] + pseudo_count) * scale
+
+            survivors = 0
+            kept = 0
+            for j in range(num_alive):
+                s = alive[j]
+                if p[s] > 0.0:
+                    survivors += 1
+                    if prune:
+                        alive[kept] = s
+                        kept += 1
+            if prune:
+                num_alive = kept
+            if absorbed < 0 and survivors == 1:
+                absorbed = g + 1
+            slot = record_slot[g + 1]
+            if slot >= 0:
+                out_p[slot, r, :] = p
+            if prune and num_alive == 1:
+                # Absorbed for good: the remaining generations repeat this delta.
+                for later in range(g + 2, num_generations + 1):
+                    if record_slot[later] >= 0:
+                        out_p[record_slot[later], r, :] = p
+                break
+        out_absorbed[r] = absorbed

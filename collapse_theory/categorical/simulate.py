@@ -1,0 +1,212 @@
+"""Public simulator of the categorical model (theory.md §1).
+
+Generation i+1 is the empirical frequency vector of M_i draws from generation i:
+C_{i+1} | p_i ~ Multinomial(M_i, p_i), p_{i+1} = C_{i+1} / M_i (Replace), with the FreshData,
+Accumulate and add-lambda (``pseudo_count``) variants.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from collapse_theory import __version__
+from collapse_theory._validate import (
+    check_choice,
+    check_int,
+    check_probability_vector,
+    check_real,
+    check_record,
+)
+from collapse_theory.categorical import _numba
+from collapse_theory.progress import progress_bar
+from collapse_theory.regimes import Accumulate, FreshData, Replace, check_regime
+from collapse_theory.results import SimulationResult
+from collapse_theory.rng import (
+    BLOCK_SIZE,
+    as_seed_sequence,
+    block_bounds,
+    block_generators,
+    run_blocks,
+    seed_metadata,
+)
+from collapse_theory.schedules import as_schedule
+
+__all__ = ["simulate"]
+
+#: Largest recorded array (bytes) a simulation may allocate; beyond it, record fewer generations.
+MAX_RECORD_BYTES = 4 * 2**30
+
+
+def _regime_code(regime: Any) -> int:
+    if isinstance(regime, Replace):
+        return _numba.REPLACE
+    if isinstance(regime, Accumulate):
+        return _numba.ACCUMULATE
+    return _numba.FRESH_MIX if regime.variant == "mix" else _numba.FRESH_SPLIT
+
+
+def _record_slots(recorded: np.ndarray, num_generations: int) -> np.ndarray:
+    slots = np.full(num_generations + 1, -1, dtype=np.int64)
+    slots[recorded] = np.arange(recorded.size)
+    return slots
+
+
+def simulate(
+    p0: Any,
+    num_samples: Any,
+    num_generations: int,
+    *,
+    num_replicates: int = 1000,
+    regime: Any = None,
+    pseudo_count: float = 0.0,
+    record: Any = "all",
+    seed: Any = None,
+    backend: str = "numba",
+    progress: bool = False,
+    num_threads: int | None = None,
+    chunk_size: int = 1,
+) -> SimulationResult:
+    r"""Simulate recursive fitting of a categorical distribution (neutral Wright–Fisher chain).
+
+    .. math::
+
+        C_{i+1} \mid p_i \sim \mathrm{Multinomial}(M_i, q_i), \qquad
+        p_{i+1} = \frac{C_{i+1} + \lambda}{M_i + K\lambda}
+
+    with :math:`q_i = p_i` (Replace), :math:`q_i = (1-\alpha)p_i + \alpha p_0` (FreshData "mix"),
+    :math:`\mathrm{round}(\alpha M_i)` draws from :math:`p_0` plus the rest from :math:`p_i`
+    (FreshData "split"), or, for Accumulate, :math:`p_{i+1}` the pooled frequencies of all
+    batches so far (theory.md §1, §1.7, §1.8).
+
+    Parameters
+    ----------
+    p0 : array_like, shape (K,)
+        The original distribution: non-negative, summing to 1.
+    num_samples : int or schedule
+        M, or a schedule giving M_0, ..., M_{n-1} (see :mod:`collapse_theory.schedules`).
+    num_generations : int
+        n >= 0, the number of fits.
+    num_replicates : int
+        R independent chains.
+    regime : Replace, FreshData or Accumulate
+        Default ``Replace()``.
+    pseudo_count : float
+        Add-lambda smoothing of every fit (0: maximum likelihood).
+    record : "all", "last" or sequence of int
+        Generations whose frequency vectors are kept (memory is ``len(record) * R * K * 8`` bytes).
+    seed : None, int, SeedSequence or Generator
+        Root of the per-block random streams. The same seed gives identical arrays for any
+        ``num_threads`` and ``chunk_size``.
+    backend : "numba"
+        The CPU kernel (the jax backend is not available yet).
+    progress : bool
+        Show a progress bar over replicate blocks.
+    num_threads : int, optional
+        Threads running replicate blocks (default: all CPUs available to this process).
+    chunk_size : int
+        Replicate blocks handed to a thread at a time.
+
+    Returns
+    -------
+    SimulationResult
+        ``result["p"]`` has shape (len(record), R, K); ``result["absorbed_at"]`` (R,) holds the
+        first generation with a single surviving state, or -1 if that did not happen within n.
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid input, naming the argument.
+
+    Examples
+    --------
+    >>> import collapse_theory as ct
+    >>> run = ct.categorical.simulate([0.5, 0.3, 0.2], 20, 50, num_replicates=500, seed=1)
+    >>> run["p"].shape
+    (51, 500, 3)
+    """
+    p0 = check_probability_vector("p0", p0)
+    num_generations = check_int("num_generations", num_generations, minimum=0)
+    schedule = as_schedule(num_samples)
+    sizes = schedule.sizes(num_generations)
+    num_replicates = check_int("num_replicates", num_replicates, minimum=1)
+    regime = check_regime(Replace() if regime is None else regime)
+    pseudo_count = check_real("pseudo_count", pseudo_count, minimum=0.0)
+    recorded = check_record(record, num_generations)
+    check_choice("backend", backend, ("numba", "jax"))
+    if backend == "jax":
+        raise ValueError(
+            "backend='jax' is not implemented for the categorical simulator yet; use backend='numba'"
+        )
+    record_bytes = recorded.size * num_replicates * p0.size * 8
+    if record_bytes > MAX_RECORD_BYTES:
+        raise ValueError(
+            f"record={record!r} would store {record_bytes / 2**30:.1f} GiB "
+            f"({recorded.size} generations x {num_replicates} replicates x {p0.size} states); "
+            f"the limit is {MAX_RECORD_BYTES / 2**30:.0f} GiB: record 'last' or fewer generations"
+        )
+    fraction = regime.fraction if isinstance(regime, FreshData) else 0.0
+    fresh_counts = np.rint(fraction * sizes).astype(np.int64)
+
+    seed_sequence = as_seed_sequence(seed)
+    bounds = block_bounds(num_replicates)
+    generators = block_generators(seed_sequence, num_replicates)
+    out_p = np.empty((recorded.size, num_replicates, p0.size))
+    out_absorbed = np.empty(num_replicates, dtype=np.int64)
+    slots = _record_slots(recorded, num_generations)
+    code = _regime_code(regime)
+
+    def run_block(b: int) -> None:
+        start, stop = bounds[b]
+        _numba.simulate_block(
+            generators[b],
+            p0,
+            sizes,
+            code,
+            fraction,
+            fresh_counts,
+            pseudo_count,
+            slots,
+            out_p[:, start:stop, :],
+            out_absorbed[start:stop],
+        )
+
+    with progress_bar(len(bounds), "categorical", enabled=progress) as bar:
+        run_blocks(
+            run_block, len(bounds), num_threads=num_threads, chunk_size=chunk_size, on_done=bar
+        )
+
+    metadata = {
+        "model": "categorical",
+        "parameters": {
+            "p0": p0,
+            "num_samples": repr(schedule),
+            "sample_sizes": sizes if sizes.size <= 10_000 else "omitted (long schedule)",
+            "num_generations": num_generations,
+            "num_replicates": num_replicates,
+            "regime": repr(regime),
+            "pseudo_count": pseudo_count,
+        },
+        "seed": seed_metadata(seed_sequence),
+        "block_size": BLOCK_SIZE,
+        "backend": backend,
+        "collapse_theory_version": __version__,
+        "numpy_version": np.__version__,
+    }
+    return SimulationResult(
+        generations=recorded,
+        trajectories={"p": out_p},
+        per_replicate={"absorbed_at": out_absorbed},
+        metadata=metadata,
+    )
+
+
+def heterozygosity(p: np.ndarray) -> np.ndarray:
+    """H = 1 - sum_i p_i^2 along the last axis (theory.md §1.3)."""
+    return 1.0 - np.einsum("...k,...k->...", p, p)
+
+
+def num_surviving(p: np.ndarray) -> np.ndarray:
+    """Number of states with positive frequency along the last axis."""
+    return np.count_nonzero(p > 0, axis=-1)
