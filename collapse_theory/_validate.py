@@ -149,3 +149,19 @@ def check_record(record: Any, num_generations: int) -> np.ndarray:
             f"[0, {num_generations}]; got {_show(record)}"
         )
     return np.unique(generations)
+
+
+def record_slots(recorded: np.ndarray, num_generations: int) -> np.ndarray:
+    """``slots[g]``: the row of the recorded arrays for generation g, or -1 if not recorded."""
+    slots = np.full(num_generations + 1, -1, dtype=np.int64)
+    slots[recorded] = np.arange(recorded.size)
+    return slots
+
+
+def check_record_size(record: Any, num_values: int, limit_bytes: int = 4 * 2**30) -> None:
+    """Refuse a recording that would allocate more than ``limit_bytes`` of float64."""
+    if num_values * 8 > limit_bytes:
+        raise ValueError(
+            f"record={_show(record)} would store {num_values * 8 / 2**30:.1f} GiB; the limit is "
+            f"{limit_bytes / 2**30:.0f} GiB: record 'last' or fewer generations, or fewer replicates"
+        )

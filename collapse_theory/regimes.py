@@ -14,7 +14,10 @@ from typing import Any, Literal
 
 from collapse_theory._validate import check_choice, check_real
 
-__all__ = ["Accumulate", "FreshData", "Regime", "Replace", "check_regime"]
+__all__ = ["Accumulate", "FreshData", "Regime", "Replace", "check_regime", "regime_code"]
+
+#: Integer codes the kernels use for the regimes.
+REPLACE, FRESH_MIX, FRESH_SPLIT, ACCUMULATE = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -52,3 +55,12 @@ def check_regime(regime: Any) -> Regime:
         "regime must be an instance of Replace(), FreshData(fraction, variant) or Accumulate(); "
         f"got {regime!r}"
     )
+
+
+def regime_code(regime: Regime) -> int:
+    """The kernels' integer code for a (validated) regime."""
+    if isinstance(regime, Replace):
+        return REPLACE
+    if isinstance(regime, Accumulate):
+        return ACCUMULATE
+    return FRESH_MIX if regime.variant == "mix" else FRESH_SPLIT

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SimulationResult", "Summary", "summarize"]
+__all__ = ["SimulationResult", "Summary", "run_metadata", "summarize"]
 
 DEFAULT_QUANTILES = (0.05, 0.25, 0.75, 0.95)
 _METADATA_MEMBER = "metadata.json"
@@ -184,3 +184,21 @@ class SimulationResult:
                 elif key.startswith(_REPLICATE_PREFIX):
                     per_replicate[key[len(_REPLICATE_PREFIX) :]] = data[key]
         return cls(generations, trajectories, per_replicate, metadata)
+
+
+def run_metadata(
+    model: str, parameters: Mapping[str, Any], seed_sequence: np.random.SeedSequence, backend: str
+) -> dict[str, Any]:
+    """Metadata every simulator stores: model, parameters, seed, backend and versions."""
+    from collapse_theory import __version__
+    from collapse_theory.rng import BLOCK_SIZE, seed_metadata
+
+    return {
+        "model": model,
+        "parameters": dict(parameters),
+        "seed": seed_metadata(seed_sequence),
+        "block_size": BLOCK_SIZE,
+        "backend": backend,
+        "collapse_theory_version": __version__,
+        "numpy_version": np.__version__,
+    }

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from collapse_theory._validate import check_int
+from collapse_theory.progress import progress_bar
 
 __all__ = [
     "BLOCK_SIZE",
@@ -24,6 +25,7 @@ __all__ = [
     "block_generators",
     "default_num_threads",
     "run_blocks",
+    "run_replicate_blocks",
     "seed_metadata",
 ]
 
@@ -126,3 +128,32 @@ def run_blocks(
         with ThreadPoolExecutor(max_workers=min(threads, len(chunks))) as pool:
             nested = list(pool.map(run_chunk, chunks))
     return [result for chunk_results in nested for result in chunk_results]
+
+
+def run_replicate_blocks(
+    work: Callable[[np.random.Generator, int, int], None],
+    seed: SeedLike,
+    num_replicates: int,
+    *,
+    label: str,
+    progress: bool = False,
+    num_threads: int | None = None,
+    chunk_size: int = 1,
+) -> np.random.SeedSequence:
+    """Call ``work(generator, start, stop)`` for every fixed replicate block, in parallel threads.
+
+    Each block gets its own Generator spawned from ``seed``; returns the root SeedSequence (for
+    the result's metadata). ``work`` writes its replicates ``start:stop`` into preallocated arrays.
+    """
+    seed_sequence = as_seed_sequence(seed)
+    bounds = block_bounds(num_replicates)
+    generators = block_generators(seed_sequence, num_replicates)
+
+    def run_block(b: int) -> None:
+        work(generators[b], *bounds[b])
+
+    with progress_bar(len(bounds), label, enabled=progress) as advance:
+        run_blocks(
+            run_block, len(bounds), num_threads=num_threads, chunk_size=chunk_size, on_done=advance
+        )
+    return seed_sequence

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-REPLACE, FRESH_MIX, FRESH_SPLIT, ACCUMULATE = 0, 1, 2, 3
+from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT, REPLACE
 
 # log(k!) - [(k + 1/2) log(k + 1) - (k + 1) + log(2 pi)/2] for k = 0..9 (Stirling tail).
 _STIRLING_TAIL = np.array(

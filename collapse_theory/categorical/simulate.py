@@ -11,46 +11,22 @@ from typing import Any
 
 import numpy as np
 
-from collapse_theory import __version__
 from collapse_theory._validate import (
     check_choice,
     check_int,
     check_probability_vector,
     check_real,
     check_record,
+    check_record_size,
+    record_slots,
 )
 from collapse_theory.categorical import _numba
-from collapse_theory.progress import progress_bar
-from collapse_theory.regimes import Accumulate, FreshData, Replace, check_regime
-from collapse_theory.results import SimulationResult
-from collapse_theory.rng import (
-    BLOCK_SIZE,
-    as_seed_sequence,
-    block_bounds,
-    block_generators,
-    run_blocks,
-    seed_metadata,
-)
+from collapse_theory.regimes import FreshData, Replace, check_regime, regime_code
+from collapse_theory.results import SimulationResult, run_metadata
+from collapse_theory.rng import run_replicate_blocks
 from collapse_theory.schedules import as_schedule
 
 __all__ = ["simulate"]
-
-#: Largest recorded array (bytes) a simulation may allocate; beyond it, record fewer generations.
-MAX_RECORD_BYTES = 4 * 2**30
-
-
-def _regime_code(regime: Any) -> int:
-    if isinstance(regime, Replace):
-        return _numba.REPLACE
-    if isinstance(regime, Accumulate):
-        return _numba.ACCUMULATE
-    return _numba.FRESH_MIX if regime.variant == "mix" else _numba.FRESH_SPLIT
-
-
-def _record_slots(recorded: np.ndarray, num_generations: int) -> np.ndarray:
-    slots = np.full(num_generations + 1, -1, dtype=np.int64)
-    slots[recorded] = np.arange(recorded.size)
-    return slots
 
 
 def simulate(
@@ -139,31 +115,19 @@ def simulate(
         raise ValueError(
             "backend='jax' is not implemented for the categorical simulator yet; use backend='numba'"
         )
-    record_bytes = recorded.size * num_replicates * p0.size * 8
-    if record_bytes > MAX_RECORD_BYTES:
-        raise ValueError(
-            f"record={record!r} would store {record_bytes / 2**30:.1f} GiB "
-            f"({recorded.size} generations x {num_replicates} replicates x {p0.size} states); "
-            f"the limit is {MAX_RECORD_BYTES / 2**30:.0f} GiB: record 'last' or fewer generations"
-        )
+    check_record_size(record, recorded.size * num_replicates * p0.size)
     fraction = regime.fraction if isinstance(regime, FreshData) else 0.0
     fresh_counts = np.rint(fraction * sizes).astype(np.int64)
-
-    seed_sequence = as_seed_sequence(seed)
-    bounds = block_bounds(num_replicates)
-    generators = block_generators(seed_sequence, num_replicates)
     out_p = np.empty((recorded.size, num_replicates, p0.size))
     out_absorbed = np.empty(num_replicates, dtype=np.int64)
-    slots = _record_slots(recorded, num_generations)
-    code = _regime_code(regime)
+    slots = record_slots(recorded, num_generations)
 
-    def run_block(b: int) -> None:
-        start, stop = bounds[b]
+    def work(generator: np.random.Generator, start: int, stop: int) -> None:
         _numba.simulate_block(
-            generators[b],
+            generator,
             p0,
             sizes,
-            code,
+            regime_code(regime),
             fraction,
             fresh_counts,
             pseudo_count,
@@ -172,33 +136,29 @@ def simulate(
             out_absorbed[start:stop],
         )
 
-    with progress_bar(len(bounds), "categorical", enabled=progress) as bar:
-        run_blocks(
-            run_block, len(bounds), num_threads=num_threads, chunk_size=chunk_size, on_done=bar
-        )
-
-    metadata = {
-        "model": "categorical",
-        "parameters": {
-            "p0": p0,
-            "num_samples": repr(schedule),
-            "sample_sizes": sizes if sizes.size <= 10_000 else "omitted (long schedule)",
-            "num_generations": num_generations,
-            "num_replicates": num_replicates,
-            "regime": repr(regime),
-            "pseudo_count": pseudo_count,
-        },
-        "seed": seed_metadata(seed_sequence),
-        "block_size": BLOCK_SIZE,
-        "backend": backend,
-        "collapse_theory_version": __version__,
-        "numpy_version": np.__version__,
+    seed_sequence = run_replicate_blocks(
+        work,
+        seed,
+        num_replicates,
+        label="categorical",
+        progress=progress,
+        num_threads=num_threads,
+        chunk_size=chunk_size,
+    )
+    parameters = {
+        "p0": p0,
+        "num_samples": repr(schedule),
+        "sample_sizes": sizes if sizes.size <= 10_000 else "omitted (long schedule)",
+        "num_generations": num_generations,
+        "num_replicates": num_replicates,
+        "regime": repr(regime),
+        "pseudo_count": pseudo_count,
     }
     return SimulationResult(
         generations=recorded,
         trajectories={"p": out_p},
         per_replicate={"absorbed_at": out_absorbed},
-        metadata=metadata,
+        metadata=run_metadata("categorical", parameters, seed_sequence, backend),
     )
 
 
