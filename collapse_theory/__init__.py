@@ -6,7 +6,7 @@ generation after generation, on samples of their predecessor (Shumailov et al., 
 
 __version__ = "0.1.0"
 
-from collapse_theory import categorical, schedules
+from collapse_theory import categorical, schedules, verify
 from collapse_theory.regimes import Accumulate, FreshData, Replace
 from collapse_theory.results import SimulationResult, Summary
 
@@ -19,4 +19,5 @@ __all__ = [
     "__version__",
     "categorical",
     "schedules",
+    "verify",
 ]

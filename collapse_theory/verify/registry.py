@@ -1,0 +1,180 @@
+"""The registry of theorem checks.
+
+A :class:`Check` pairs a closed form of ``theory.md`` with an independent way of computing the same
+number: a Monte Carlo estimate with its standard error (judged by a z-score), or an exact
+computation (brute force, a dense Markov chain, an inequality) judged by a tolerance the check
+states. Model families register their checks at import time from their own module
+(``collapse_theory/verify/<family>.py``) with :func:`register`; :func:`checks` lists them in
+registry order (sorted by name), which also fixes each check's random stream.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = ["KINDS", "Check", "checks", "get", "register", "select", "unregister"]
+
+#: How a check is judged.
+#:
+#: - ``"monte-carlo"``: ``estimate`` returns (MC estimate, standard error); pass if the two-sided
+#:   z-score is below the calibrated threshold of the run (see :mod:`.runner`).
+#: - ``"exact"``: ``estimate`` returns (independent exact value, 0); pass if
+#:   ``|estimate - theory| <= tolerance``.
+#: - ``"upper-bound"``: ``theory()`` is an upper bound; pass if ``estimate <= theory + tolerance``.
+KINDS = ("monte-carlo", "exact", "upper-bound")
+
+Kind = Literal["monte-carlo", "exact", "upper-bound"]
+Estimator = Callable[[np.random.SeedSequence, bool], tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One numerical check of one closed form.
+
+    Parameters
+    ----------
+    name : str
+        Unique identifier, ``"<family>.<what>"`` (e.g. ``"categorical.heterozygosity"``).
+    family : str
+        Model family (``"categorical"``, ``"gaussian"``, ...).
+    section : str
+        Section of ``theory.md`` the closed form comes from (e.g. ``"§1.3"``).
+    description : str
+        One line: what is compared with what.
+    parameters : Mapping[str, Any]
+        The model parameters, shown in the report (JSON-compatible values).
+    theory : callable () -> float
+        The closed-form value (or, for ``kind="upper-bound"``, the bound).
+    estimate : callable (SeedSequence, quick) -> (float, float)
+        Monte Carlo: the estimate and its standard error, drawing all randomness from the given
+        SeedSequence, with the quick or full sample size. Exact kinds: the independent exact value
+        and 0 (the SeedSequence is unused).
+    kind : {"monte-carlo", "exact", "upper-bound"}
+        How the check is judged (see :data:`KINDS`).
+    tolerance : float
+        Absolute tolerance of exact and upper-bound checks (ignored for Monte Carlo).
+    quick_size, full_size : dict
+        Monte Carlo sizes (e.g. ``{"num_replicates": 200_000}``) of the quick and full runs, shown
+        in the report; the estimator reads them through :meth:`size`.
+    """
+
+    name: str
+    family: str
+    section: str
+    description: str
+    parameters: Mapping[str, Any]
+    theory: Callable[[], float]
+    estimate: Estimator
+    kind: Kind = "monte-carlo"
+    tolerance: float = 0.0
+    quick_size: Mapping[str, int] = field(default_factory=dict)
+    full_size: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"check name must be a non-empty string; got {self.name!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"check kind must be one of {list(KINDS)}; got {self.kind!r}")
+        if self.kind != "monte-carlo" and not (
+            math.isfinite(self.tolerance) and self.tolerance >= 0
+        ):
+            raise ValueError(
+                f"check {self.name!r}: an {self.kind} check needs a finite tolerance >= 0; "
+                f"got {self.tolerance!r}"
+            )
+        if not self.section.startswith("§"):
+            raise ValueError(
+                f"check {self.name!r}: section must look like '§1.3'; got {self.section!r}"
+            )
+
+    @property
+    def is_monte_carlo(self) -> bool:
+        """Whether the check is judged by a z-score (and counts in the Bonferroni correction)."""
+        return self.kind == "monte-carlo"
+
+    def size(self, quick: bool) -> dict[str, int]:
+        """The Monte Carlo sizes of the quick or the full run."""
+        return dict(self.quick_size if quick else self.full_size)
+
+
+_REGISTRY: dict[str, Check] = {}
+
+
+def register(check: Check, *, replace: bool = False) -> Check:
+    """Add ``check`` to the registry; returns it.
+
+    Raises
+    ------
+    ValueError
+        If a check of that name is registered already (and ``replace`` is False).
+    """
+    if not isinstance(check, Check):
+        raise TypeError(f"register expects a Check; got {type(check).__name__}")
+    if check.name in _REGISTRY and not replace:
+        raise ValueError(f"a check named {check.name!r} is registered already")
+    _REGISTRY[check.name] = check
+    return check
+
+
+def unregister(name: str) -> None:
+    """Remove the check ``name`` (for tests and plug-ins)."""
+    _REGISTRY.pop(name, None)
+
+
+def checks(family: str | None = None) -> list[Check]:
+    """All registered checks in registry order (sorted by name), optionally of one family."""
+    _load_builtin()
+    ordered = [_REGISTRY[name] for name in sorted(_REGISTRY)]
+    return [c for c in ordered if family is None or c.family == family]
+
+
+def get(name: str) -> Check:
+    """The check called ``name``."""
+    _load_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"no check named {name!r}; known checks: {sorted(_REGISTRY)}") from None
+
+
+def select(only: Iterable[str] | None) -> list[Check]:
+    """The checks named in ``only`` (exact names, or prefixes such as ``"categorical."``)."""
+    everything = checks()
+    if only is None:
+        return everything
+    if isinstance(only, str):
+        only = [only]
+    wanted = list(only)
+    chosen: set[str] = set()
+    for pattern in wanted:
+        if not isinstance(pattern, str):
+            raise TypeError(f"only must hold check names (strings); got {pattern!r}")
+        matches = [c for c in everything if c.name == pattern or c.name.startswith(pattern)]
+        if not matches:
+            raise ValueError(
+                f"only: no check named or starting with {pattern!r}; "
+                f"known checks: {[c.name for c in everything]}"
+            )
+        chosen.update(m.name for m in matches)
+    return [c for c in everything if c.name in chosen]
+
+
+_BUILTIN_FAMILIES = ("categorical",)
+_loaded = False
+
+
+def _load_builtin() -> None:
+    """Import the modules that register the built-in checks (once)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import importlib
+
+    for family in _BUILTIN_FAMILIES:
+        importlib.import_module(f"collapse_theory.verify.{family}")
