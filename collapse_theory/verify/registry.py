@@ -164,17 +164,26 @@ def select(only: Iterable[str] | None) -> list[Check]:
     return [c for c in everything if c.name in chosen]
 
 
-_BUILTIN_FAMILIES = ("categorical",)
+#: Modules of this package that are machinery, not families of checks.
+_MACHINERY = frozenset({"registry", "runner"})
 _loaded = False
 
 
 def _load_builtin() -> None:
-    """Import the modules that register the built-in checks (once)."""
+    """Import every family module of this package once (each registers its checks on import).
+
+    A new model family plugs in by adding ``collapse_theory/verify/<family>.py`` that calls
+    :func:`register`; nothing else needs to change.
+    """
     global _loaded
     if _loaded:
         return
     _loaded = True
     import importlib
+    import pkgutil
 
-    for family in _BUILTIN_FAMILIES:
-        importlib.import_module(f"collapse_theory.verify.{family}")
+    import collapse_theory.verify as package
+
+    for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if module.name not in _MACHINERY and not module.name.startswith("_"):
+            importlib.import_module(f"{package.__name__}.{module.name}")
