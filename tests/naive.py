@@ -59,3 +59,51 @@ def first_absorption(paths: np.ndarray) -> np.ndarray:
     single = np.count_nonzero(paths > 0, axis=-1) == 1
     hit = single.any(axis=0)
     return np.where(hit, single.argmax(axis=0), -1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gaussian simulation by explicit samples (theory.md §2.1, §3.1; the paper's procedure)
+
+
+def gaussian_chain(mean0, cov0, sizes, *, ddof=1, regime="replace", fraction=0.0, rng):
+    """One replicate: draw every dataset point by point, refit mean and covariance with numpy.
+
+    ``mean0``/``cov0`` are a scalar mean and variance (1-D) or a vector and matrix. Returns the
+    lists of fitted means and (co)variances for generations 0..n.
+    """
+    one_dim = np.ndim(mean0) == 0
+    mean0 = np.atleast_1d(np.asarray(mean0, dtype=float))
+    cov0 = np.atleast_2d(np.asarray(cov0, dtype=float))
+    mean, cov = mean0, cov0
+    pool = []
+    means, covs = [mean], [cov]
+    for size in sizes:
+        if regime == "split":
+            fresh = int(np.rint(fraction * size))
+        elif regime == "mix":
+            fresh = rng.binomial(size, fraction)
+        else:
+            fresh = 0
+        data = np.concatenate(
+            [
+                rng.multivariate_normal(mean0, cov0, size=fresh),
+                rng.multivariate_normal(mean, cov, size=size - fresh),
+            ]
+        )
+        if regime == "accumulate":
+            pool.append(data)
+            data = np.concatenate(pool)
+        mean = data.mean(axis=0)
+        cov = np.atleast_2d(np.cov(data, rowvar=False, ddof=ddof))
+        means.append(mean)
+        covs.append(cov)
+    if one_dim:
+        return np.array([m[0] for m in means]), np.array([c[0, 0] for c in covs])
+    return np.array(means), np.array(covs)
+
+
+def gaussian_replicates(mean0, cov0, sizes, num_replicates, *, seed, **kwargs):
+    """Stacked (n+1, R, ...) means and covariances of :func:`gaussian_chain` replicates."""
+    rng = np.random.default_rng(seed)
+    chains = [gaussian_chain(mean0, cov0, sizes, rng=rng, **kwargs) for _ in range(num_replicates)]
+    return (np.stack([c[0] for c in chains], axis=1), np.stack([c[1] for c in chains], axis=1))

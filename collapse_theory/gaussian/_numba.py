@@ -1,0 +1,262 @@
+"""Numba kernels for the Gaussian simulator (theory.md §2.1, §3.1).
+
+Every generation fits the mean and the (co)variance of a dataset; a dataset is summarised by its
+size, mean and scatter (sum of squared deviations; a matrix in d dimensions). The "sufficient"
+kernels draw those summaries directly (mean ~ normal, scatter ~ chi-square / Wishart through the
+Bartlett factor), which is exact and O(1) (O(d^3)) per generation; the "samples" kernels draw the
+M points one by one, as the paper does. Datasets from different sources (fresh data, the pool of
+past batches) are merged with the exact pooled-scatter formula.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT
+
+SUFFICIENT, SAMPLES = 0, 1
+
+
+@njit(cache=True, nogil=True)
+def _chisquare(rng, df: int) -> float:
+    return 2.0 * rng.standard_gamma(0.5 * df) if df > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _batch_1d(rng, size, mean, sd, method, buffer):
+    """(mean, scatter) of ``size`` iid N(mean, sd^2) draws; scatter = sum of squared deviations."""
+    if size == 0:
+        return 0.0, 0.0
+    if method == SUFFICIENT:
+        return mean + sd * rng.standard_normal() / math.sqrt(size), sd * sd * _chisquare(
+            rng, size - 1
+        )
+    total = 0.0
+    for i in range(size):
+        buffer[i] = mean + sd * rng.standard_normal()
+        total += buffer[i]
+    batch_mean = total / size
+    scatter = 0.0
+    for i in range(size):
+        scatter += (buffer[i] - batch_mean) ** 2
+    return batch_mean, scatter
+
+
+@njit(cache=True, nogil=True)
+def _merge_1d(n_a, mean_a, ss_a, n_b, mean_b, ss_b):
+    n = n_a + n_b
+    if n_a == 0:
+        return n_b, mean_b, ss_b
+    if n_b == 0:
+        return n_a, mean_a, ss_a
+    delta = mean_b - mean_a
+    return n, mean_a + delta * (n_b / n), ss_a + ss_b + delta * delta * (n_a * n_b / n)
+
+
+@njit(cache=True, nogil=True)
+def simulate_block_1d(
+    rng,
+    mean0,
+    var0,
+    sizes,
+    fresh_counts,
+    regime,
+    fraction,
+    ddof,
+    method,
+    record_slot,
+    out_mean,
+    out_var,
+):
+    """Replicates ``out_mean.shape[1]`` chains of the 1-D Gaussian; see ``simulate``."""
+    num_generations = sizes.size
+    num_replicates = out_mean.shape[1]
+    max_size = 1
+    for g in range(num_generations):
+        max_size = max(max_size, sizes[g])
+    buffer = np.empty(max_size if method == SAMPLES else 1)
+    sd0 = math.sqrt(var0)
+    for r in range(num_replicates):
+        mean, var = mean0, var0
+        pool_n, pool_mean, pool_ss = 0, 0.0, 0.0
+        if record_slot[0] >= 0:
+            out_mean[record_slot[0], r] = mean
+            out_var[record_slot[0], r] = var
+        for g in range(num_generations):
+            size = sizes[g]
+            fresh = 0
+            if regime == FRESH_SPLIT:
+                fresh = fresh_counts[g]
+            elif regime == FRESH_MIX:
+                fresh = rng.binomial(size, fraction)
+            n_f = fresh
+            mean_f, ss_f = _batch_1d(rng, fresh, mean0, sd0, method, buffer)
+            mean_s, ss_s = _batch_1d(rng, size - fresh, mean, math.sqrt(var), method, buffer)
+            n, batch_mean, batch_ss = _merge_1d(n_f, mean_f, ss_f, size - fresh, mean_s, ss_s)
+            if regime == ACCUMULATE:
+                pool_n, pool_mean, pool_ss = _merge_1d(
+                    pool_n, pool_mean, pool_ss, n, batch_mean, batch_ss
+                )
+                n, batch_mean, batch_ss = pool_n, pool_mean, pool_ss
+            mean = batch_mean
+            var = batch_ss / (n - ddof)
+            slot = record_slot[g + 1]
+            if slot >= 0:
+                out_mean[slot, r] = mean
+                out_var[slot, r] = var
+
+
+@njit(cache=True, nogil=True)
+def _batch_nd(rng, size, mean, chol, method, buffer, out_mean, out_scatter):
+    """Mean and scatter matrix of ``size`` iid N(mean, chol chol^T) draws, written in place."""
+    d = mean.size
+    out_mean[:] = 0.0
+    out_scatter[:, :] = 0.0
+    if size == 0:
+        return
+    z = np.empty(d)
+    if method == SUFFICIENT:
+        for j in range(d):
+            z[j] = rng.standard_normal()
+        scale = 1.0 / math.sqrt(size)
+        for i in range(d):
+            acc = 0.0
+            for j in range(i + 1):
+                acc += chol[i, j] * z[j]
+            out_mean[i] = mean[i] + acc * scale
+        if size < 2:
+            return
+        # Bartlett: W = A A^T ~ Wishart_d(df, I), df = size - 1; scatter = (chol A)(chol A)^T.
+        # For df < d the factor is d x df lower-trapezoidal (columns j >= df stay zero).
+        df = size - 1
+        a = np.zeros((d, d))
+        for i in range(d):
+            if i < df:
+                a[i, i] = math.sqrt(_chisquare(rng, df - i))
+            for j in range(min(i, df)):
+                a[i, j] = rng.standard_normal()
+        b = chol @ a
+        out_scatter[:, :] = b @ b.T
+        return
+    for s in range(size):
+        for j in range(d):
+            z[j] = rng.standard_normal()
+        for i in range(d):
+            acc = mean[i]
+            for j in range(i + 1):
+                acc += chol[i, j] * z[j]
+            buffer[s, i] = acc
+            out_mean[i] += acc
+    for i in range(d):
+        out_mean[i] /= size
+    for s in range(size):
+        for i in range(d):
+            di = buffer[s, i] - out_mean[i]
+            for j in range(i + 1):
+                out_scatter[i, j] += di * (buffer[s, j] - out_mean[j])
+    for i in range(d):
+        for j in range(i):
+            out_scatter[j, i] = out_scatter[i, j]
+
+
+@njit(cache=True, nogil=True)
+def _merge_nd(n_a, mean_a, ss_a, n_b, mean_b, ss_b):
+    """Pool (n_b, mean_b, ss_b) into (n_a, mean_a, ss_a) in place; returns the pooled size."""
+    n = n_a + n_b
+    if n_b == 0:
+        return n_a
+    if n_a == 0:
+        mean_a[:] = mean_b
+        ss_a[:, :] = ss_b
+        return n_b
+    delta = mean_b - mean_a
+    weight = n_a * n_b / n
+    ss_a += ss_b + weight * np.outer(delta, delta)
+    mean_a += delta * (n_b / n)
+    return n
+
+
+@njit(cache=True, nogil=True)
+def simulate_block_nd(
+    rng,
+    mean0,
+    cov0,
+    sizes,
+    fresh_counts,
+    regime,
+    fraction,
+    ddof,
+    method,
+    record_slot,
+    out_mean,
+    out_cov,
+):
+    """Replicates ``out_mean.shape[1]`` chains of the d-dimensional Gaussian."""
+    d = mean0.size
+    num_generations = sizes.size
+    num_replicates = out_mean.shape[1]
+    max_size = 1
+    for g in range(num_generations):
+        max_size = max(max_size, sizes[g])
+    buffer = np.empty((max_size if method == SAMPLES else 1, d))
+    chol0 = _cholesky_psd(cov0)
+    chol = np.empty((d, d))
+    mean = np.empty(d)
+    cov = np.empty((d, d))
+    mean_f, ss_f = np.empty(d), np.empty((d, d))
+    mean_b, ss_b = np.empty(d), np.empty((d, d))
+    pool_mean, pool_ss = np.empty(d), np.empty((d, d))
+    for r in range(num_replicates):
+        mean[:] = mean0
+        cov[:, :] = cov0
+        chol[:, :] = chol0
+        pool_n = 0
+        if record_slot[0] >= 0:
+            out_mean[record_slot[0], r] = mean
+            out_cov[record_slot[0], r] = cov
+        for g in range(num_generations):
+            size = sizes[g]
+            fresh = 0
+            if regime == FRESH_SPLIT:
+                fresh = fresh_counts[g]
+            elif regime == FRESH_MIX:
+                fresh = rng.binomial(size, fraction)
+            _batch_nd(rng, fresh, mean0, chol0, method, buffer, mean_f, ss_f)
+            _batch_nd(rng, size - fresh, mean, chol, method, buffer, mean_b, ss_b)
+            n = _merge_nd(fresh, mean_f, ss_f, size - fresh, mean_b, ss_b)
+            if regime == ACCUMULATE:
+                pool_n = _merge_nd(pool_n, pool_mean, pool_ss, n, mean_f, ss_f)
+                n = pool_n
+                mean[:] = pool_mean
+                cov[:, :] = pool_ss / (n - ddof)
+            else:
+                mean[:] = mean_f
+                cov[:, :] = ss_f / (n - ddof)
+            chol[:, :] = _cholesky_psd(cov)
+            slot = record_slot[g + 1]
+            if slot >= 0:
+                out_mean[slot, r] = mean
+                out_cov[slot, r] = cov
+
+
+@njit(cache=True, nogil=True)
+def _cholesky_psd(cov):
+    """Lower Cholesky factor of a PSD matrix; zero columns where the matrix is singular."""
+    d = cov.shape[0]
+    chol = np.zeros((d, d))
+    for j in range(d):
+        acc = cov[j, j]
+        for k in range(j):
+            acc -= chol[j, k] * chol[j, k]
+        if acc <= 0.0:
+            continue
+        chol[j, j] = math.sqrt(acc)
+        for i in range(j + 1, d):
+            acc_i = cov[i, j]
+            for k in range(j):
+                acc_i -= chol[i, k] * chol[j, k]
+            chol[i, j] = acc_i / chol[j, j]
+    return chol
