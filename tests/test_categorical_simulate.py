@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 import collapse_theory as ct
+from collapse_theory import _samplers
 from collapse_theory.categorical import _numba as kernels
 from tests import naive
 
@@ -42,7 +43,7 @@ def two_proportion_z(a: np.ndarray, b: np.ndarray) -> float:
 def _draw_binomials(rng, n, p, size):
     out = np.empty(size, dtype=np.int64)
     for i in range(size):
-        out[i] = kernels.binomial(rng, n, p)
+        out[i] = _samplers.binomial(rng, n, p)
     return out
 
 

@@ -15,14 +15,10 @@ import math
 import numpy as np
 from numba import njit
 
+from collapse_theory._samplers import binomial, chisquare
 from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT
 
 SUFFICIENT, SAMPLES = 0, 1
-
-
-@njit(cache=True, nogil=True)
-def _chisquare(rng, df: int) -> float:
-    return 2.0 * rng.standard_gamma(0.5 * df) if df > 0 else 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -31,7 +27,7 @@ def _batch_1d(rng, size, mean, sd, method, buffer):
     if size == 0:
         return 0.0, 0.0
     if method == SUFFICIENT:
-        return mean + sd * rng.standard_normal() / math.sqrt(size), sd * sd * _chisquare(
+        return mean + sd * rng.standard_normal() / math.sqrt(size), sd * sd * chisquare(
             rng, size - 1
         )
     total = 0.0
@@ -91,7 +87,7 @@ def simulate_block_1d(
             if regime == FRESH_SPLIT:
                 fresh = fresh_counts[g]
             elif regime == FRESH_MIX:
-                fresh = rng.binomial(size, fraction)
+                fresh = binomial(rng, size, fraction)
             n_f = fresh
             mean_f, ss_f = _batch_1d(rng, fresh, mean0, sd0, method, buffer)
             mean_s, ss_s = _batch_1d(rng, size - fresh, mean, math.sqrt(var), method, buffer)
@@ -135,7 +131,7 @@ def _batch_nd(rng, size, mean, chol, method, buffer, out_mean, out_scatter):
         a = np.zeros((d, d))
         for i in range(d):
             if i < df:
-                a[i, i] = math.sqrt(_chisquare(rng, df - i))
+                a[i, i] = math.sqrt(chisquare(rng, df - i))
             for j in range(min(i, df)):
                 a[i, j] = rng.standard_normal()
         b = chol @ a
@@ -223,7 +219,7 @@ def simulate_block_nd(
             if regime == FRESH_SPLIT:
                 fresh = fresh_counts[g]
             elif regime == FRESH_MIX:
-                fresh = rng.binomial(size, fraction)
+                fresh = binomial(rng, size, fraction)
             _batch_nd(rng, fresh, mean0, chol0, method, buffer, mean_f, ss_f)
             _batch_nd(rng, size - fresh, mean, chol, method, buffer, mean_b, ss_b)
             n = _merge_nd(fresh, mean_f, ss_f, size - fresh, mean_b, ss_b)
