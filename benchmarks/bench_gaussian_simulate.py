@@ -1,0 +1,145 @@
+"""P1 and P2 of design.md: the 1-D Gaussian simulator.
+
+P1 (sufficient statistics, R=10^5, n=1000, M=100, chain-generations/s) against
+  - the paper-style per-chain loop: draw M samples with numpy, fit, repeat (timed on a subset of
+    chains; its cost per chain is constant, so the rate is what a full run would achieve);
+  - the best vectorised numpy: one normal and one chi-square per replicate and generation.
+P2 (explicit samples, R=1000, n=1000, M=100, samples/s) against the limit: numpy's
+  ``standard_normal`` fill rate times the cores available.
+
+Run from the repository root::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.bench_gaussian_simulate
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+from benchmarks.common import best_time, write_report
+from collapse_theory.gaussian.simulate import simulate
+
+
+def per_chain_loop(
+    num_chains: int, num_samples: int, num_generations: int, seed: int
+) -> np.ndarray:
+    """The paper's procedure, one chain at a time."""
+    rng = np.random.default_rng(seed)
+    out = np.empty(num_chains)
+    for c in range(num_chains):
+        mean, sd = 0.0, 1.0
+        for _ in range(num_generations):
+            data = rng.normal(mean, sd, num_samples)
+            mean, sd = data.mean(), data.std(ddof=1)
+        out[c] = sd**2
+    return out
+
+
+def vectorised_numpy(num_replicates: int, num_samples: int, num_generations: int, seed: int):
+    """Sufficient statistics for all replicates at once (theory.md §2.1)."""
+    rng = np.random.default_rng(seed)
+    mean = np.zeros(num_replicates)
+    var = np.ones(num_replicates)
+    k = num_samples - 1
+    for _ in range(num_generations):
+        mean += np.sqrt(var / num_samples) * rng.standard_normal(num_replicates)
+        var *= rng.chisquare(k, num_replicates) / k
+    return var
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loop-chains", type=int, default=20)
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0))
+    m, n = 100, 1000
+    simulate(0.0, 1.0, m, 2, num_replicates=2, seed=0)
+    simulate(0.0, 1.0, m, 2, num_replicates=2, seed=0, method="samples")
+
+    r1 = 100_000
+    t_loop, _ = best_time(lambda: per_chain_loop(args.loop_chains, m, n, 0), repeats=1)
+    loop_rate = args.loop_chains * n / t_loop
+    t_vec, _ = best_time(lambda: vectorised_numpy(r1, m, n, 0), repeats=2)
+    t_one, _ = best_time(
+        lambda: simulate(0.0, 1.0, m, n, num_replicates=r1, seed=0, record="last", num_threads=1),
+        repeats=2,
+    )
+    t_all, _ = best_time(
+        lambda: simulate(0.0, 1.0, m, n, num_replicates=r1, seed=0, record="last"), repeats=2
+    )
+    ours_rate = r1 * n / t_all
+    rows = [
+        {
+            "workload": "P1",
+            "implementation": f"per-chain loop (numpy, {args.loop_chains} chains timed)",
+            "rate": loop_rate,
+            "unit": "chain-generations/s",
+            "ours / this": ours_rate / loop_rate,
+        },
+        {
+            "workload": "P1",
+            "implementation": "vectorised numpy (sufficient statistics)",
+            "rate": r1 * n / t_vec,
+            "unit": "chain-generations/s",
+            "ours / this": t_vec / t_all,
+        },
+        {
+            "workload": "P1",
+            "implementation": "collapse_theory numba, 1 thread",
+            "rate": r1 * n / t_one,
+            "unit": "chain-generations/s",
+            "ours / this": t_one / t_all,
+        },
+        {
+            "workload": "P1",
+            "implementation": f"collapse_theory numba, {cores} threads",
+            "rate": ours_rate,
+            "unit": "chain-generations/s",
+            "ours / this": 1.0,
+        },
+    ]
+
+    r2 = 1000
+    fill = 10**7
+    rng = np.random.default_rng(0)
+    t_fill, _ = best_time(lambda: rng.standard_normal(fill), repeats=3)
+    limit = fill / t_fill * cores
+    t_samples, _ = best_time(
+        lambda: simulate(
+            0.0, 1.0, m, n, num_replicates=r2, seed=0, record="last", method="samples"
+        ),
+        repeats=2,
+    )
+    samples_rate = r2 * n * m / t_samples
+    rows += [
+        {
+            "workload": "P2",
+            "implementation": f"limit: numpy standard_normal fill x {cores} cores",
+            "rate": limit,
+            "unit": "samples/s",
+            "ours / this": samples_rate / limit,
+        },
+        {
+            "workload": "P2",
+            "implementation": f"collapse_theory numba samples, {cores} threads",
+            "rate": samples_rate,
+            "unit": "samples/s",
+            "ours / this": 1.0,
+        },
+    ]
+    path = write_report(
+        "gaussian_simulate",
+        "P1/P2: 1-D Gaussian simulation (M=100, n=1000)",
+        rows,
+        {"cores": cores},
+    )
+    for row in rows:
+        print(row)
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
