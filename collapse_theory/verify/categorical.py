@@ -259,7 +259,7 @@ for _state, _label in ((0, "first"), (3, "rarest")):
         "§1.2",
         f"P(state {_state} is the last survivor) = p_{{0,{_state}}}, chains run to absorption",
         {"p0": list(K4), "M": 20, "n": _FIXATION_N, "state": _state},
-        (lambda s=_state: float(K4[s])),
+        (lambda s=_state: float(np.asarray(_theory("fixation_probabilities")(np.asarray(K4)))[s])),
         _fixation(_state),
         quick=Q_SMALL,
         full=F_SMALL,
@@ -423,6 +423,26 @@ _register(
     lambda ss, quick: (math.exp(-2 * 50 * _RAREST / 20), 0.0),
     kind="exact",
     tolerance=1e-12,
+)
+
+
+def _transition_error(num_samples: int) -> float:
+    matrix = np.asarray(_theory("transition_matrix")(num_samples), dtype=np.float64)
+    brute = binomial_chain(num_samples)
+    if matrix.shape != brute.shape:
+        return math.inf
+    return float(np.max(np.abs(matrix - brute)))
+
+
+_register(
+    "transition_matrix",
+    "§1.4",
+    "transition_matrix(M) vs P_jk = C(M,k)(j/M)^k(1-j/M)^(M-k) from scipy (max abs error)",
+    {"M": 50},
+    lambda: 0.0,
+    lambda ss, quick: (_transition_error(50), 0.0),
+    kind="exact",
+    tolerance=1e-13,
 )
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,209 @@
+"""The ``collapse-theory`` command line, run in-process through ``main``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import collapse_theory as ct
+from collapse_theory.cli import main, parse_p0, parse_record, parse_regime
+
+FAST = ["categorical.eigenvalues_two_state", "categorical.loss_one_generation"]
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_module_help_subprocess():
+    done = subprocess.run(
+        [sys.executable, "-m", "collapse_theory", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert "verify" in done.stdout and "simulate" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["verify", "--help"],
+        ["simulate", "--help"],
+        ["simulate", "categorical", "--help"],
+    ],
+)
+def test_every_command_has_help(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    assert "usage: collapse-theory" in capsys.readouterr().out
+
+
+def test_verify_list(capsys):
+    code, out, _ = run_cli(capsys, "verify", "--list")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == len(ct.verify.checks())
+    assert lines[0].startswith(ct.verify.checks()[0].name)
+    assert "§1.5" in out
+
+
+def test_verify_only_writes_reports(capsys, tmp_path):
+    code, out, _ = run_cli(
+        capsys, "verify", "--quick", "--seed", "3", "--only", *FAST, "--out", str(tmp_path)
+    )
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[-1] == "2 passed, 0 failed"
+    for name in FAST:
+        assert any(line.startswith(name) and "PASS" in line for line in lines)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [row["name"] for row in report["rows"]] == FAST
+    assert report["seed"]["entropy"] == 3
+    assert "| categorical.loss_one_generation |" in (tmp_path / "report.md").read_text()
+
+
+def test_verify_failure_exits_1(capsys, monkeypatch):
+    original = ct.categorical.loss_probability
+    monkeypatch.setattr(
+        ct.categorical, "loss_probability", lambda *a, **k: 1.05 * np.asarray(original(*a, **k))
+    )
+    code, out, _ = run_cli(capsys, "verify", "--only", "categorical.loss_one_generation")
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "0 passed, 1 failed"
+
+
+def _simulate_and_load(capsys, tmp_path, spec: str, *extra: str):
+    out_file = tmp_path / "run.npz"
+    code, out, err = run_cli(
+        capsys,
+        "simulate", "categorical", "--p0", spec, "--num-samples", "30", "--generations", "20",
+        "--replicates", "300", "--seed", "5", "--out", str(out_file), *extra,
+    )  # fmt: skip
+    assert code == 0, err
+    return out, ct.SimulationResult.load(out_file)
+
+
+def test_simulate_zipf_round_trip(capsys, tmp_path):
+    out, loaded = _simulate_and_load(capsys, tmp_path, "zipf:1.1:12", "--record", "0,5,20")
+    assert "H mean" in out and "surviving median" in out and "absorbed" in out
+    assert loaded.generations.tolist() == [0, 5, 20]
+    direct = ct.categorical.simulate(
+        parse_p0("zipf:1.1:12"), 30, 20, num_replicates=300, seed=5, record=[0, 5, 20]
+    )
+    np.testing.assert_array_equal(loaded["p"], direct["p"])
+    np.testing.assert_array_equal(loaded["absorbed_at"], direct["absorbed_at"])
+    assert loaded.metadata["parameters"]["num_replicates"] == 300
+    table = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [row[0] for row in table] == ["0", "5", "20"]
+    h0 = float(ct.categorical.heterozygosity(parse_p0("zipf:1.1:12")))
+    assert float(table[0][1]) == pytest.approx(h0, rel=1e-5)
+
+
+def test_simulate_uniform_with_regime(capsys, tmp_path):
+    _out, loaded = _simulate_and_load(
+        capsys, tmp_path, "uniform:5", "--regime", "fresh:0.2:split", "--record", "last"
+    )
+    assert loaded.generations.tolist() == [20]
+    assert "FreshData" in loaded.metadata["parameters"]["regime"]
+    assert np.all(loaded["absorbed_at"] == -1)  # fresh data keeps every state
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".npy"])
+def test_simulate_file_spec(capsys, tmp_path, suffix):
+    p0 = np.array([0.5, 0.25, 0.125, 0.125])
+    path = tmp_path / f"p0{suffix}"
+    if suffix == ".npy":
+        np.save(path, p0)
+    else:
+        path.write_text("0.5, 0.25\n0.125 0.125\n")
+    _, loaded = _simulate_and_load(capsys, tmp_path, str(path), "--regime", "accumulate")
+    np.testing.assert_array_equal(loaded["p"][0, 0], p0)
+    assert loaded["p"].shape == (21, 300, 4)
+
+
+def test_parsers():
+    assert parse_p0("uniform:4").tolist() == [0.25] * 4
+    zipf = parse_p0("zipf:2:3")
+    np.testing.assert_allclose(zipf, np.array([1, 1 / 4, 1 / 9]) / (1 + 1 / 4 + 1 / 9))
+    assert parse_regime("replace") == ct.Replace()
+    assert parse_regime("accumulate") == ct.Accumulate()
+    assert parse_regime("fresh:0.1") == ct.FreshData(0.1, "mix")
+    assert parse_regime("fresh:0.1:split") == ct.FreshData(0.1, "split")
+    assert parse_record("0,5,10") == [0, 5, 10]
+    assert parse_record("last") == "last"
+
+
+BASE = ["simulate", "categorical", "--num-samples", "10", "--generations", "5"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["nonsense"],
+        ["verify", "--only", "categorical.no_such_check"],
+        ["verify", "--seed", "-1"],
+        ["verify", "--bogus"],
+        ["simulate"],
+        ["simulate", "gaussian"],
+        [*BASE, "--p0", "zipf:x:10"],
+        [*BASE, "--p0", "zipf:1.1"],
+        [*BASE, "--p0", "uniform:0"],
+        [*BASE, "--p0", "/no/such/file.txt"],
+        [*BASE, "--p0", "uniform:3", "--regime", "fresh:1.5"],
+        [*BASE, "--p0", "uniform:3", "--regime", "fresh:0.1:blend"],
+        [*BASE, "--p0", "uniform:3", "--regime", "forget"],
+        [*BASE, "--p0", "uniform:3", "--record", "0,99"],
+        [*BASE, "--p0", "uniform:3", "--record", "a,b"],
+        [*BASE, "--p0", "uniform:3", "--pseudo-count", "-1"],
+        [
+            "simulate",
+            "categorical",
+            "--p0",
+            "uniform:3",
+            "--num-samples",
+            "0",
+            "--generations",
+            "5",
+        ],
+        [
+            "simulate",
+            "categorical",
+            "--p0",
+            "uniform:3",
+            "--num-samples",
+            "2.5",
+            "--generations",
+            "5",
+        ],
+        ["simulate", "categorical", "--p0", "uniform:3", "--generations", "5"],
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, argv):
+    code, _out, err = run_cli(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("collapse-theory: error: ")
+    assert "Traceback" not in err
+
+
+def test_bad_probability_file(capsys, tmp_path):
+    path = tmp_path / "p.txt"
+    path.write_text("0.5 0.7 nonsense\n")
+    code, _, err = run_cli(capsys, *BASE, "--p0", str(path))
+    assert code == 2 and err.startswith("collapse-theory: error: ")
+    path.write_text("0.5 0.7\n")  # does not sum to 1
+    code, _, err = run_cli(capsys, *BASE, "--p0", str(path))
+    assert code == 2 and "p0" in err and len(err.strip().splitlines()) == 1

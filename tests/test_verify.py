@@ -1,0 +1,319 @@
+"""The verification engine: registry, runner mechanics, calibration, reproducibility and power."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import collapse_theory as ct
+from collapse_theory.verify import Check, bonferroni_threshold
+from collapse_theory.verify.categorical import covariance_se, mean_se, variance_se
+
+# Cheap checks (well under a second each) used for runs inside the tests.
+FAST_MC = ["categorical.heterozygosity", "categorical.covariance", "categorical.variance_first"]
+FAST_EXACT = [
+    "categorical.eigenvalues",
+    "categorical.eigenvalues_two_state",
+    "categorical.loss_one_generation",
+    "categorical.loss_dense_chain",
+    "categorical.loss_galton_watson",
+    "categorical.loss_feller",
+]
+
+REQUIRED = {
+    "§1.1": ["categorical.absorption_bound"],
+    "§1.2": ["categorical.martingale_mean", "categorical.fixation_first"],
+    "§1.3": ["categorical.heterozygosity", "categorical.variance_first", "categorical.covariance"],
+    "§1.4": ["categorical.loss_rarest", "categorical.survivors_n20"],
+    "§1.5": ["categorical.eigenvalues"],
+    "§1.6": ["categorical.absorption_time", "categorical.absorption_time_exact"],
+    "§1.7": [
+        "categorical.fresh_mix_stationary_variance",
+        "categorical.fresh_split_stationary_variance",
+    ],
+    "§1.8": ["categorical.accumulate"],
+    "§1.9": ["categorical.tail_all_lost", "categorical.tail_mass"],
+}
+
+
+@pytest.fixture
+def plugin():
+    """Register temporary checks of a fake family; removed afterwards."""
+    added: list[str] = []
+
+    def add(name: str, **kwargs) -> Check:
+        defaults = dict(
+            family="fake",
+            section="§9.9",
+            description="a fake check",
+            parameters={},
+            theory=lambda: 0.0,
+            estimate=lambda ss, quick: (0.0, 1.0),
+        )
+        defaults.update(kwargs)
+        check = ct.verify.register(Check(name=name, **defaults))
+        added.append(name)
+        return check
+
+    yield add
+    for name in added:
+        ct.verify.unregister(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# registry
+
+
+def test_registry_covers_theory_section_1():
+    checks = ct.verify.checks()
+    names = [c.name for c in checks]
+    assert len(names) == len(set(names))
+    assert names == sorted(names)
+    by_name = {c.name: c for c in checks}
+    for section, required in REQUIRED.items():
+        for name in required:
+            assert by_name[name].section == section, name
+    categorical = ct.verify.checks("categorical")
+    assert {c.section for c in categorical} >= set(REQUIRED)
+    assert len(categorical) >= 20
+    for check in categorical:
+        assert check.family == "categorical"
+        assert check.description and check.section.startswith("§1.")
+        if check.is_monte_carlo:
+            assert check.quick_size["num_replicates"] < check.full_size["num_replicates"]
+        else:
+            assert check.tolerance >= 0
+
+
+def test_registry_refuses_duplicates_and_bad_checks(plugin):
+    plugin("fake.one")
+    with pytest.raises(ValueError, match="registered already"):
+        plugin("fake.one")
+    with pytest.raises(ValueError, match="kind"):
+        Check("x", "f", "§1", "d", {}, lambda: 0.0, lambda s, q: (0.0, 0.0), kind="guess")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tolerance"):
+        Check(
+            "x",
+            "f",
+            "§1",
+            "d",
+            {},
+            lambda: 0.0,
+            lambda s, q: (0.0, 0.0),
+            kind="exact",
+            tolerance=math.nan,
+        )
+    with pytest.raises(ValueError, match="section"):
+        Check("x", "f", "1.3", "d", {}, lambda: 0.0, lambda s, q: (0.0, 0.0))
+    with pytest.raises(ValueError, match="no check named"):
+        ct.verify.run(only=["categorical.no_such_check"])
+    with pytest.raises(ValueError, match="family_wise_rate"):
+        ct.verify.run(only=["categorical.eigenvalues"], family_wise_rate=0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# runner mechanics on fake checks (no simulation)
+
+
+def test_seed_streams_follow_registry_order(plugin):
+    def first_word(ss, quick):
+        return float(ss.generate_state(1)[0]), 1.0
+
+    for name in ("fake.a", "fake.b", "fake.c"):
+        plugin(name, estimate=first_word, theory=lambda: 0.0)
+    order = [c.name for c in ct.verify.checks()]
+    children = np.random.SeedSequence(7).spawn(len(order))
+    report = ct.verify.run(seed=7, only=["fake.c", "fake.a"])
+    assert [r.name for r in report.rows] == ["fake.a", "fake.c"]
+    for row in report.rows:
+        expected = float(children[order.index(row.name)].generate_state(1)[0])
+        assert row.estimate == expected
+
+
+def test_calibration_and_kinds(plugin):
+    plugin("fake.mc_pass", theory=lambda: 1.0, estimate=lambda ss, q: (1.3, 0.1))  # z = 3
+    plugin("fake.mc_fail", theory=lambda: 1.0, estimate=lambda ss, q: (1.5, 0.1))  # z = 5
+    plugin(
+        "fake.exact_pass",
+        kind="exact",
+        tolerance=1e-9,
+        theory=lambda: 1.0,
+        estimate=lambda ss, q: (1.0 + 1e-10, 0.0),
+    )
+    plugin(
+        "fake.exact_fail",
+        kind="exact",
+        tolerance=1e-9,
+        theory=lambda: 1.0,
+        estimate=lambda ss, q: (1.0 + 1e-6, 0.0),
+    )
+    plugin(
+        "fake.bound_pass",
+        kind="upper-bound",
+        theory=lambda: 0.04,
+        estimate=lambda ss, q: (0.01, 0.0),
+    )
+    plugin(
+        "fake.bound_fail",
+        kind="upper-bound",
+        theory=lambda: 0.04,
+        estimate=lambda ss, q: (0.05, 0.0),
+    )
+
+    def broken(ss, quick):
+        raise RuntimeError("kaput")
+
+    plugin("fake.broken", estimate=broken)
+    report = ct.verify.run(only=["fake."], family_wise_rate=1e-3)
+    assert report.num_monte_carlo == 3
+    z_star = bonferroni_threshold(1e-3, 3)
+    assert report.z_threshold == pytest.approx(z_star)
+    assert 3.0 < z_star < 5.0
+    passed = {row.name: row.passed for row in report.rows}
+    assert passed == {
+        "fake.bound_fail": False,
+        "fake.bound_pass": True,
+        "fake.broken": False,
+        "fake.exact_fail": False,
+        "fake.exact_pass": True,
+        "fake.mc_fail": False,
+        "fake.mc_pass": True,
+    }
+    row = report["fake.mc_pass"]
+    assert row.z == pytest.approx(3.0)
+    assert row.p_value == pytest.approx(math.erfc(3 / math.sqrt(2)))
+    assert "kaput" in report["fake.broken"].error
+    assert not report.passed
+    text = report.format()
+    assert text.splitlines()[-1] == "3 passed, 4 failed"
+    assert "family-wise false-alarm rate 0.001" in text and "Bonferroni" in text
+    assert "| fake.mc_fail |" in report.to_markdown()
+    json.dumps(report.to_dict())  # serialisable (non-finite numbers become None)
+
+
+def test_bonferroni_threshold():
+    assert bonferroni_threshold(0.05, 1) == pytest.approx(1.959964, abs=1e-6)
+    assert bonferroni_threshold(1e-3, 20) == pytest.approx(4.0556, abs=1e-3)
+    assert bonferroni_threshold(1e-3, 0) == math.inf
+
+
+def test_standard_errors_are_calibrated():
+    """The SEs of mean, sample variance and covariance match their spread over repetitions."""
+    rng = np.random.default_rng(3)
+    draws = rng.exponential(size=(400, 2000))
+    other = draws + rng.normal(size=draws.shape)
+    for estimator, args in (
+        (mean_se, (draws,)),
+        (variance_se, (draws,)),
+        (covariance_se, (draws, other)),
+    ):
+        pairs = np.array([estimator(*(a[i] for a in args)) for i in range(draws.shape[0])])
+        spread = pairs[:, 0].std(ddof=1)
+        assert pairs[:, 1].mean() == pytest.approx(spread, rel=0.1), estimator.__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# the categorical checks
+
+
+def test_subset_passes_and_is_reproducible(tmp_path):
+    only = FAST_MC + FAST_EXACT
+    first = ct.verify.run(quick=True, seed=0, only=only)
+    assert first.passed, first.format()
+    second = ct.verify.run(quick=True, seed=0, only=only)
+    for a, b in zip(first.rows, second.rows, strict=True):
+        assert (a.theory, a.estimate, a.stderr) == (b.theory, b.estimate, b.stderr)
+    # a smaller subset reproduces the numbers of the larger run exactly
+    alone = ct.verify.run(quick=True, seed=0, only=[FAST_MC[1]])
+    assert alone.rows[0].estimate == first[FAST_MC[1]].estimate
+    assert alone.rows[0].stderr == first[FAST_MC[1]].stderr
+    # another seed gives other numbers
+    other = ct.verify.run(quick=True, seed=1, only=[FAST_MC[1]])
+    assert other.rows[0].estimate != alone.rows[0].estimate
+    md, js = first.save(tmp_path)
+    assert md.read_text().startswith("# collapse_theory verification report")
+    data = json.loads(js.read_text())
+    assert data["passed"] and len(data["rows"]) == len(only)
+    assert set(data["versions"]) >= {"python", "numpy", "numba", "collapse_theory"}
+
+
+@pytest.fixture(scope="module")
+def full_quick_report():
+    """The whole quick suite at seed 0 (about 15 s)."""
+    return ct.verify.run(quick=True, seed=0)
+
+
+def test_quick_suite_passes_and_subsets_reproduce_it(full_quick_report):
+    report = full_quick_report
+    assert report.passed, report.format()
+    assert len(report.rows) == len(ct.verify.checks())
+    assert report.format().splitlines()[-1] == f"{len(report.rows)} passed, 0 failed"
+    subset = ct.verify.run(quick=True, seed=0, only=["categorical.tail_mass", FAST_MC[0]])
+    for row in subset.rows:
+        full = report[row.name]
+        assert (row.theory, row.estimate, row.stderr, row.z) == (
+            full.theory,
+            full.estimate,
+            full.stderr,
+            full.z,
+        )
+
+
+def test_power_wrong_heterozygosity_is_caught(monkeypatch):
+    original = ct.categorical.expected_heterozygosity
+    monkeypatch.setattr(
+        ct.categorical,
+        "expected_heterozygosity",
+        lambda *args, **kwargs: 1.05 * np.asarray(original(*args, **kwargs)),
+    )
+    report = ct.verify.run(seed=0, only=["categorical.heterozygosity"])
+    row = report.rows[0]
+    assert not row.passed and row.error is None
+    assert abs(row.z) > 10 * report.z_threshold
+
+
+def test_power_wrong_moments_are_caught(monkeypatch):
+    original = ct.categorical.moments
+
+    def wrong(*args, **kwargs):
+        mean, cov = original(*args, **kwargs)
+        return mean, 1.05 * np.asarray(cov)
+
+    monkeypatch.setattr(ct.categorical, "moments", wrong)
+    report = ct.verify.run(seed=0, only=["categorical.variance_first", "categorical.covariance"])
+    assert [row.passed for row in report.rows] == [False, False]
+
+
+@pytest.mark.parametrize(
+    ("function", "check"),
+    [
+        ("loss_probability", "categorical.loss_dense_chain"),
+        ("loss_probability", "categorical.loss_one_generation"),
+        ("absorption_bound", "categorical.absorption_bound"),
+    ],
+)
+def test_exact_checks_fail_on_wrong_formula(monkeypatch, function, check):
+    original = getattr(ct.categorical, function)
+    factor = 0.2 if function == "absorption_bound" else 1.05  # a bound that is too small
+    monkeypatch.setattr(
+        ct.categorical, function, lambda *a, **k: factor * np.asarray(original(*a, **k))
+    )
+    report = ct.verify.run(seed=0, only=[check])
+    assert not report.passed and report.rows[0].error is None
+
+
+def test_eigenvalue_check_fails_on_wrong_spectrum(monkeypatch):
+    original = ct.categorical.eigenvalues
+
+    def wrong(num_samples, num_states=2):
+        values, multiplicities = original(num_samples, num_states)
+        values = np.asarray(values, dtype=float).copy()
+        values[-1] *= 1.05
+        return values, multiplicities
+
+    monkeypatch.setattr(ct.categorical, "eigenvalues", wrong)
+    report = ct.verify.run(only=["categorical.eigenvalues", "categorical.eigenvalues_two_state"])
+    assert [row.passed for row in report.rows] == [False, False]
