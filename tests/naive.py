@@ -107,3 +107,48 @@ def gaussian_replicates(mean0, cov0, sizes, num_replicates, *, seed, **kwargs):
     rng = np.random.default_rng(seed)
     chains = [gaussian_chain(mean0, cov0, sizes, rng=rng, **kwargs) for _ in range(num_replicates)]
     return (np.stack([c[0] for c in chains], axis=1), np.stack([c[1] for c in chains], axis=1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Categorical theory (theory.md §1.4, §1.6): dense-matrix references for the exact chains
+
+
+def lumped_loss_dense(p: float, sizes) -> np.ndarray:
+    """P(p_{n,A} = 0) for n = 1..len(sizes) by dense matrix-vector iteration (theory.md §1.4).
+
+    b = Bin(M_0, p) pmf, then b <- b P_i with P_i[j, k] = Bin(k; M_i, j / M_{i-1}).
+    """
+    from scipy.stats import binom
+
+    sizes = [int(s) for s in sizes]
+    b = binom.pmf(np.arange(sizes[0] + 1), sizes[0], p)
+    out = [b[0]]
+    for i in range(1, len(sizes)):
+        prev, nxt = sizes[i - 1], sizes[i]
+        matrix = binom.pmf(np.arange(nxt + 1)[None, :], nxt, (np.arange(prev + 1) / prev)[:, None])
+        b = b @ matrix
+        out.append(b[0])
+    return np.array(out)
+
+
+def absorption_time_dense(p: float, m: int) -> float:
+    """Mean absorption time of the 2-state chain from fraction p: t = (I - Q)^{-1} 1 on 1..M-1,
+    plus one first step from p to Bin(M, p) (theory.md §1.6)."""
+    from scipy.stats import binom
+
+    k = np.arange(m + 1)
+    matrix = binom.pmf(k[None, :], m, (k / m)[:, None])
+    q = matrix[1:m, 1:m]
+    t = np.linalg.inv(np.eye(m - 1) - q) @ np.ones(m - 1)
+    return 1.0 + binom.pmf(k[1:m], m, p) @ t
+
+
+def composition_distribution(comps: np.ndarray, matrix: np.ndarray, p0, n: int) -> np.ndarray:
+    """Law over compositions after n >= 1 generations from p0 (first step Mult(M, p0))."""
+    from scipy.stats import multinomial
+
+    m = int(comps[0].sum())
+    dist = multinomial.pmf(comps, m, np.asarray(p0, dtype=float))
+    for _ in range(n - 1):
+        dist = dist @ matrix
+    return dist

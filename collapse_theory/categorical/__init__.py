@@ -4,6 +4,50 @@ Closed forms (theory.md §1) live in :mod:`.theory` and :mod:`.markov`; the simu
 :mod:`.simulate`.
 """
 
+from collapse_theory.categorical import markov
+from collapse_theory.categorical.markov import (
+    LumpedDistribution,
+    composition_chain,
+    lumped_distribution,
+    lumped_loss_probability,
+)
 from collapse_theory.categorical.simulate import heterozygosity, num_surviving, simulate
+from collapse_theory.categorical.theory import (
+    AbsorptionTime,
+    TailLoss,
+    absorption_bound,
+    absorption_time,
+    eigenvalues,
+    expected_heterozygosity,
+    expected_survivors,
+    fixation_probabilities,
+    loss_probability,
+    moments,
+    stationary_moments,
+    tail_loss,
+    transition_matrix,
+)
 
-__all__ = ["heterozygosity", "num_surviving", "simulate"]
+__all__ = [
+    "AbsorptionTime",
+    "LumpedDistribution",
+    "TailLoss",
+    "absorption_bound",
+    "absorption_time",
+    "composition_chain",
+    "eigenvalues",
+    "expected_heterozygosity",
+    "expected_survivors",
+    "fixation_probabilities",
+    "heterozygosity",
+    "loss_probability",
+    "lumped_distribution",
+    "lumped_loss_probability",
+    "markov",
+    "moments",
+    "num_surviving",
+    "simulate",
+    "stationary_moments",
+    "tail_loss",
+    "transition_matrix",
+]

@@ -1,0 +1,804 @@
+r"""Closed forms for the categorical model, the neutral Wright–Fisher chain (theory.md §1).
+
+Generation :math:`i+1` is the empirical frequency vector of :math:`M_i` draws from generation
+:math:`i`: :math:`C_{i+1} \mid p_i \sim \mathrm{Mult}(M_i, p_i)`, :math:`p_{i+1} = C_{i+1}/M_i`.
+Products over generations are taken in log space so that they neither underflow wrongly nor
+lose precision for n up to :math:`10^6` and beyond.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import comb
+from scipy.stats import binom
+
+from collapse_theory._validate import (
+    check_choice,
+    check_generations,
+    check_int,
+    check_probability,
+    check_probability_vector,
+    check_real,
+)
+from collapse_theory.categorical import _markov_numba as _kern
+from collapse_theory.categorical import markov as _markov
+from collapse_theory.regimes import Accumulate, FreshData, Replace, check_regime
+from collapse_theory.schedules import Constant, as_schedule
+
+__all__ = [
+    "AbsorptionTime",
+    "TailLoss",
+    "absorption_bound",
+    "absorption_time",
+    "eigenvalues",
+    "expected_heterozygosity",
+    "expected_survivors",
+    "fixation_probabilities",
+    "loss_probability",
+    "moments",
+    "stationary_moments",
+    "tail_loss",
+    "transition_matrix",
+]
+
+#: Largest M for which the dense (M+1) x (M+1) transition matrix is built (~200 MiB).
+MAX_DENSE_SAMPLES = 5000
+#: Largest number of eigenvalues returned without ``max_index``.
+MAX_EIGENVALUES = 10**7
+#: Largest M for the exact 2-state absorption time (dense solve of M-1 equations).
+MAX_EXACT_ABSORPTION_SAMPLES = 2000
+#: Largest number of compositions for the exact K-state absorption time.
+MAX_EXACT_ABSORPTION_COMPOSITIONS = 5000
+
+_LOSS_METHODS = ("exact", "galton-watson", "feller")
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _constant_m(num_samples: Any, where: str) -> int:
+    schedule = as_schedule(num_samples)
+    if not isinstance(schedule, Constant):
+        raise TypeError(
+            f"{where} needs a constant sample size: num_samples must be an int or "
+            f"schedules.Constant; got {schedule!r}"
+        )
+    return int(schedule.m)
+
+
+def _max_gen(gens: np.ndarray) -> int:
+    return int(gens.max()) if gens.size else 0
+
+
+def _sizes(num_samples: Any, n: int) -> np.ndarray:
+    schedule = as_schedule(num_samples)
+    if n > _markov.MAX_SCHEDULE_GENERATIONS and not isinstance(schedule, Constant):
+        raise ValueError(
+            f"generations up to {n} with a non-constant schedule would materialise {n} sample "
+            f"sizes; at most {_markov.MAX_SCHEDULE_GENERATIONS} are supported"
+        )
+    return schedule.sizes(n)
+
+
+def _log_product(num_samples: Any, gens: np.ndarray, log_factor) -> np.ndarray:
+    """sum_{i<n} log_factor(M_i) for every n in gens (constant schedules in closed form)."""
+    schedule = as_schedule(num_samples)
+    if isinstance(schedule, Constant):
+        with np.errstate(divide="ignore"):
+            f = float(log_factor(np.array([float(schedule.m)]))[0])
+        with np.errstate(invalid="ignore"):
+            out = np.where(gens == 0, 0.0, gens.astype(np.float64) * f)
+        return out
+    sizes = _sizes(num_samples, _max_gen(gens)).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        cum = np.concatenate([[0.0], np.cumsum(log_factor(sizes))])
+    return cum[gens]
+
+
+def _log_lambda2(m: np.ndarray) -> np.ndarray:
+    return np.log1p(-1.0 / m)
+
+
+def _sigma0(p0: np.ndarray) -> np.ndarray:
+    return np.diag(p0) - np.outer(p0, p0)
+
+
+# ---------------------------------------------------------------------------------------------
+# §1.4 / §1.5: the transition matrix and its spectrum
+
+
+def transition_matrix(num_samples: Any) -> np.ndarray:
+    r"""Dense transition matrix of the 2-state (lumped) chain (theory.md §1.4).
+
+    .. math:: P_{jk} = \binom{M}{k} \Big(\frac{j}{M}\Big)^k \Big(1 - \frac{j}{M}\Big)^{M-k},
+              \qquad j, k = 0, \dots, M.
+
+    Parameters
+    ----------
+    num_samples : int or schedules.Constant
+        M, 1 <= M <= ``MAX_DENSE_SAMPLES``.
+
+    Returns
+    -------
+    ndarray, shape (M+1, M+1)
+        Row-stochastic matrix.
+
+    Raises
+    ------
+    TypeError
+        If num_samples is not an int (or a constant schedule).
+    ValueError
+        If M exceeds ``MAX_DENSE_SAMPLES`` (the matrix would need (M+1)^2 * 8 bytes).
+
+    Examples
+    --------
+    >>> transition_matrix(2)
+    array([[1.  , 0.  , 0.  ],
+           [0.25, 0.5 , 0.25],
+           [0.  , 0.  , 1.  ]])
+    """
+    m = _constant_m(num_samples, "transition_matrix")
+    if m > MAX_DENSE_SAMPLES:
+        raise ValueError(
+            f"transition_matrix(num_samples={m}) would need {(m + 1) ** 2 * 8 / 2**30:.2f} GiB "
+            f"of memory; at most num_samples={MAX_DENSE_SAMPLES} is built densely: use "
+            "markov.lumped_loss_probability / lumped_distribution (banded, no dense matrix)"
+        )
+    k = np.arange(m + 1)
+    return binom.pmf(k[None, :], m, (k / m)[:, None])
+
+
+def eigenvalues(
+    num_samples: Any, num_states: int = 2, *, max_index: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Eigenvalues of the K-state Wright–Fisher chain with their multiplicities (theory.md §1.5).
+
+    .. math:: \lambda_k = \prod_{j<k} \Big(1 - \frac{j}{M}\Big) = \frac{M!}{(M-k)!\,M^k},
+              \qquad k = 0, \dots, M,
+
+    with multiplicity :math:`\binom{k+K-2}{K-2}` (Feller 1951). Computed in log space; values far
+    below the smallest double are returned as 0.
+
+    Parameters
+    ----------
+    num_samples : int or schedules.Constant
+        M >= 1.
+    num_states : int
+        K >= 2.
+    max_index : int, optional
+        Return only k = 0..max_index (needed when M + 1 > ``MAX_EIGENVALUES``).
+
+    Returns
+    -------
+    values : ndarray, shape (min(M, max_index) + 1,)
+        :math:`\lambda_k`, non-increasing.
+    multiplicities : ndarray
+        int64 when all fit exactly, else float64.
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid input, or when the output would exceed ``MAX_EIGENVALUES`` entries.
+
+    Examples
+    --------
+    >>> values, mult = eigenvalues(4, 3)
+    >>> (values * 32).round(12).tolist(), mult.tolist()
+    ([32.0, 32.0, 24.0, 12.0, 3.0], [1, 2, 3, 4, 5])
+    """
+    m = _constant_m(num_samples, "eigenvalues")
+    num_states = check_int("num_states", num_states, minimum=2)
+    last = m
+    if max_index is not None:
+        last = min(m, check_int("max_index", max_index, minimum=0))
+    if last + 1 > MAX_EIGENVALUES:
+        raise ValueError(
+            f"eigenvalues(num_samples={m}) has {m + 1} values (~{(m + 1) * 16 / 2**30:.1f} GiB "
+            f"with multiplicities); at most {MAX_EIGENVALUES} are returned: pass max_index "
+            "to get only the leading ones"
+        )
+    j = np.arange(last, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        logs = np.concatenate([[0.0], np.cumsum(np.log1p(-j / m))])
+    values = np.exp(logs)
+    k = np.arange(last + 1)
+    mult = comb(k + num_states - 2, num_states - 2, exact=False)
+    if np.all(mult < 2.0**53):
+        mult = np.rint(mult).astype(np.int64)
+    return values, mult
+
+
+# ---------------------------------------------------------------------------------------------
+# §1.3 second moments, §1.7 fresh data, §1.8 accumulate
+
+
+def expected_heterozygosity(p0: Any, num_samples: Any, generations: Any) -> np.ndarray:
+    r"""Expected heterozygosity :math:`E H_n` (theory.md §1.3).
+
+    .. math:: E H_n = H_0 \prod_{i<n} \Big(1 - \frac{1}{M_i}\Big),
+              \qquad H_0 = 1 - \sum_i p_{0,i}^2 .
+
+    Parameters
+    ----------
+    p0 : array_like, shape (K,)
+        Initial distribution.
+    num_samples : int or schedule
+        M or M_0, M_1, ...
+    generations : int or array_like of int
+        n >= 0.
+
+    Returns
+    -------
+    ndarray, shape of generations
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid input, naming the argument.
+
+    Examples
+    --------
+    >>> float(expected_heterozygosity([0.5, 0.5], 2, 1))
+    0.25
+    """
+    p0 = check_probability_vector("p0", p0)
+    gens = check_generations("generations", generations)
+    h0 = max(0.0, 1.0 - float(p0 @ p0))
+    return h0 * np.exp(_log_product(num_samples, gens, _log_lambda2))
+
+
+def _cov_scale(num_samples: Any, gens: np.ndarray, regime: Any) -> np.ndarray:
+    """c_n with Cov p_n = c_n * Sigma0 for every regime."""
+    if isinstance(regime, Replace):
+        return -np.expm1(_log_product(num_samples, gens, _log_lambda2))
+    n = _max_gen(gens)
+    if isinstance(regime, Accumulate):
+        sizes = _sizes(num_samples, n).astype(np.float64)
+        totals = np.cumsum(sizes)
+        with np.errstate(divide="ignore"):
+            logs = np.log1p(-sizes / totals**2)
+        cum = np.concatenate([[0.0], np.cumsum(logs)])
+        return -np.expm1(cum[gens])
+    # FreshData: c_{n+1} = 1/M_n + r_n c_n
+    alpha = regime.fraction
+    schedule = as_schedule(num_samples)
+    if isinstance(schedule, Constant) and regime.variant == "mix":
+        m = float(schedule.m)
+        r = (1.0 - alpha) ** 2 * (1.0 - 1.0 / m)
+        if r == 0.0:
+            return np.where(gens == 0, 0.0, 1.0 / m)
+        stationary = (1.0 / m) / (1.0 - r)
+        return stationary * -np.expm1(gens * math.log(r))
+    sizes = _sizes(num_samples, n).astype(np.float64)
+    if regime.variant == "mix":
+        rates = (1.0 - alpha) ** 2 * (1.0 - 1.0 / sizes)
+    else:
+        fresh = np.rint(alpha * sizes)
+        synthetic = sizes - fresh
+        rates = synthetic * (synthetic - 1.0) / sizes**2
+    path = _kern.affine_recursion(1.0 / sizes, rates)
+    return path[gens]
+
+
+def moments(
+    p0: Any, num_samples: Any, generations: Any, regime: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean and covariance of :math:`p_n` (theory.md §1.2, §1.3, §1.7, §1.8).
+
+    The mean is always :math:`p_0` (martingale). With :math:`\Sigma_0 = \mathrm{diag}\,p_0 -
+    p_0 p_0^\top`, the covariance is :math:`c_n \Sigma_0` where
+
+    - Replace: :math:`c_n = 1 - \prod_{i<n}(1 - 1/M_i)`;
+    - FreshData "mix": :math:`c_{n+1} = 1/M_n + (1-\alpha)^2 (1 - 1/M_n)\, c_n`;
+    - FreshData "split" (:math:`m_i = \mathrm{round}(\alpha M_i)` fresh draws):
+      :math:`c_{n+1} = 1/M_n + (M_n - m_n)(M_n - m_n - 1) c_n / M_n^2`;
+    - Accumulate (:math:`T_k = M_0 + \dots + M_{k-1}`):
+      :math:`c_n = 1 - \prod_{k=1}^{n} (1 - M_{k-1}/T_k^2)`;
+
+    all with :math:`c_0 = 0`.
+
+    Parameters
+    ----------
+    p0 : array_like, shape (K,)
+        Initial distribution.
+    num_samples : int or schedule
+        M or M_0, M_1, ...
+    generations : int or array_like of int
+        n >= 0.
+    regime : Replace, FreshData or Accumulate
+        Default ``Replace()``.
+
+    Returns
+    -------
+    mean : ndarray, shape generations.shape + (K,)
+    cov : ndarray, shape generations.shape + (K, K)
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid input, naming the argument.
+
+    Examples
+    --------
+    >>> mean, cov = moments([0.5, 0.5], 10, 1)
+    >>> float(cov[0, 0])
+    0.025
+    """
+    p0 = check_probability_vector("p0", p0)
+    gens = check_generations("generations", generations)
+    regime = check_regime(Replace() if regime is None else regime)
+    as_schedule(num_samples)
+    scale = _cov_scale(num_samples, gens, regime)
+    mean = np.broadcast_to(p0, gens.shape + p0.shape).copy()
+    cov = scale[..., None, None] * _sigma0(p0)
+    return mean, cov
+
+
+def stationary_moments(
+    p0: Any, num_samples: Any, fresh: FreshData
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Stationary mean and covariance under fresh data (theory.md §1.7).
+
+    Mean :math:`p_0`; covariance :math:`c\,\Sigma_0` with
+
+    - "mix": :math:`c = 1/(\theta + 1)`, :math:`\theta = (M-1)\alpha(2-\alpha)`
+      (the first two moments of Dirichlet(:math:`\theta p_0`));
+    - "split": the fixed point :math:`c = (1/M) / (1 - (M-m)(M-m-1)/M^2)`,
+      :math:`m = \mathrm{round}(\alpha M)`.
+
+    Parameters
+    ----------
+    p0 : array_like, shape (K,)
+        Initial distribution.
+    num_samples : int or schedules.Constant
+        Constant M.
+    fresh : FreshData
+        The fresh-data regime (fraction :math:`\alpha`, variant).
+
+    Returns
+    -------
+    mean : ndarray, shape (K,)
+    cov : ndarray, shape (K, K)
+
+    Raises
+    ------
+    TypeError
+        If ``fresh`` is not a FreshData or num_samples not constant.
+    ValueError
+        If there is no stationary law (fraction 0, or fewer than one fresh draw for "split":
+        the chain is absorbed).
+
+    Examples
+    --------
+    >>> mean, cov = stationary_moments([0.5, 0.5], 10, FreshData(0.5))
+    >>> round(float(cov[0, 0]), 6)
+    0.032258
+    """
+    p0 = check_probability_vector("p0", p0)
+    m = _constant_m(num_samples, "stationary_moments")
+    if not isinstance(fresh, FreshData):
+        raise TypeError(f"fresh must be a FreshData(fraction, variant) instance; got {fresh!r}")
+    alpha = fresh.fraction
+    if alpha == 0.0:
+        raise ValueError(
+            "fresh.fraction=0.0 has no stationary law: without fresh data the chain is absorbed "
+            "(use moments(..., regime=Replace()))"
+        )
+    if fresh.variant == "mix":
+        theta = (m - 1) * alpha * (2.0 - alpha)
+        scale = 1.0 / (theta + 1.0)
+    else:
+        fresh_draws = int(np.rint(alpha * m))
+        if fresh_draws < 1:
+            raise ValueError(
+                f"FreshData(fraction={alpha}, variant='split') with num_samples={m} gives "
+                f"round({alpha} * {m}) = {fresh_draws} fresh draws: the chain is absorbed and has "
+                "no stationary law; use a fraction >= 0.5 / num_samples"
+            )
+        synthetic = m - fresh_draws
+        scale = (1.0 / m) / (1.0 - synthetic * (synthetic - 1.0) / m**2)
+    return p0.copy(), scale * _sigma0(p0)
+
+
+# ---------------------------------------------------------------------------------------------
+# §1.4 loss of states
+
+
+def _loss_exact(p: np.ndarray, num_samples: Any, gens: np.ndarray) -> tuple[np.ndarray, ...]:
+    def one(value: float, ug: np.ndarray):
+        path = _markov.propagate(value, num_samples, ug)
+        return path.lost, path.survived
+
+    return _markov._per_value(p, gens, one)
+
+
+def _loss_approx(p: np.ndarray, num_samples: Any, gens: np.ndarray, method: str) -> np.ndarray:
+    pb, gb = np.broadcast_arrays(p, gens)
+    n_max = _max_gen(gb)
+    schedule = as_schedule(num_samples)
+    out = np.empty(pb.shape)
+    positive = gb > 0
+    if method == "feller":
+        harmonic = _harmonic_sums(num_samples, gb)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            expo = np.where(positive, -2.0 * pb / np.where(positive, harmonic, 1.0), 0.0)
+        out = np.exp(expo)
+    else:
+        if isinstance(schedule, Constant):
+            u = _kern.gw_survival_constant(max(n_max, 1))
+            m0 = float(schedule.m)
+            u_n = u[np.maximum(gb - 1, 0)]
+        else:
+            sizes = _sizes(num_samples, n_max).astype(np.float64)
+            ratios = sizes[1:] / sizes[:-1]
+            m0 = float(sizes[0]) if sizes.size else 1.0
+            unique = np.unique(gb[positive])
+            table = {int(g): _kern.gw_survival_schedule(ratios[: g - 1]) for g in unique}
+            u_n = np.vectorize(lambda g: table.get(int(g), 1.0), otypes=[float])(gb)
+        out = np.exp(-m0 * pb * u_n)
+    return np.where(positive, out, np.where(pb == 0.0, 1.0, 0.0))
+
+
+def _harmonic_sums(num_samples: Any, gens: np.ndarray) -> np.ndarray:
+    schedule = as_schedule(num_samples)
+    if isinstance(schedule, Constant):
+        return gens / float(schedule.m)
+    sizes = _sizes(num_samples, _max_gen(gens)).astype(np.float64)
+    return np.concatenate([[0.0], np.cumsum(1.0 / sizes)])[gens]
+
+
+def loss_probability(
+    p: Any, num_samples: Any, generations: Any, method: str = "exact"
+) -> np.ndarray:
+    r"""Probability that a state (or lumped set of states) of initial probability p is lost by
+    generation n, :math:`P(p_{n,A} = 0)` (theory.md §1.4).
+
+    - ``"exact"``: the lumped 2-state chain, :math:`[b(p)^\top P_1 \cdots P_{n-1}]_0` with
+      :math:`b(p) = \mathrm{Bin}(M_0, p)`; one generation gives :math:`(1-p)^{M_0}`. Computed by
+      the banded propagation of :func:`markov.lumped_loss_probability` (error <= ~1e-12; use
+      that function to get the bound).
+    - ``"galton-watson"``: :math:`\exp(-M p (1 - q_{n-1}))`, :math:`q_0 = 0`,
+      :math:`q_j = e^{q_{j-1} - 1}` (with a schedule: Poisson(:math:`M_i/M_{i-1}`) offspring).
+    - ``"feller"``: :math:`\exp(-2Mp/n)`, i.e. :math:`\exp(-2p / \sum_{i<n} 1/M_i)`.
+
+    Parameters
+    ----------
+    p : array_like
+        Initial probabilities in [0, 1]; broadcast with generations.
+    num_samples : int or schedule
+        M or M_0, M_1, ...
+    generations : int or array_like of int
+        n >= 0.
+    method : {"exact", "galton-watson", "feller"}
+        See above.
+
+    Returns
+    -------
+    ndarray, shape broadcast(p, generations)
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid input, or (exact) when the propagation would be too expensive: then use
+        ``method="galton-watson"`` or ``"feller"``.
+
+    Examples
+    --------
+    >>> round(float(loss_probability(0.1, 10, 1)), 6)  # (1 - 0.1) ** 10
+    0.348678
+    """
+    p = check_probability("p", p)
+    gens = check_generations("generations", generations)
+    as_schedule(num_samples)
+    method = check_choice("method", method, _LOSS_METHODS)
+    if method == "exact":
+        return _loss_exact(p, num_samples, gens)[0]
+    return _loss_approx(p, num_samples, gens, method)
+
+
+def _survival(p0: np.ndarray, num_samples: Any, gens: np.ndarray, method: str) -> np.ndarray:
+    """(len(p0),) + gens.shape array of P(state i survives to n)."""
+    p = p0.reshape((-1,) + (1,) * gens.ndim)
+    if method == "exact":
+        return _loss_exact(p, num_samples, gens)[1]
+    return 1.0 - _loss_approx(p, num_samples, gens, method)
+
+
+def expected_survivors(
+    p0: Any, num_samples: Any, generations: Any, method: str = "exact"
+) -> np.ndarray:
+    r"""Expected number of states still present at generation n (theory.md §1.4).
+
+    .. math:: E N_n = \sum_i \big(1 - P(p_{n,i} = 0)\big)
+
+    (exact by linearity of expectation; each term from :func:`loss_probability`).
+
+    Parameters
+    ----------
+    p0 : array_like, shape (K,)
+        Initial distribution.
+    num_samples : int or schedule
+        M or M_0, M_1, ...
+    generations : int or array_like of int
+        n >= 0.
+    method : {"exact", "galton-watson", "feller"}
+        How each loss probability is computed.
+
+    Returns
+    -------
+    ndarray, shape of generations
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid input, naming the argument.
+
+    Examples
+    --------
+    >>> float(expected_survivors([0.5, 0.5], 1, 1))
+    1.0
+    """
+    p0 = check_probability_vector("p0", p0)
+    gens = check_generations("generations", generations)
+    as_schedule(num_samples)
+    method = check_choice("method", method, _LOSS_METHODS)
+    return _survival(p0, num_samples, gens, method).sum(axis=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# §1.9 tail loss
+
+
+@dataclass(frozen=True)
+class TailLoss:
+    """Loss of the tail A = {i : p0_i < threshold} over generations (theory.md §1.9).
+
+    Arrays have the shape of the requested generations.
+    """
+
+    generations: np.ndarray
+    threshold: float
+    tail_states: np.ndarray
+    initial_mass: float
+    prob_all_lost: np.ndarray
+    expected_surviving: np.ndarray
+    expected_mass: np.ndarray
+    median_mass: np.ndarray
+    error_bound: np.ndarray
+
+
+def tail_loss(p0: Any, num_samples: Any, generations: Any, threshold: float) -> TailLoss:
+    r"""How the tail :math:`A = \{i : p_{0,i} < \tau\}` is lost (theory.md §1.9).
+
+    - ``prob_all_lost``: :math:`P(p_{n,A} = 0)`, exact from the lumped chain started at
+      :math:`p_A = \sum_{i \in A} p_{0,i}` (§1.4);
+    - ``expected_surviving``: :math:`\sum_{i\in A} (1 - P(p_{n,i} = 0))`;
+    - ``expected_mass``: :math:`E\, p_{n,A} = p_A` for every n (martingale);
+    - ``median_mass``: the exact median (smallest f with :math:`P(p_{n,A} \le f) \ge 1/2`) of
+      the lumped fraction, from the lumped chain's distribution.
+
+    Parameters
+    ----------
+    p0 : array_like, shape (K,)
+        Initial distribution.
+    num_samples : int or schedule
+        M or M_0, M_1, ...
+    generations : int or array_like of int
+        n >= 0.
+    threshold : float
+        :math:`\tau \in (0, 1]`.
+
+    Returns
+    -------
+    TailLoss
+
+    Raises
+    ------
+    ValueError
+        If threshold is outside (0, 1] or no state lies below it; TypeError on wrong types.
+
+    Examples
+    --------
+    >>> tl = tail_loss([0.9, 0.05, 0.05], 20, [1, 5], 0.1)
+    >>> tl.tail_states.tolist(), round(tl.initial_mass, 3)
+    ([1, 2], 0.1)
+    """
+    p0 = check_probability_vector("p0", p0)
+    gens = check_generations("generations", generations)
+    as_schedule(num_samples)
+    threshold = check_real("threshold", threshold, minimum=0.0, maximum=1.0, strict_minimum=True)
+    tail = np.nonzero(p0 < threshold)[0]
+    if tail.size == 0:
+        raise ValueError(
+            f"threshold={threshold} leaves the tail empty: no state has p0 < {threshold} "
+            f"(smallest p0 is {p0.min()!r}); raise the threshold"
+        )
+    mass = float(min(1.0, p0[tail].sum()))
+    ug, inverse = np.unique(gens.ravel(), return_inverse=True)
+    if ug.size:
+        path = _markov.propagate(mass, num_samples, ug, median=True)
+        lost, median, bound = path.lost, path.median, path.bound
+    else:
+        lost = median = bound = np.zeros(0)
+    surviving = _survival(p0[tail], num_samples, gens, "exact").sum(axis=0)
+    return TailLoss(
+        generations=gens,
+        threshold=threshold,
+        tail_states=tail,
+        initial_mass=mass,
+        prob_all_lost=lost[inverse].reshape(gens.shape),
+        expected_surviving=surviving,
+        expected_mass=np.full(gens.shape, mass),
+        median_mass=median[inverse].reshape(gens.shape),
+        error_bound=bound[inverse].reshape(gens.shape),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# §1.1, §1.2, §1.6 absorption
+
+
+def fixation_probabilities(p0: Any) -> np.ndarray:
+    r"""Probability that each state is the last survivor: :math:`p_{0,i}` (theory.md §1.2).
+
+    By the martingale :math:`E p_n = p_0` and absorption with probability 1.
+
+    Parameters
+    ----------
+    p0 : array_like, shape (K,)
+        Initial distribution.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If p0 is not a probability vector.
+
+    Examples
+    --------
+    >>> fixation_probabilities([0.25, 0.75]).tolist()
+    [0.25, 0.75]
+    """
+    return check_probability_vector("p0", p0).copy()
+
+
+def absorption_bound(p0: Any, num_samples: Any, generations: Any) -> np.ndarray:
+    r"""Upper bound on :math:`P(T_{abs} > n)` (theory.md §1.1).
+
+    .. math:: P(T_{abs} > n) \le \frac{M^2 H_0 \lambda_2^n}{2(M-1)}, \qquad
+              \lambda_2 = 1 - 1/M
+
+    (Markov's inequality on :math:`H_n`; off the absorbing set :math:`H \ge 2(M-1)/M^2`). With a
+    schedule, :math:`E H_n / \min H` with :math:`M = M_{n-1}`. Clipped to [0, 1]; at n = 0 it is
+    1 unless p0 is already a point mass. For M = 1 every chain is absorbed after one generation.
+
+    Parameters
+    ----------
+    p0 : array_like, shape (K,)
+        Initial distribution.
+    num_samples : int or schedule
+        M or M_0, M_1, ...
+    generations : int or array_like of int
+        n >= 0.
+
+    Returns
+    -------
+    ndarray, shape of generations
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid input, naming the argument.
+
+    Examples
+    --------
+    >>> round(float(absorption_bound([0.5, 0.3, 0.15, 0.05], 20, 100)), 4)
+    0.0396
+    """
+    p0 = check_probability_vector("p0", p0)
+    gens = check_generations("generations", generations)
+    eh = expected_heterozygosity(p0, num_samples, gens)
+    schedule = as_schedule(num_samples)
+    if isinstance(schedule, Constant):
+        last = np.full(gens.shape, float(schedule.m))
+    else:
+        sizes = _sizes(num_samples, _max_gen(gens)).astype(np.float64)
+        last = np.concatenate([[2.0], sizes])[gens]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = np.where(last > 1, eh * last**2 / (2.0 * np.maximum(last - 1.0, 1.0)), 0.0)
+    absorbed0 = float(np.count_nonzero(p0) <= 1)
+    bound = np.where(gens == 0, 1.0 - absorbed0, bound)
+    return np.clip(bound, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class AbsorptionTime:
+    """Mean time until one state is left (theory.md §1.6).
+
+    ``mean`` is computed by ``method`` ("exact" or "diffusion"); ``diffusion`` always holds the
+    Kimura/Littler approximation for comparison; ``num_transient_states`` is the size of the
+    exact chain (None for the diffusion).
+    """
+
+    mean: float
+    method: str
+    diffusion: float
+    num_samples: int
+    num_states: int
+    num_transient_states: int | None
+
+
+def absorption_time(p0: Any, num_samples: Any, method: str = "auto") -> AbsorptionTime:
+    r"""Mean absorption time (until one state is left) from p0 (theory.md §1.6).
+
+    - ``"exact"``: fundamental matrix :math:`t = (I - Q)^{-1} \mathbf 1` on the transient states
+      (2 states present: counts 1..M-1; K > 2: compositions of M with at least two non-zero
+      parts), after a first step from p0 to :math:`\mathrm{Mult}(M, p_0)`:
+      :math:`T = 1 + \sum_c \mathrm{Mult}(c; M, p_0)\, t_c`.
+    - ``"diffusion"``: Kimura/Littler :math:`T \approx -2M \sum_i (1-p_i)\ln(1-p_i)` (for two
+      states :math:`-2M[p\ln p + (1-p)\ln(1-p)]`).
+    - ``"auto"``: exact when feasible (M <= ``MAX_EXACT_ABSORPTION_SAMPLES`` for two states, at
+      most ``MAX_EXACT_ABSORPTION_COMPOSITIONS`` compositions otherwise), else diffusion.
+
+    States with :math:`p_{0,i} = 0` play no role and are dropped.
+
+    Parameters
+    ----------
+    p0 : array_like, shape (K,)
+        Initial distribution.
+    num_samples : int or schedules.Constant
+        Constant M.
+    method : {"auto", "exact", "diffusion"}
+
+    Returns
+    -------
+    AbsorptionTime
+
+    Raises
+    ------
+    ValueError
+        On invalid input, or ``method="exact"`` when the exact chain is too large.
+
+    Examples
+    --------
+    >>> round(absorption_time([0.5, 0.3, 0.15, 0.05], 20).mean, 3)
+    29.757
+    """
+    p0 = check_probability_vector("p0", p0)
+    m = _constant_m(num_samples, "absorption_time")
+    method = check_choice("method", method, ("auto", "exact", "diffusion"))
+    present = p0[p0 > 0]
+    present = present / present.sum()
+    k = present.size
+    diffusion = float(-2.0 * m * np.sum((1.0 - present) * np.log1p(-np.minimum(present, 1.0))))
+    if k == 1:
+        return AbsorptionTime(0.0, "exact" if method != "diffusion" else method, 0.0, m, k, 0)
+    if k == 2:
+        size = m - 1
+        feasible = m <= MAX_EXACT_ABSORPTION_SAMPLES
+        limit = f"num_samples <= {MAX_EXACT_ABSORPTION_SAMPLES}"
+    else:
+        size = _markov.num_compositions(k, m)
+        feasible = size <= MAX_EXACT_ABSORPTION_COMPOSITIONS
+        limit = f"at most {MAX_EXACT_ABSORPTION_COMPOSITIONS} compositions"
+    if method == "exact" and not feasible:
+        raise ValueError(
+            f"absorption_time(method='exact') with {k} states and num_samples={m} needs a chain "
+            f"of {size} states ({limit}): use method='diffusion' or 'auto'"
+        )
+    if method == "diffusion" or (method == "auto" and not feasible):
+        return AbsorptionTime(diffusion, "diffusion", diffusion, m, k, None)
+    if k == 2:
+        mean = _markov.absorption_time_two_state(float(present[0]), m)
+        transient = m - 1
+    else:
+        mean, transient = _markov.absorption_time_compositions(present, m)
+    return AbsorptionTime(mean, "exact", diffusion, m, k, transient)
