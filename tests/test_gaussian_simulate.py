@@ -232,3 +232,50 @@ def test_fuzz_simulate_gives_valid_fits(
         assert np.all(np.isfinite(cov))
         np.testing.assert_allclose(cov, np.swapaxes(cov, -1, -2), atol=1e-9 * scale)
         assert np.all(np.linalg.eigvalsh(cov) >= -1e-9 * scale)
+
+
+@pytest.mark.parametrize("method", ["sufficient", "samples"])
+def test_non_gaussian_start_only_changes_the_first_fit(method):
+    """For D0 = Uniform(0, 1): E sigma_n^2 = 1/12 and E(mu_n - 1/2)^2 = (1/12) sum 1/M_i
+    (theory.md §2.1, §2.4 hold for any D0 with finite variance)."""
+    run = simulate(
+        None, None, 10, 6, num_replicates=50_000, seed=21, method=method, data0=st.uniform(0, 1)
+    )
+    assert run["mean"][0, 0] == 0.5 and run["var"][0, 0] == pytest.approx(1 / 12)
+    for generation in (1, 6):
+        var = run["var"][generation]
+        assert abs((var.mean() - 1 / 12) / (var.std() / np.sqrt(var.size))) < Z_CRIT
+        drift = (run["mean"][generation] - 0.5) ** 2
+        expected = generation / 10 / 12
+        assert abs((drift.mean() - expected) / (drift.std() / np.sqrt(drift.size))) < Z_CRIT
+    # The first fit of uniform data is not the Gaussian law: its log-variance spread is smaller.
+    gaussian = simulate(0.5, 1 / 12, 10, 1, num_replicates=50_000, seed=22)
+    assert np.log(run["var"][1]).std() < 0.9 * np.log(gaussian["var"][1]).std()
+
+
+def test_non_gaussian_start_from_points_and_in_d_dimensions():
+    points = np.random.default_rng(0).exponential(size=(500, 2))
+    run = simulate(
+        None, None, 20, 3, num_replicates=600, seed=1, data0=points, regime=ct.Accumulate()
+    )
+    np.testing.assert_allclose(run["mean"][0, 0], points.mean(axis=0))
+    assert run["cov"].shape == (4, 600, 2, 2)
+    again = simulate(
+        None,
+        None,
+        20,
+        3,
+        num_replicates=600,
+        seed=1,
+        data0=points,
+        regime=ct.Accumulate(),
+        num_threads=1,
+        chunk_size=2,
+    )
+    np.testing.assert_array_equal(run["cov"], again["cov"])
+    with pytest.raises(ValueError, match="mean0=None"):
+        simulate(0.0, 1.0, 10, 3, data0=points[:, 0])
+    with pytest.raises(ValueError, match="FreshData"):
+        simulate(None, None, 10, 3, data0=points[:, 0], regime=ct.FreshData(0.1))
+    with pytest.raises(ValueError, match="data0"):
+        simulate(None, None, 10, 3, data0=[1.0])

@@ -57,6 +57,9 @@ def simulate_block_1d(
     rng,
     mean0,
     var0,
+    first_mean,
+    first_var,
+    first_generation,
     sizes,
     fresh_counts,
     regime,
@@ -67,7 +70,12 @@ def simulate_block_1d(
     out_mean,
     out_var,
 ):
-    """Replicates ``out_mean.shape[1]`` chains of the 1-D Gaussian; see ``simulate``."""
+    """Replicates ``out_mean.shape[1]`` chains of the 1-D Gaussian; see ``simulate``.
+
+    With ``first_generation == 1`` the chains start from the given generation-1 fits
+    ``first_mean[r]``, ``first_var[r]`` (fitted to data from a non-Gaussian model 0 with moments
+    ``mean0``, ``var0``); generation 0 fresh draws then still come from N(mean0, var0).
+    """
     num_generations = sizes.size
     num_replicates = out_mean.shape[1]
     max_size = 1
@@ -81,7 +89,13 @@ def simulate_block_1d(
         if record_slot[0] >= 0:
             out_mean[record_slot[0], r] = mean
             out_var[record_slot[0], r] = var
-        for g in range(num_generations):
+        if first_generation == 1:
+            mean, var = first_mean[r], first_var[r]
+            pool_n, pool_mean, pool_ss = sizes[0], mean, var * (sizes[0] - ddof)
+            if record_slot[1] >= 0:
+                out_mean[record_slot[1], r] = mean
+                out_var[record_slot[1], r] = var
+        for g in range(first_generation, num_generations):
             size = sizes[g]
             if regime == REPLACE and method == SUFFICIENT:
                 # The hot path of theory.md §2.1, written out: 3x faster than the general one.
@@ -189,6 +203,9 @@ def simulate_block_nd(
     rng,
     mean0,
     cov0,
+    first_mean,
+    first_cov,
+    first_generation,
     sizes,
     fresh_counts,
     regime,
@@ -199,7 +216,8 @@ def simulate_block_nd(
     out_mean,
     out_cov,
 ):
-    """Replicates ``out_mean.shape[1]`` chains of the d-dimensional Gaussian."""
+    """Replicates ``out_mean.shape[1]`` chains of the d-dimensional Gaussian (see the 1-D
+    kernel for ``first_generation``)."""
     d = mean0.size
     num_generations = sizes.size
     num_replicates = out_mean.shape[1]
@@ -222,7 +240,17 @@ def simulate_block_nd(
         if record_slot[0] >= 0:
             out_mean[record_slot[0], r] = mean
             out_cov[record_slot[0], r] = cov
-        for g in range(num_generations):
+        if first_generation == 1:
+            mean[:] = first_mean[r]
+            cov[:, :] = first_cov[r]
+            chol[:, :] = _cholesky_psd(cov)
+            pool_n = sizes[0]
+            pool_mean[:] = mean
+            pool_ss[:, :] = cov * (sizes[0] - ddof)
+            if record_slot[1] >= 0:
+                out_mean[record_slot[1], r] = mean
+                out_cov[record_slot[1], r] = cov
+        for g in range(first_generation, num_generations):
             size = sizes[g]
             fresh = 0
             if regime == FRESH_SPLIT:

@@ -87,6 +87,7 @@ def simulate(
     progress: bool = False,
     num_threads: int | None = None,
     chunk_size: int = 1,
+    data0: Any = None,
 ) -> SimulationResult:
     r"""Simulate recursive fitting of a Gaussian (theory.md §2.1, §3.1).
 
@@ -125,6 +126,14 @@ def simulate(
     progress : bool
     num_threads, chunk_size : int
         Parallel execution over fixed replicate blocks; they never change the results.
+    data0 : array_like or scipy.stats frozen distribution, optional
+        A non-Gaussian model 0 (theory.md §2.1: only the first fit differs). An array of points,
+        shape (N,) or (N, d), is resampled with replacement (its empirical distribution); a
+        distribution is sampled with its ``rvs``. Dataset 0 is drawn point by point, the later
+        ones by ``method``. ``mean0`` and ``cov0`` must then be None: they are taken from
+        ``data0`` (the array's moments; the distribution's ``mean()``/``var()``, or ``mean``/``cov``
+        attributes for a multivariate one) and recorded as generation 0. Replace and
+        Accumulate only.
 
     Returns
     -------
@@ -146,6 +155,8 @@ def simulate(
         raise ValueError(
             "backend='jax' is not implemented for the Gaussian simulator yet; use 'numba'"
         )
+    if data0 is not None:
+        mean0, cov0 = _moments_of_data0(data0, mean0, cov0)
     one_dim = np.ndim(mean0) == 0
     mean0_array = as_float_array("mean0", mean0, ndim=0 if one_dim else 1)
     if one_dim:
@@ -173,6 +184,20 @@ def simulate(
     fraction = regime.fraction if isinstance(regime, FreshData) else 0.0
     fresh_counts = np.rint(fraction * sizes).astype(np.int64)
     _check_fit_sizes(sizes, fresh_counts, dim, ddof, regime)
+    if data0 is not None and isinstance(regime, FreshData):
+        raise ValueError(
+            "data0 (a non-Gaussian model 0) works with Replace() and Accumulate(); FreshData "
+            "would need fresh draws from data0 in every generation, which is not supported"
+        )
+    first_generation = 1 if data0 is not None and num_generations > 0 else 0
+
+    def first_fits(generator: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+        if not first_generation:
+            return np.empty((0,) + (() if one_dim else (dim,))), np.empty(
+                (0,) + (() if one_dim else (dim, dim))
+            )
+        return _fit_first_dataset(data0, generator, count, int(sizes[0]), ddof, one_dim)
+
     per_replicate = dim + dim * dim if not one_dim else 2
     check_record_size(record, recorded.size * num_replicates * per_replicate)
     slots = record_slots(recorded, num_generations)
@@ -195,6 +220,8 @@ def simulate(
                 generator,
                 float(mean0_array),
                 var0,
+                *first_fits(generator, stop - start),
+                first_generation,
                 *common,
                 out_mean[:, start:stop],
                 out_var[:, start:stop],
@@ -210,6 +237,8 @@ def simulate(
                 generator,
                 mean0_array,
                 cov0_array,
+                *first_fits(generator, stop - start),
+                first_generation,
                 *common,
                 out_mean[:, start:stop],
                 out_cov[:, start:stop],
@@ -236,9 +265,54 @@ def simulate(
         "estimator": estimator,
         "regime": repr(regime),
         "method": method,
+        "data0": None if data0 is None else repr(data0)[:200],
     }
     return SimulationResult(
         generations=recorded,
         trajectories=trajectories,
         metadata=run_metadata("gaussian", parameters, seed_sequence, backend),
     )
+
+
+def _moments_of_data0(data0: Any, mean0: Any, cov0: Any) -> tuple[Any, Any]:
+    """Mean and (co)variance of a non-Gaussian model 0 given as points or a scipy distribution."""
+    if mean0 is not None or cov0 is not None:
+        raise ValueError("with data0, pass mean0=None and cov0=None: they are computed from data0")
+    if hasattr(data0, "rvs"):
+        if callable(getattr(data0, "var", None)):
+            mean, var = float(data0.mean()), float(data0.var())
+            if not (np.isfinite(mean) and np.isfinite(var) and var > 0):
+                raise ValueError(
+                    f"data0 must have a finite mean and positive variance; got {mean}, {var}"
+                )
+            return mean, var
+        if hasattr(data0, "mean") and hasattr(data0, "cov"):
+            return np.asarray(data0.mean, dtype=float), np.asarray(data0.cov, dtype=float)
+        raise TypeError(
+            "data0 must be an array of points or a scipy.stats frozen distribution with mean() and "
+            f"var() (or mean and cov attributes); got {type(data0).__name__}"
+        )
+    points = as_float_array("data0", data0)
+    if points.ndim not in (1, 2) or points.shape[0] < 2:
+        raise ValueError(
+            f"data0 must be an array of at least 2 points, shape (N,) or (N, d); got {points.shape}"
+        )
+    if points.ndim == 1:
+        return float(points.mean()), float(points.var())
+    return points.mean(axis=0), np.atleast_2d(np.cov(points, rowvar=False, ddof=0))
+
+
+def _fit_first_dataset(
+    data0: Any, generator: np.random.Generator, count: int, size: int, ddof: int, one_dim: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit model 1 for ``count`` replicates, each to ``size`` explicit draws from ``data0``."""
+    if hasattr(data0, "rvs"):
+        batch = np.asarray(data0.rvs(size=(count, size), random_state=generator), dtype=float)
+    else:
+        points = np.asarray(data0, dtype=float)
+        batch = points[generator.integers(0, points.shape[0], size=(count, size))]
+    mean = batch.mean(axis=1)
+    centred = batch - mean[:, None]
+    if one_dim:
+        return mean, (centred**2).sum(axis=1) / (size - ddof)
+    return mean, np.einsum("rmi,rmj->rij", centred, centred) / (size - ddof)
