@@ -1,0 +1,52 @@
+"""Gaussian model: recursive fitting of a Gaussian (theory.md §2 in 1-D, §3 in d dimensions).
+
+Closed forms live in :mod:`.theory`; the simulator in :mod:`.simulate`.
+"""
+
+from collapse_theory.gaussian.simulate import simulate
+from collapse_theory.gaussian.theory import (
+    expected_det,
+    expected_log_det,
+    expected_mean_drift,
+    expected_std,
+    expected_tail_mass,
+    expected_variance,
+    expected_w2_squared,
+    fresh_draw_variance,
+    log_variance_cumulants,
+    lyapunov_exponents,
+    mean_squared_drift,
+    prob_variance_below,
+    stationary_moments,
+    trace_moments,
+    variance_log_det,
+    variance_of_variance,
+    w2_first_order,
+    w2_first_order_isotropic,
+    w2_lower_bound,
+    w2_squared_bounds,
+)
+
+__all__ = [
+    "expected_det",
+    "expected_log_det",
+    "expected_mean_drift",
+    "expected_std",
+    "expected_tail_mass",
+    "expected_variance",
+    "expected_w2_squared",
+    "fresh_draw_variance",
+    "log_variance_cumulants",
+    "lyapunov_exponents",
+    "mean_squared_drift",
+    "prob_variance_below",
+    "simulate",
+    "stationary_moments",
+    "trace_moments",
+    "variance_log_det",
+    "variance_of_variance",
+    "w2_first_order",
+    "w2_first_order_isotropic",
+    "w2_lower_bound",
+    "w2_squared_bounds",
+]

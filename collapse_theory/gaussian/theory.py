@@ -1,0 +1,1240 @@
+r"""Closed forms of recursive Gaussian fitting (theory.md §2 in one dimension, §3 in d dimensions).
+
+Model 0 is :math:`N(\mu_0, \sigma_0^2)` (or :math:`N(\mu_0, \Sigma_0)`); model i+1 is fitted to M_i
+draws from model i, with :math:`k_i = M_i - 1`. With the unbiased estimator (ddof=1) the fitted
+variance is :math:`\sigma_{i+1}^2 = \sigma_i^2 S_{i+1}`, :math:`S = \chi^2_{k}/k`; with maximum
+likelihood (ddof=0) :math:`S = \chi^2_k / M`. The MLE chain is the unbiased chain scaled by the
+deterministic factor :math:`\prod_i r_i`, :math:`r_i = (M_i-1)/M_i`, in law (§2.6), which is how the
+MLE variants of the multivariate quantities are obtained.
+
+Conventions
+-----------
+- ``num_samples`` is an int (constant M) or a schedule (:mod:`collapse_theory.schedules`);
+  ``generations`` is an int or an integer array, and results broadcast over it (a 0-d input
+  gives a 0-d array).
+- Products over generations are sums of logarithms (``log1p``, asymptotic series for
+  :math:`\psi(x) - \ln x` and :math:`\ln\Gamma(x+\tfrac12) - \ln\Gamma(x) - \tfrac12\ln x`)
+  accumulated with cumulative sums, so that n = 10^6 generations and M = 10^9 are exact to
+  rounding and fast.
+- The unbiased estimator needs M_i >= 2, maximum likelihood M_i >= 1, a d x d covariance fit
+  M_i >= d + 1.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+from scipy import integrate, optimize
+from scipy.special import bernoulli, digamma, gammaln, loggamma, ndtr, polygamma
+
+from collapse_theory._validate import (
+    _show,
+    as_float_array,
+    check_choice,
+    check_generations,
+    check_int,
+    check_real,
+)
+from collapse_theory.metrics import check_covariance
+from collapse_theory.regimes import FreshData, Replace, check_regime
+from collapse_theory.schedules import MAX_SAMPLE_SIZE, Constant, as_schedule
+
+__all__ = [
+    "expected_det",
+    "expected_log_det",
+    "expected_mean_drift",
+    "expected_std",
+    "expected_tail_mass",
+    "expected_variance",
+    "expected_w2_squared",
+    "fresh_draw_variance",
+    "log_variance_cumulants",
+    "lyapunov_exponents",
+    "mean_squared_drift",
+    "prob_variance_below",
+    "stationary_moments",
+    "trace_moments",
+    "variance_log_det",
+    "variance_of_variance",
+    "w2_first_order",
+    "w2_first_order_isotropic",
+    "w2_lower_bound",
+    "w2_squared_bounds",
+]
+
+ESTIMATORS = ("unbiased", "mle")
+#: Default regime (regimes are frozen dataclasses, so one shared instance is safe).
+REPLACE = Replace()
+PROBABILITY_METHODS = ("exact", "normal", "edgeworth")
+TAIL_STATISTICS = ("mean", "median")
+#: Largest number of generations a theory function accepts (its sample sizes are materialised).
+MAX_GENERATIONS = 10**8
+#: Above this argument the asymptotic series replace the special-function differences.
+_SERIES_FROM = 10.0
+_BERNOULLI = bernoulli(20)
+
+_REGIME_TABLE = (
+    "expected_variance, mean_squared_drift, fresh_draw_variance: Replace, FreshData, Accumulate "
+    "(unbiased and mle); expected_std, variance_of_variance, expected_w2_squared: Replace only"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+
+
+def _psi_minus_log(x: np.ndarray) -> np.ndarray:
+    r""":math:`\psi(x) - \ln x`, by its asymptotic series for large x (no cancellation)."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    big = x >= _SERIES_FROM
+    small = ~big
+    out[small] = digamma(x[small]) - np.log(x[small])
+    xb = x[big]
+    series = -0.5 / xb
+    inv2 = 1.0 / (xb * xb)
+    power = inv2.copy()
+    for m in range(1, 11):
+        series -= _BERNOULLI[2 * m] / (2 * m) * power
+        power *= inv2
+    out[big] = series
+    return out
+
+
+def _log_c(k: np.ndarray) -> np.ndarray:
+    r""":math:`\ln c(k) = \ln\Gamma(\tfrac{k+1}{2}) - \ln\Gamma(\tfrac k2) - \tfrac12 \ln\tfrac k2`.
+
+    For x = k/2 >= 20 the series
+    :math:`\sum_{m\ge1} (2^{1-2m}-2) B_{2m} / (2m(2m-1) x^{2m-1}) = -1/(8x) + 1/(192x^3) - \dots`
+    is used; ``k = 0`` (MLE with M = 1) gives ``-inf`` (the fitted sigma is 0).
+    """
+    k = np.asarray(k, dtype=np.float64)
+    x = 0.5 * k
+    out = np.empty_like(x)
+    zero = k == 0
+    big = x >= _SERIES_FROM
+    small = ~big & ~zero
+    out[zero] = -np.inf
+    xs = x[small]
+    out[small] = gammaln(xs + 0.5) - gammaln(xs) - 0.5 * np.log(xs)
+    xb = x[big]
+    series = np.zeros_like(xb)
+    inv2 = 1.0 / (xb * xb)
+    power = 1.0 / xb
+    for m in range(1, 11):
+        series += (2.0 ** (1 - 2 * m) - 2.0) * _BERNOULLI[2 * m] / (2 * m * (2 * m - 1)) * power
+        power = power * inv2
+    out[big] = series
+    return out
+
+
+def _check_estimator(estimator: Any) -> str:
+    return check_choice("estimator", estimator, ESTIMATORS)
+
+
+def _prepare(
+    num_samples: Any, generations: Any, *, minimum: int, why: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes M_0..M_{N-1} (float64, N = max generation) and the int64 generations array."""
+    gens = check_generations("generations", generations, maximum=MAX_GENERATIONS)
+    schedule = as_schedule(num_samples)
+    horizon = int(gens.max()) if gens.size else 0
+    sizes = schedule.sizes(horizon).astype(np.float64)
+    if sizes.size and sizes.min() < minimum:
+        where = int(np.argmin(sizes))
+        raise ValueError(
+            f"num_samples must be >= {minimum} ({why}); got M_{where} = {int(sizes[where])} "
+            f"from num_samples={_show(num_samples)}"
+        )
+    return sizes, gens
+
+
+def _min_size(estimator: str) -> tuple[int, str]:
+    if estimator == "unbiased":
+        return 2, "the unbiased variance needs at least 2 samples"
+    return 1, "a maximum-likelihood fit needs at least 1 sample"
+
+
+def _cumulative(terms: np.ndarray, gens: np.ndarray) -> np.ndarray:
+    """Partial sums S_g = sum_{i<g} terms_i at the requested generations (S_0 = 0)."""
+    sums = np.concatenate(([0.0], np.cumsum(terms)))
+    return sums[gens]
+
+
+def _check_sigma0(sigma0: Any) -> float:
+    return check_real("sigma0", sigma0, minimum=0.0, strict_minimum=True)
+
+
+def _log_r(sizes: np.ndarray) -> np.ndarray:
+    """ln((M-1)/M), -inf for M = 1."""
+    with np.errstate(divide="ignore"):
+        return np.log1p(-1.0 / sizes)
+
+
+def _scaled(log_factor: np.ndarray, log_scale: float) -> np.ndarray:
+    """exp(log_factor + log_scale) without intermediate overflow of the scale."""
+    with np.errstate(over="ignore", under="ignore"):
+        return np.exp(log_factor + log_scale)
+
+
+# ---------------------------------------------------------------------------------------------
+# Regimes: the pair (V_n, D_n) = (E sigma_n^2, E (mu_n - mu_0)^2) with sigma0 = 1
+
+
+def _fresh_step(size: float, beta: float, split: bool, mle: bool) -> np.ndarray:
+    """3x3 affine map (V, D, 1) -> (V', D', 1) of one FreshData generation (theory.md §2.7)."""
+    ratio = (size - 1.0) / size if mle else 1.0
+    if split:
+        # m = beta*M true draws, M - m synthetic: pooled fit (theory.md §2.7).
+        cross = beta * (1.0 - beta) * size / (size - 1.0) if size > 1 else 0.0
+        v_row = [ratio * (1.0 - beta), ratio * cross, ratio * beta]
+        d_row = [(1.0 - beta) / size, (1.0 - beta) ** 2, beta / size]
+    else:
+        # Every point from the mixture (1-beta) N(mu_n, V) + beta N(mu_0, 1): its variance is
+        # Q = beta + (1-beta) V + beta (1-beta) (mu_n - mu_0)^2.
+        q = [1.0 - beta, beta * (1.0 - beta), beta]
+        v_row = [ratio * q[0], ratio * q[1], ratio * q[2]]
+        d_row = [q[0] / size, (1.0 - beta) ** 2 + q[1] / size, q[2] / size]
+    return np.array([v_row, d_row, [0.0, 0.0, 1.0]])
+
+
+def _fresh_betas(sizes: np.ndarray, fresh: FreshData) -> np.ndarray:
+    if fresh.variant == "split":
+        return np.rint(fresh.fraction * sizes) / sizes
+    return np.full(sizes.shape, fresh.fraction)
+
+
+def _fresh_moments(
+    sizes: np.ndarray, gens: np.ndarray, fresh: FreshData, mle: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    split = fresh.variant == "split"
+    betas = _fresh_betas(sizes, fresh)
+    start = np.array([1.0, 0.0, 1.0])
+    values = np.empty((gens.size, 2))
+    flat = gens.ravel()
+    if sizes.size and np.all(sizes == sizes[0]):
+        step = _fresh_step(sizes[0], betas[0], split, mle)
+        for j, g in enumerate(flat):
+            values[j] = (np.linalg.matrix_power(step, int(g)) @ start)[:2]
+    else:
+        order = np.argsort(flat, kind="stable")
+        v, d = 1.0, 0.0
+        done = 0
+        for j in order:
+            g = int(flat[j])
+            while done < g:
+                m, b = sizes[done], betas[done]
+                r = (m - 1.0) / m if mle else 1.0
+                if split:
+                    cross = b * (1.0 - b) * m / (m - 1.0) if m > 1 else 0.0
+                    v, d = (
+                        r * (b + (1.0 - b) * v + cross * d),
+                        (1.0 - b) ** 2 * d + (b + (1.0 - b) * v) / m,
+                    )
+                else:
+                    q = b + (1.0 - b) * v + b * (1.0 - b) * d
+                    v, d = r * q, (1.0 - b) ** 2 * d + q / m
+                done += 1
+            values[j] = (v, d)
+    return values[:, 0].reshape(gens.shape), values[:, 1].reshape(gens.shape)
+
+
+def _accumulate_moments(
+    sizes: np.ndarray, gens: np.ndarray, mle: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""(V_n, D_n) for the accumulate regime with any schedule (theory.md §2.8).
+
+    Pool sizes :math:`N_j = \sum_{i<j} M_i`. Model j >= 1 is fitted to the pool of N_j points; with
+    :math:`d_j = N_j - 1` (unbiased) or :math:`N_j` (MLE), the expected sum of squares gives
+    :math:`V_{j+1} = V_j\,[1 - M_j/(N_{j+1} d_{j+1})]` (unbiased) or :math:`V_j [1 - M_j/N_{j+1}^2]`
+    (MLE) for j >= 1, and :math:`D_{j+1} = D_j + M_j V_j / N_{j+1}^2`.
+    """
+    n = sizes.size
+    pools = np.cumsum(sizes)  # N_1, ..., N_n
+    log_v = np.zeros(n + 1)
+    if n >= 1:
+        log_v[1] = float(_log_r(sizes[:1])[0]) if mle else 0.0
+    if n >= 2:
+        nxt = pools[1:]  # N_{j+1} for j = 1..n-1
+        denom = nxt * nxt if mle else nxt * (nxt - 1.0)
+        with np.errstate(divide="ignore"):
+            log_v[2:] = log_v[1] + np.cumsum(np.log1p(-sizes[1:] / denom))
+    with np.errstate(under="ignore"):
+        v = np.exp(log_v)
+    drift_terms = sizes * v[:n] / (pools * pools)
+    return v[gens], _cumulative(drift_terms, gens)
+
+
+def _regime_moments(
+    num_samples: Any, generations: Any, estimator: str, regime: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """(E sigma_n^2, E(mu_n - mu_0)^2) / sigma0^2 for any supported regime."""
+    estimator = _check_estimator(estimator)
+    regime = check_regime(regime)
+    minimum, why = _min_size(estimator)
+    sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
+    mle = estimator == "mle"
+    if isinstance(regime, Replace):
+        if mle:
+            with np.errstate(under="ignore"):
+                log_product = _cumulative(_log_r(sizes), gens)
+                return np.exp(log_product), -np.expm1(log_product)
+        return np.ones(gens.shape), _cumulative(1.0 / sizes, gens)
+    if isinstance(regime, FreshData):
+        if regime.variant == "split" and np.any(sizes - np.rint(regime.fraction * sizes) < 1):
+            raise ValueError(
+                f"FreshData(fraction={regime.fraction}, 'split') leaves no synthetic draws for "
+                f"some M_i in num_samples={_show(num_samples)}; use a smaller fraction"
+            )
+        return _fresh_moments(sizes, gens, regime, mle)
+    return _accumulate_moments(sizes, gens, mle)
+
+
+def _replace_only(name: str, regime: Any) -> None:
+    regime = check_regime(regime)
+    if not isinstance(regime, Replace):
+        raise ValueError(
+            f"{name} has a closed form only for regime=Replace(); got {regime!r}. "
+            f"Closed forms exist for: {_REGIME_TABLE}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# 1-D moments
+
+
+def expected_variance(
+    num_samples: Any,
+    generations: Any,
+    *,
+    sigma0: float = 1.0,
+    estimator: str = "unbiased",
+    regime: Any = REPLACE,
+) -> np.ndarray:
+    r"""Expected fitted variance :math:`E\sigma_n^2` (theory.md §2.2, §2.6, §2.7, §2.8).
+
+    - Replace, unbiased: :math:`\sigma_0^2` (a martingale, not uniformly integrable).
+    - Replace, MLE: :math:`\sigma_0^2 \prod_{i<n} r_i`, :math:`r_i = (M_i - 1)/M_i`.
+    - FreshData (§2.7): the exact linear recursion for :math:`(V_n, D_n)`; ``variant="split"``
+      uses m_i = round(fraction M_i) true draws,
+      :math:`V_{n+1} = \beta\sigma_0^2 + (1-\beta)V_n + \beta(1-\beta)\tfrac{M}{M-1}D_n`;
+      ``variant="mix"`` draws each point from the mixture, whose variance
+      :math:`Q_n = \beta\sigma_0^2 + (1-\beta)V_n + \beta(1-\beta)D_n` gives :math:`V_{n+1} = Q_n`.
+      The MLE multiplies :math:`V_{n+1}` by :math:`r`.
+    - Accumulate (§2.8): :math:`\sigma_0^2\prod_{j=2}^{n}[1 - 1/(j(jM-1))]` for constant M; for a
+      schedule :math:`\prod_{j=1}^{n-1}[1 - M_j/(N_{j+1}(N_{j+1}-1))]`, :math:`N_j=\sum_{i<j}M_i`
+      (MLE: :math:`(1-1/M_0)\prod_j [1 - M_j/N_{j+1}^2]`).
+
+    Parameters
+    ----------
+    num_samples : int or schedule
+        Sample size M (or schedule M_i); >= 2 for ``"unbiased"``, >= 1 for ``"mle"``.
+    generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+    sigma0 : float, default 1.0
+        Standard deviation of the original model (> 0).
+    estimator : {"unbiased", "mle"}
+    regime : Replace, FreshData or Accumulate
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``generations``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Invalid arguments (named in the message).
+
+    Examples
+    --------
+    >>> float(expected_variance(10, 20, estimator="mle"))  # doctest: +ELLIPSIS
+    0.1215...
+    """
+    s0 = _check_sigma0(sigma0)
+    v, _ = _regime_moments(num_samples, generations, estimator, regime)
+    return v * s0 * s0
+
+
+def mean_squared_drift(
+    num_samples: Any,
+    generations: Any,
+    *,
+    sigma0: float = 1.0,
+    estimator: str = "unbiased",
+    regime: Any = REPLACE,
+) -> np.ndarray:
+    r"""Mean squared drift of the mean :math:`E(\mu_n - \mu_0)^2` (theory.md §2.4, 2.6–2.8).
+
+    - Replace, unbiased: :math:`\sigma_0^2 \sum_{i<n} 1/M_i` (§2.4).
+    - Replace, MLE: :math:`\sigma_0^2(1 - \prod_{i<n} r_i)` (§2.6; since :math:`1/M_i = 1 - r_i`
+      the sum :math:`\sum_i \prod_{l<i} r_l / M_i` telescopes), so that
+      :math:`E[(\mu_n-\mu_0)^2 + \sigma_n^2] = \sigma_0^2`.
+    - FreshData (§2.7): :math:`D_{n+1} = (1-\beta)^2 D_n + (\beta\sigma_0^2 + (1-\beta)V_n)/M`
+      (split) or :math:`(1-\beta)^2 D_n + Q_n/M` (mix, see :func:`expected_variance`).
+    - Accumulate (§2.8): :math:`\sum_{j<n} M_j V_j / N_{j+1}^2`, i.e.
+      :math:`(1/M)\sum_{j=1}^{n} V_{j-1}/j^2` for constant M.
+
+    Parameters are those of :func:`expected_variance`.
+
+    Examples
+    --------
+    >>> round(float(mean_squared_drift(10, 20)), 12)
+    2.0
+    """
+    s0 = _check_sigma0(sigma0)
+    _, d = _regime_moments(num_samples, generations, estimator, regime)
+    return d * s0 * s0
+
+
+def fresh_draw_variance(
+    num_samples: Any,
+    generations: Any,
+    *,
+    sigma0: float = 1.0,
+    estimator: str = "unbiased",
+    regime: Any = REPLACE,
+) -> np.ndarray:
+    r"""Variance of one draw X from model n about :math:`\mu_0` (theory.md §2.4).
+
+    :math:`\operatorname{Var} X = E\sigma_n^2 + E(\mu_n - \mu_0)^2`; Replace/unbiased:
+    :math:`\sigma_0^2(1 + \sum_{i<n}1/M_i)`; Replace/MLE: :math:`\sigma_0^2` (conservation, §2.6).
+    Parameters are those of :func:`expected_variance`.
+
+    Examples
+    --------
+    >>> round(float(fresh_draw_variance(10, 20)), 12)
+    3.0
+    """
+    s0 = _check_sigma0(sigma0)
+    v, d = _regime_moments(num_samples, generations, estimator, regime)
+    return (v + d) * s0 * s0
+
+
+def expected_std(
+    num_samples: Any,
+    generations: Any,
+    *,
+    sigma0: float = 1.0,
+    estimator: str = "unbiased",
+    regime: Any = REPLACE,
+) -> np.ndarray:
+    r"""Expected fitted standard deviation :math:`E\sigma_n` (theory.md §2.2, §2.6).
+
+    :math:`E\sigma_n = \sigma_0 \prod_{i<n} c(k_i)`,
+    :math:`c(k) = \sqrt{2/k}\,\Gamma(\tfrac{k+1}{2})/\Gamma(\tfrac k2) \approx 1 - 1/(4k)` (unbiased);
+    MLE: :math:`\sigma_0 \prod_{i<n} c(k_i)\sqrt{r_i}`. Only ``regime=Replace()``.
+
+    Examples
+    --------
+    >>> round(float(expected_std(10, 20)), 4)
+    0.5744
+    """
+    s0 = _check_sigma0(sigma0)
+    estimator = _check_estimator(estimator)
+    _replace_only("expected_std", regime)
+    minimum, why = _min_size(estimator)
+    sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
+    terms = _log_c(sizes - 1.0)
+    if estimator == "mle":
+        terms = terms + 0.5 * _log_r(sizes)
+    return _scaled(_cumulative(terms, gens), math.log(s0))
+
+
+def variance_of_variance(
+    num_samples: Any,
+    generations: Any,
+    *,
+    sigma0: float = 1.0,
+    estimator: str = "unbiased",
+    regime: Any = REPLACE,
+) -> np.ndarray:
+    r""":math:`\operatorname{Var}\sigma_n^2` (theory.md §2.2, §2.6).
+
+    Unbiased: :math:`\sigma_0^4[\prod_{i<n}(1 + 2/k_i) - 1]`. MLE (:math:`E S = r`,
+    :math:`E S^2 = r^2(1+2/k)`): :math:`\sigma_0^4 \prod_i r_i^2\,[\prod_i(1 + 2/k_i) - 1]`.
+    Only ``regime=Replace()``. The result scales as :math:`\sigma_0^4` and overflows to inf
+    (underflows to 0) when that is outside the float range (:math:`\sigma_0 \gtrsim 10^{77}`).
+
+    Examples
+    --------
+    >>> round(float(variance_of_variance(100, 10)), 4)
+    0.2214
+    """
+    s0 = _check_sigma0(sigma0)
+    estimator = _check_estimator(estimator)
+    _replace_only("variance_of_variance", regime)
+    minimum, why = _min_size(estimator)
+    sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
+    k = sizes - 1.0
+    if estimator == "mle" and np.any(k == 0):
+        # M = 1: sigma becomes exactly 0 after that fit.
+        first = int(np.argmax(k == 0))
+        zero = gens > first
+    else:
+        zero = np.zeros(gens.shape, bool)
+    with np.errstate(divide="ignore"):
+        growth = np.expm1(_cumulative(np.log1p(2.0 / np.where(k > 0, k, 1.0)), gens))
+    log_scale = 4.0 * math.log(s0)
+    if estimator == "mle":
+        log_scale_arr = 2.0 * _cumulative(np.where(k > 0, _log_r(sizes), 0.0), gens)
+    else:
+        log_scale_arr = np.zeros(gens.shape)
+    with np.errstate(over="ignore", under="ignore"):
+        out = growth * np.exp(log_scale_arr + log_scale)
+    return np.where(zero, 0.0, out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Log scale (theory.md §2.3)
+
+
+def _log_variance_parts(
+    num_samples: Any, generations: Any, estimator: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    estimator = _check_estimator(estimator)
+    sizes, gens = _prepare(
+        num_samples,
+        generations,
+        minimum=2,
+        why="log-scale quantities need k = M - 1 >= 1 (ln sigma^2 = -inf otherwise)",
+    )
+    k = sizes - 1.0
+    kappa1_terms = _psi_minus_log(0.5 * k)
+    if estimator == "mle":
+        kappa1_terms = kappa1_terms + _log_r(sizes)
+    return sizes, gens, kappa1_terms
+
+
+def log_variance_cumulants(
+    num_samples: Any, generations: Any, order: int = 4, *, estimator: str = "unbiased"
+) -> np.ndarray:
+    r"""Cumulants :math:`\kappa_1..\kappa_{\rm order}` of :math:`\ln(\sigma_n^2/\sigma_0^2)` (§2.3).
+
+    :math:`\ln(\sigma_n^2/\sigma_0^2) = \sum_{i<n}\ln S_i` with
+    :math:`\ln S = \ln G + \ln(2/k)`, :math:`G \sim \mathrm{Gamma}(k/2)`, so
+
+    .. math::
+
+        \kappa_1 = \sum_{i<n}[\psi(k_i/2) - \ln(k_i/2)] \approx -\sum(1/k_i + 1/(3k_i^2)),\qquad
+        \kappa_r = \sum_{i<n}\psi^{(r-1)}(k_i/2),\ r \ge 2.
+
+    The MLE adds :math:`\sum_i \ln r_i` to :math:`\kappa_1`. The median of :math:`\sigma_n^2` is
+    about :math:`\sigma_0^2 e^{\kappa_1}` while its mean stays :math:`\sigma_0^2` (unbiased).
+
+    Parameters
+    ----------
+    num_samples : int or schedule
+        M_i >= 2.
+    generations : int or array_like of int
+    order : int, default 4
+        Number of cumulants (>= 1).
+    estimator : {"unbiased", "mle"}
+
+    Returns
+    -------
+    numpy.ndarray, shape (order,) + generations.shape
+        ``out[r-1]`` is :math:`\kappa_r`.
+
+    Examples
+    --------
+    >>> k1, k2 = log_variance_cumulants(10, 20, order=2)
+    >>> round(float(k1), 4), round(float(k2), 3)
+    (-2.3041, 4.975)
+    """
+    order = check_int("order", order, minimum=1, maximum=50)
+    sizes, gens, kappa1_terms = _log_variance_parts(num_samples, generations, estimator)
+    half = 0.5 * (sizes - 1.0)
+    out = np.empty((order, *gens.shape))
+    out[0] = _cumulative(kappa1_terms, gens)
+    for r in range(2, order + 1):
+        out[r - 1] = _cumulative(polygamma(r - 1, half), gens)
+    return out
+
+
+def _unique_halves(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    values, counts = np.unique(sizes, return_counts=True)
+    return 0.5 * (values - 1.0), counts.astype(np.float64)
+
+
+class _CenteredLogGamma:
+    r"""Centred log characteristic function of :math:`\sum_j n_j \ln G_j`, :math:`G_j\sim\Gamma(a_j)`.
+
+    :math:`h(a, t) = \ln\Gamma(a+it) - \ln\Gamma(a) - it\psi(a)`, summed with weights n_j. For
+    :math:`a \ge 50` and :math:`|t| \le a/8` the Taylor (cumulant) series
+    :math:`\sum_{r=2}^{30} (it)^r \psi^{(r-1)}(a)/r!` replaces the difference of large log-gammas
+    (which would lose all digits for a ~ 10^9); elsewhere ``scipy.special.loggamma`` is used.
+    """
+
+    _TERMS = 30
+
+    def __init__(self, halves: np.ndarray, counts: np.ndarray) -> None:
+        self.a = halves
+        self.n = counts
+        self.psi = digamma(halves)
+        self.large = halves >= 50.0
+        orders = np.arange(2, self._TERMS + 1)
+        a_large = halves[self.large]
+        self.coef = (
+            polygamma(orders[:, None] - 1, a_large[None, :])
+            / np.exp(gammaln(orders + 1.0))[:, None]
+            if a_large.size
+            else np.zeros((orders.size, 0))
+        )
+        self.orders = orders
+
+    def __call__(self, t: float) -> complex:
+        a, n = self.a, self.n
+        h = np.empty(a.shape, dtype=np.complex128)
+        taylor = self.large & (abs(t) <= a / 8.0)
+        direct = ~taylor
+        if np.any(direct):
+            ad = a[direct]
+            h[direct] = loggamma(ad + 1j * t) - gammaln(ad) - 1j * t * self.psi[direct]
+        if np.any(taylor):
+            powers = (1j * t) ** self.orders
+            h_large = powers @ self.coef
+            h[taylor] = h_large[taylor[self.large]]
+        return complex(np.sum(n * h))
+
+
+def _gil_pelaez_cdf(x: float, logcf: _CenteredLogGamma, kappa1: float, kappa2: float) -> float:
+    r""":math:`P(L \le x)` by Gil–Pelaez: :math:`\tfrac12 - \tfrac1\pi\int_0^\infty
+    \operatorname{Im}[e^{-iuz}\varphi_c(u/s)]/u\,du` with z = (x - kappa1)/s, s = sqrt(kappa2)."""
+    if kappa2 <= 0.0:
+        return 1.0 if x >= kappa1 else 0.0
+    s = math.sqrt(kappa2)
+    z = (x - kappa1) / s
+
+    def integrand(u: float) -> float:
+        value = np.exp(logcf(u / s) - 1j * u * z)
+        return value.imag / u
+
+    upper = 8.0
+    while abs(np.exp(logcf(upper / s))) > 1e-17 and upper < 1e5:
+        upper *= 2.0
+    pieces = max(1, min(400, math.ceil(upper * max(abs(z), 1.0) / (6.0 * math.pi))))
+    edges = np.linspace(0.0, upper, pieces + 1)
+    total = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        part, _ = integrate.quad(integrand, lo, hi, limit=200, epsabs=1e-14, epsrel=1e-12)
+        total += part
+    return float(min(max(0.5 - total / math.pi, 0.0), 1.0))
+
+
+def prob_variance_below(
+    eps: Any,
+    num_samples: Any,
+    generations: Any,
+    *,
+    sigma0: float = 1.0,
+    estimator: str = "unbiased",
+    method: str = "exact",
+    log_eps: bool = False,
+) -> np.ndarray:
+    r""":math:`P(\sigma_n^2 < \varepsilon)` (theory.md §2.3).
+
+    With :math:`L = \ln(\sigma_n^2/\sigma_0^2)` and :math:`x = \ln(\varepsilon/\sigma_0^2)`:
+
+    - ``"exact"``: Gil–Pelaez inversion
+      :math:`P(L\le x) = \tfrac12 - \tfrac1\pi\int_0^\infty \operatorname{Im}[e^{-itx}\varphi(t)]/t\,dt`
+      of :math:`\varphi(t) = \prod_{i<n}\Gamma(k_i/2+it)/\Gamma(k_i/2)\,(2/k_i)^{it}` (MLE:
+      :math:`(2/M_i)^{it}`), computed in complex log space (``scipy.special.loggamma``, a cumulant
+      series for large k), centred and scaled by :math:`\kappa_1, \sqrt{\kappa_2}`, and integrated
+      with ``scipy.integrate.quad``. Absolute accuracy about 1e-10 (it is not meant for
+      probabilities far below that).
+    - ``"normal"``: :math:`\Phi(z)`, :math:`z = (x - \kappa_1)/\sqrt{\kappa_2}`.
+    - ``"edgeworth"``: :math:`\Phi(z) - (\gamma/6)(z^2-1)\phi(z)`,
+      :math:`\gamma = \kappa_3/\kappa_2^{3/2}`.
+
+    Generation 0 gives the indicator of :math:`\sigma_0^2 < \varepsilon`.
+
+    Parameters
+    ----------
+    eps : float or array_like
+        Threshold on the variance (> 0), or its natural logarithm if ``log_eps``; broadcasts
+        with ``generations``.
+    num_samples : int or schedule
+        M_i >= 2.
+    generations : int or array_like of int
+    sigma0 : float, default 1.0
+    estimator : {"unbiased", "mle"}
+    method : {"exact", "normal", "edgeworth"}
+    log_eps : bool, default False
+        ``eps`` is :math:`\ln\varepsilon` (for thresholds outside the float range, e.g. after
+        10^6 generations).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of ``broadcast(eps, generations)``.
+
+    Examples
+    --------
+    >>> round(float(prob_variance_below(0.1, 10, 20)), 4)
+    0.4929
+    """
+    s0 = _check_sigma0(sigma0)
+    method = check_choice("method", method, PROBABILITY_METHODS)
+    eps_arr = as_float_array("eps", eps)
+    if not isinstance(log_eps, (bool, np.bool_)):
+        raise TypeError(f"log_eps must be True or False; got {_show(log_eps)}")
+    if not log_eps and np.any(eps_arr <= 0):
+        raise ValueError(f"eps must be > 0 (or pass log_eps=True); got {_show(eps)}")
+    sizes, gens, kappa1_terms = _log_variance_parts(num_samples, generations, estimator)
+    try:
+        eps_b, gens_b = np.broadcast_arrays(eps_arr, gens)
+    except ValueError:
+        raise ValueError(
+            f"eps (shape {eps_arr.shape}) and generations (shape {gens.shape}) do not broadcast"
+        ) from None
+    x = (eps_b if log_eps else np.log(eps_b)) - 2.0 * math.log(s0)
+    half = 0.5 * (sizes - 1.0)
+    k1 = _cumulative(kappa1_terms, gens_b)
+    k2 = _cumulative(polygamma(1, half), gens_b)
+    k3 = _cumulative(polygamma(2, half), gens_b)
+    out = np.empty(gens_b.shape)
+    zero = gens_b == 0
+    out[zero] = (x[zero] > 0).astype(float)
+    live = ~zero
+    if method in ("normal", "edgeworth"):
+        sd = np.sqrt(k2[live])
+        z = (x[live] - k1[live]) / sd
+        prob = ndtr(z)
+        if method == "edgeworth":
+            gamma = k3[live] / sd**3
+            prob = prob - gamma / 6.0 * (z * z - 1.0) * np.exp(-0.5 * z * z) / math.sqrt(
+                2 * math.pi
+            )
+        out[live] = np.clip(prob, 0.0, 1.0)
+        return out
+    cache: dict[int, _CenteredLogGamma] = {}
+    for idx in np.ndindex(gens_b.shape):
+        if not live[idx]:
+            continue
+        g = int(gens_b[idx])
+        if g not in cache:
+            cache[g] = _CenteredLogGamma(*_unique_halves(sizes[:g]))
+        out[idx] = _gil_pelaez_cdf(float(x[idx]), cache[g], float(k1[idx]), float(k2[idx]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Wasserstein-2 (theory.md §2.5, §2.6)
+
+
+def expected_w2_squared(
+    num_samples: Any, generations: Any, *, sigma0: float = 1.0, estimator: str = "unbiased"
+) -> np.ndarray:
+    r"""Exact :math:`E\,W_2^2(N(\mu_n,\sigma_n^2), N(\mu_0,\sigma_0^2))` (theory.md §2.5, §2.6).
+
+    With :math:`W_2^2 = (\mu_n-\mu_0)^2 + (\sigma_n - \sigma_0)^2`:
+
+    - unbiased: :math:`\sigma_0^2\sum_{i<n}1/M_i + 2\sigma_0^2(1 - \prod_{i<n}c(k_i))` — grows
+      without bound iff :math:`\sum 1/M_i = \infty` (linearly in n at constant M);
+    - MLE: :math:`2\sigma_0^2(1 - \prod_{i<n}c(k_i)\sqrt{r_i}) \le 2\sigma_0^2`.
+
+    Parameters
+    ----------
+    num_samples : int or schedule
+    generations : int or array_like of int
+    sigma0 : float, default 1.0
+    estimator : {"unbiased", "mle"}
+
+    Examples
+    --------
+    >>> round(float(expected_w2_squared(10, 20)), 3)
+    2.851
+    """
+    s0 = _check_sigma0(sigma0)
+    estimator = _check_estimator(estimator)
+    minimum, why = _min_size(estimator)
+    sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
+    log_c = _log_c(sizes - 1.0)
+    if estimator == "mle":
+        total = -np.expm1(_cumulative(log_c + 0.5 * _log_r(sizes), gens))
+        return 2.0 * total * s0 * s0
+    drift = _cumulative(1.0 / sizes, gens)
+    return (drift - 2.0 * np.expm1(_cumulative(log_c, gens))) * s0 * s0
+
+
+def w2_lower_bound(
+    num_samples: Any, generations: Any, *, sigma0: float = 1.0, estimator: str = "unbiased"
+) -> np.ndarray:
+    r"""Lower bound :math:`E\,W_2^2 \ge E(\mu_n - \mu_0)^2` (theory.md §2.5).
+
+    Unbiased: :math:`\sigma_0^2\sum_{i<n} 1/M_i` — linear in n at fixed M; it also holds for a
+    non-Gaussian :math:`D_0` since :math:`W_2 \ge |\Delta\,\text{mean}|` (the divergence of the
+    paper's Theorem 3.1). MLE: :math:`\sigma_0^2(1 - \prod r_i)`.
+
+    Examples
+    --------
+    >>> round(float(w2_lower_bound(10, 20)), 12)
+    2.0
+    """
+    return mean_squared_drift(num_samples, generations, sigma0=sigma0, estimator=estimator)
+
+
+def w2_first_order(
+    num_samples: Any, generations: Any, *, sigma0: float = 1.0, estimator: str = "unbiased"
+) -> np.ndarray:
+    r"""First-order expansion :math:`E\,W_2^2 \approx \tfrac32\sigma_0^2\sum_{i<n}1/M_i` (§2.5).
+
+    Valid while :math:`\sum 1/M_i \ll 1` (n << M at constant M). Both estimators share it:
+    unbiased, :math:`1 - \prod c \approx \sum 1/(4k)`; MLE,
+    :math:`-\ln(c\sqrt r) \approx 1/(4k) + 1/(2M) \approx 3/(4M)`. (Keeping k instead of M gives
+    :math:`\sum 1/M_i + \sum 1/(2k_i)`, equal to this to first order.)
+
+    Examples
+    --------
+    >>> round(float(w2_first_order(10, 20)), 12)
+    3.0
+    """
+    s0 = _check_sigma0(sigma0)
+    estimator = _check_estimator(estimator)
+    minimum, why = _min_size(estimator)
+    sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
+    return 1.5 * _cumulative(1.0 / sizes, gens) * s0 * s0
+
+
+# ---------------------------------------------------------------------------------------------
+# Tail mass (theory.md §2.9)
+
+
+def _check_seed(seed: Any) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return np.random.default_rng(seed)
+    return np.random.default_rng(check_int("seed", seed, minimum=0))
+
+
+def expected_tail_mass(
+    k: float,
+    num_samples: Any,
+    generations: Any,
+    *,
+    centered: bool = False,
+    statistic: str = "mean",
+    estimator: str = "unbiased",
+    num_paths: int = 100_000,
+    seed: Any = None,
+) -> np.ndarray:
+    r"""Tail mass of model n beyond :math:`k\sigma_0` (theory.md §2.9): mean or median over models.
+
+    **centered=False** — about the original mean: :math:`T_n = P_n(|X-\mu_0| > k\sigma_0)
+    = \bar\Phi((k-\delta)/s) + \Phi((-k-\delta)/s)`, :math:`\delta = (\mu_n-\mu_0)/\sigma_0`,
+    :math:`s = \sigma_n/\sigma_0`. Given the chi-square path, :math:`\delta\sim N(0, A_n)` with
+    :math:`A_n = \sum_{i<n} B_i/M_i`, :math:`B_i = \prod_{l\le i} S_l`, so
+    :math:`E[T_n \mid S] = 2\bar\Phi(k/\sqrt{A_n + B_n})`. The law of :math:`A_n + B_n` has no
+    closed form, so this branch is **Monte Carlo** over ``num_paths`` chi-square paths
+    (Rao–Blackwellised for the mean: :math:`\delta` is integrated out exactly, which removes most
+    of the variance; for the median :math:`\delta` is drawn too). It is random: pass ``seed``
+    for reproducibility. Standard error of the mean about :math:`\mathrm{sd}/\sqrt{\text{num\_paths}}`.
+    Cost O(n x num_paths).
+
+    **centered=True** — about the model's own mean: :math:`T_n = P_n(|X-\mu_n| > k\sigma_0) =
+    2\bar\Phi(k/\sqrt{B_n})`. Both statistics are **exact** (deterministic, Gil–Pelaez):
+
+    - mean: :math:`E\,2\bar\Phi(k/\sqrt{B_n}) = P(B_n \chi^2_1 > k^2) = P(L + \ln\chi^2_1 > 2\ln k)`
+      with :math:`L = \ln B_n`, inverted from the characteristic function
+      :math:`\varphi_L(t)\,\Gamma(\tfrac12+it)2^{it}/\Gamma(\tfrac12)`;
+    - median: :math:`2\bar\Phi(k e^{-m/2})` with m the exact median of L (root of the Gil–Pelaez
+      CDF); §2.9's approximation :math:`m \approx \kappa_1` gives :math:`2\bar\Phi(k e^{-\kappa_1/2})`.
+
+    The expected mass *grows* (drift and heavy tails) while the typical model loses its tails.
+
+    Parameters
+    ----------
+    k : float
+        Threshold in units of :math:`\sigma_0` (> 0).
+    num_samples : int or schedule
+        M_i >= 2.
+    generations : int or array_like of int
+    centered : bool, default False
+    statistic : {"mean", "median"}
+    estimator : {"unbiased", "mle"}
+    num_paths : int, default 100000
+        Monte Carlo paths (centered=False only).
+    seed : int, SeedSequence, Generator or None
+        Randomness for the Monte Carlo branch (centered=False only).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``generations``.
+
+    Examples
+    --------
+    >>> round(float(expected_tail_mass(3.0, 10, 0, centered=True)), 5)
+    0.0027
+    """
+    kk = check_real("k", k, minimum=0.0, strict_minimum=True)
+    if not isinstance(centered, (bool, np.bool_)):
+        raise TypeError(f"centered must be True or False; got {_show(centered)}")
+    statistic = check_choice("statistic", statistic, TAIL_STATISTICS)
+    num_paths = check_int("num_paths", num_paths, minimum=2, maximum=10**9)
+    sizes, gens, kappa1_terms = _log_variance_parts(num_samples, generations, estimator)
+    half = 0.5 * (sizes - 1.0)
+    out = np.empty(gens.shape)
+    flat = gens.ravel()
+    res = out.reshape(-1)
+    if centered:
+        k1 = _cumulative(kappa1_terms, flat)
+        k2 = _cumulative(polygamma(1, half), flat)
+        for j, g in enumerate(flat):
+            halves, counts = _unique_halves(sizes[:g])
+            if statistic == "mean":
+                # L + ln chi2_1 = L + ln 2 + ln Gamma(1/2).
+                halves = np.append(halves, 0.5)
+                counts = np.append(counts, 1.0)
+                logcf = _CenteredLogGamma(halves, counts)
+                mean = k1[j] + math.log(2.0) + float(digamma(0.5))
+                var = k2[j] + float(polygamma(1, 0.5))
+                res[j] = 1.0 - _gil_pelaez_cdf(2.0 * math.log(kk), logcf, mean, var)
+            else:
+                if g == 0:
+                    median = 0.0
+                else:
+                    logcf = _CenteredLogGamma(halves, counts)
+                    sd = math.sqrt(k2[j])
+
+                    def f(x: float, logcf=logcf, j=j, sd=sd) -> float:
+                        return _gil_pelaez_cdf(x, logcf, k1[j], sd * sd) - 0.5
+
+                    lo, hi = k1[j] - 4.0 * sd, k1[j] + 4.0 * sd
+                    while f(lo) > 0:
+                        lo -= 4.0 * sd
+                    while f(hi) < 0:
+                        hi += 4.0 * sd
+                    median = optimize.brentq(f, lo, hi, xtol=1e-12 * max(1.0, sd))
+                res[j] = 2.0 * ndtr(-kk * math.exp(-0.5 * median))
+        return out
+    rng = _check_seed(seed)
+    horizon = int(flat.max()) if flat.size else 0
+    want: dict[int, list[int]] = {}
+    for j, g in enumerate(flat):
+        want.setdefault(int(g), []).append(j)
+    log_b = np.zeros(num_paths)
+    a = np.zeros(num_paths)
+    shift = _log_r(sizes) if estimator == "mle" else np.zeros(sizes.size)
+    for g in range(horizon + 1):
+        if g in want:
+            b = np.exp(log_b)
+            if statistic == "mean":
+                value = float(np.mean(2.0 * ndtr(-kk / np.sqrt(a + b))))
+            else:
+                delta = np.sqrt(a) * rng.standard_normal(num_paths)
+                s = np.sqrt(b)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    mass = ndtr((delta - kk) / s) + ndtr((-kk - delta) / s)
+                value = float(np.median(mass))
+            for j in want[g]:
+                res[j] = value
+        if g == horizon:
+            break
+        m = sizes[g]
+        a += np.exp(log_b) / m
+        chi = rng.chisquare(m - 1.0, num_paths)
+        log_b += np.log(chi / (m - 1.0)) + shift[g]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Fresh data: stationary state (theory.md §2.7)
+
+
+def stationary_moments(
+    num_samples: Any, fresh: Any, *, sigma0: float = 1.0, estimator: str = "unbiased"
+) -> tuple[float, float]:
+    r"""Stationary :math:`(V_\infty, D_\infty) = \lim(E\sigma_n^2, E(\mu_n-\mu_0)^2)` (§2.7).
+
+    Solves the 2x2 linear system :math:`x = A x + c` of the FreshData recursion (see
+    :func:`expected_variance`) for constant M. For ``variant="split"`` and the unbiased fit:
+    :math:`V = \beta\sigma_0^2 + (1-\beta)V + \beta(1-\beta)\tfrac{M}{M-1}D`,
+    :math:`D = (1-\beta)^2D + (\beta\sigma_0^2 + (1-\beta)V)/M`, :math:`\beta = m/M`.
+
+    Parameters
+    ----------
+    num_samples : int or Constant
+        Constant sample size M.
+    fresh : FreshData
+        With at least one fresh draw per generation (beta > 0) and a contracting recursion
+        (spectral radius < 1; for very small M with little fresh data the expected moments
+        diverge, e.g. M = 2, ``FreshData(0.125, "mix")``, and a ValueError says so).
+    sigma0 : float, default 1.0
+    estimator : {"unbiased", "mle"}
+
+    Returns
+    -------
+    (float, float)
+
+    Examples
+    --------
+    >>> v, d = stationary_moments(20, FreshData(0.2, "split"))
+    >>> round(v, 4), round(d, 4)
+    (1.129, 0.1532)
+    """
+    s0 = _check_sigma0(sigma0)
+    estimator = _check_estimator(estimator)
+    if not isinstance(fresh, FreshData):
+        raise TypeError(f"fresh must be a FreshData(fraction, variant); got {_show(fresh)}")
+    schedule = as_schedule(num_samples)
+    if not isinstance(schedule, Constant):
+        raise ValueError(
+            f"stationary_moments needs a constant sample size (int or Constant); got {schedule!r}"
+        )
+    m = float(schedule.m)
+    minimum, why = _min_size(estimator)
+    if m < minimum:
+        raise ValueError(f"num_samples must be >= {minimum} ({why}); got {int(m)}")
+    beta = float(_fresh_betas(np.array([m]), fresh)[0])
+    if beta <= 0.0:
+        raise ValueError(
+            f"{fresh!r} with M = {int(m)} has no fresh draws (beta = 0): there is no stationary "
+            "state, the model collapses; use a larger fraction"
+        )
+    if fresh.variant == "split" and beta >= 1.0 and m < 1:
+        raise ValueError("split fresh data needs at least one synthetic draw")
+    step = _fresh_step(m, beta, fresh.variant == "split", estimator == "mle")
+    radius = float(np.max(np.abs(np.linalg.eigvals(step[:2, :2]))))
+    if radius >= 1.0:
+        raise ValueError(
+            f"{fresh!r} with M = {int(m)} ({estimator}): the recursion for (V_n, D_n) has "
+            f"spectral radius {radius:.6g} >= 1, so the expected moments grow without bound and "
+            "there is no stationary state; use more samples or a larger fraction"
+        )
+    lhs = np.eye(2) - step[:2, :2]
+    v, d = np.linalg.solve(lhs, step[:2, 2])
+    return float(v * s0 * s0), float(d * s0 * s0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Multivariate (theory.md §3)
+
+
+def _prepare_cov(
+    cov0: Any, num_samples: Any, generations: Any, estimator: str, *, definite: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    estimator = _check_estimator(estimator)
+    cov = check_covariance("cov0", cov0, positive_definite=definite)
+    d = cov.shape[0]
+    sizes, gens = _prepare(
+        num_samples,
+        generations,
+        minimum=d + 1,
+        why=f"fitting a {d}x{d} covariance needs M > d",
+    )
+    return cov, sizes, gens
+
+
+def _log_det_terms(sizes: np.ndarray, d: int, estimator: str) -> np.ndarray:
+    r""":math:`\sum_{j=1}^d [\psi((k-j+1)/2) + \ln(2/k)]` per generation (+ d ln r for MLE)."""
+    k = sizes - 1.0
+    total = np.zeros(sizes.shape)
+    for j in range(1, d + 1):
+        y = 0.5 * (k - j + 1.0)
+        total += _psi_minus_log(y) + np.log1p(-(j - 1.0) / k)
+    if estimator == "mle":
+        total += d * _log_r(sizes)
+    return total
+
+
+def _log_det(cov: np.ndarray) -> float:
+    _sign, logdet = np.linalg.slogdet(cov)
+    return float(logdet)
+
+
+def expected_log_det(
+    cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
+) -> np.ndarray:
+    r""":math:`E\ln\det\Sigma_n` (theory.md §3.3).
+
+    .. math::
+
+        \ln\det\Sigma_0 + \sum_{i<n}\sum_{j=1}^{d}\bigl[\psi(\tfrac{k_i-j+1}{2}) + \ln(2/k_i)\bigr]
+
+    (MLE: plus :math:`d\sum_i\ln r_i`). Computed as :math:`\psi(y)-\ln y` (series for large y)
+    plus :math:`\ln(1-(j-1)/k)` so that no digits are lost for large M.
+
+    Parameters
+    ----------
+    cov0 : array_like, shape (d, d)
+        Symmetric positive definite initial covariance.
+    num_samples : int or schedule
+        M_i >= d + 1.
+    generations : int or array_like of int
+    estimator : {"unbiased", "mle"}
+
+    Examples
+    --------
+    >>> cov0 = [[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]]
+    >>> round(float(expected_log_det(cov0, 12, 15)), 3)
+    -9.486
+    """
+    cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, estimator)
+    terms = _log_det_terms(sizes, cov.shape[0], estimator)
+    return _log_det(cov) + _cumulative(terms, gens)
+
+
+def variance_log_det(cov0: Any, num_samples: Any, generations: Any) -> np.ndarray:
+    r""":math:`\operatorname{Var}\ln\det\Sigma_n = \sum_{i<n}\sum_{j=1}^d\psi'((k_i-j+1)/2)` (§3.3).
+
+    The same for both estimators (they differ by a constant factor). ``cov0`` only sets d
+    (validated as symmetric positive definite).
+    """
+    cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, "unbiased")
+    k = sizes - 1.0
+    terms = sum(polygamma(1, 0.5 * (k - j + 1.0)) for j in range(1, cov.shape[0] + 1))
+    return _cumulative(np.asarray(terms, dtype=np.float64), gens)
+
+
+def expected_det(
+    cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
+) -> np.ndarray:
+    r""":math:`E\det\Sigma_n = \det\Sigma_0\prod_{i<n}\prod_{j=1}^d (k_i-j+1)/k_i` (theory.md §3.3).
+
+    MLE: times :math:`\prod_i r_i^d`. Evaluated as the exponential of a cumulative sum of
+    ``log1p`` terms; the answer underflows to 0 only when it is below the float range.
+    """
+    cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, estimator)
+    d = cov.shape[0]
+    k = sizes - 1.0
+    terms = sum(np.log1p(-(j - 1.0) / k) for j in range(1, d + 1))
+    terms = np.asarray(terms, dtype=np.float64) + (d * _log_r(sizes) if estimator == "mle" else 0)
+    return _scaled(_cumulative(terms, gens), _log_det(cov))
+
+
+def trace_moments(
+    cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""(:math:`E\operatorname{tr}\Sigma_n`, :math:`\operatorname{Var}\operatorname{tr}\Sigma_n`)
+    (theory.md §3.2, §3.4).
+
+    With :math:`a_n = E(\operatorname{tr}\Sigma_n)^2`, :math:`b_n = E\operatorname{tr}\Sigma_n^2`,
+    the Wishart moments give :math:`a_{n+1} = a_n + 2b_n/k`,
+    :math:`b_{n+1} = (1+1/k)b_n + a_n/k`, started from :math:`a_0 = (\operatorname{tr}\Sigma_0)^2`,
+    :math:`b_0 = \operatorname{tr}\Sigma_0^2` — any PSD :math:`\Sigma_0`, isotropy is not needed.
+    The step matrix :math:`I + \tfrac1k\begin{pmatrix}0&2\\1&1\end{pmatrix}` has eigenvectors
+    (1, 1) and (2, -1), independent of k, with eigenvalues :math:`1+2/k` and :math:`1-1/k`, so
+    for any schedule
+
+    .. math::
+
+        \operatorname{Var}\operatorname{tr}\Sigma_n = \alpha\Bigl[\prod(1+2/k_i) - 1\Bigr]
+        + 2\beta\Bigl[\prod(1-1/k_i) - 1\Bigr],\quad
+        \alpha = \frac{a_0 + 2b_0}{3},\ \beta = \frac{a_0 - b_0}{3}.
+
+    MLE: the mean is multiplied by :math:`\prod r_i` and the variance by :math:`\prod r_i^2`.
+    """
+    cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, estimator, definite=False)
+    tr = float(np.trace(cov))
+    tr2 = float(np.sum(cov * cov))
+    a0 = tr * tr
+    alpha, beta = (a0 + 2.0 * tr2) / 3.0, (a0 - tr2) / 3.0
+    k = sizes - 1.0
+    with np.errstate(divide="ignore"):
+        grow = np.expm1(_cumulative(np.log1p(2.0 / k), gens))
+        shrink = np.expm1(_cumulative(np.log1p(-1.0 / k), gens))
+    var = alpha * grow + 2.0 * beta * shrink
+    mean = np.full(gens.shape, tr)
+    if estimator == "mle":
+        with np.errstate(under="ignore"):
+            factor = np.exp(_cumulative(_log_r(sizes), gens))
+        mean = mean * factor
+        var = var * factor * factor
+    return mean, np.maximum(var, 0.0)
+
+
+def lyapunov_exponents(dim: int, num_samples: int, *, estimator: str = "unbiased") -> np.ndarray:
+    r"""Lyapunov spectrum :math:`\lim (1/n)\ln\lambda_j(\Sigma_n) = \psi(\tfrac{k-j+1}{2}) - \ln\tfrac k2`
+    (theory.md §3.5), j = 1..d, all negative (MLE: plus :math:`\ln r`).
+
+    Parameters
+    ----------
+    dim : int
+        Dimension d >= 1.
+    num_samples : int
+        Constant sample size M >= d + 1.
+
+    Returns
+    -------
+    numpy.ndarray, shape (d,)
+        Decreasing exponents.
+
+    Examples
+    --------
+    >>> np.round(lyapunov_exponents(3, 10), 4)
+    array([-0.1152, -0.248 , -0.4009])
+    """
+    d = check_int("dim", dim, minimum=1)
+    estimator = _check_estimator(estimator)
+    m = check_int("num_samples", num_samples, minimum=d + 1, maximum=MAX_SAMPLE_SIZE)
+    k = float(m - 1)
+    j = np.arange(1, d + 1, dtype=np.float64)
+    values = _psi_minus_log(0.5 * (k - j + 1.0)) + np.log1p(-(j - 1.0) / k)
+    if estimator == "mle":
+        values = values + math.log1p(-1.0 / m)
+    return values
+
+
+def expected_mean_drift(
+    cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
+) -> np.ndarray:
+    r""":math:`E\lVert\mu_n-\mu_0\rVert^2 = \operatorname{tr}\Sigma_0\sum_{i<n}1/M_i` (§3.2).
+
+    MLE: :math:`\operatorname{tr}\Sigma_0 (1 - \prod_i r_i)` (as in 1-D, §2.6).
+    """
+    cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, estimator, definite=False)
+    tr = float(np.trace(cov))
+    if estimator == "mle":
+        with np.errstate(divide="ignore"):
+            return -tr * np.expm1(_cumulative(_log_r(sizes), gens))
+    return tr * _cumulative(1.0 / sizes, gens)
+
+
+def w2_squared_bounds(
+    cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Bounds :math:`L_n \le E\,W_2^2(N(\mu_n,\Sigma_n), N(\mu_0,\Sigma_0)) \le U_n` (§3.6).
+
+    The Bures term is >= 0 and at most :math:`\operatorname{tr}\Sigma_n + \operatorname{tr}\Sigma_0`,
+    so :math:`L_n = E\lVert\mu_n-\mu_0\rVert^2` and
+    :math:`U_n = L_n + E\operatorname{tr}\Sigma_n + \operatorname{tr}\Sigma_0`:
+    unbiased, :math:`\operatorname{tr}\Sigma_0\sum 1/M_i \le E W_2^2 \le
+    \operatorname{tr}\Sigma_0(\sum 1/M_i + 2)`; MLE, :math:`U_n = 2\operatorname{tr}\Sigma_0`.
+    """
+    lower = expected_mean_drift(cov0, num_samples, generations, estimator=estimator)
+    mean_tr, _ = trace_moments(cov0, num_samples, generations, estimator=estimator)
+    tr0 = float(np.trace(check_covariance("cov0", cov0)))
+    return lower, lower + mean_tr + tr0
+
+
+def w2_first_order_isotropic(
+    sigma2: float, dim: int, num_samples: Any, generations: Any
+) -> np.ndarray:
+    r"""First-order :math:`E\,W_2^2` for :math:`\Sigma_0 = \sigma^2 I` (theory.md §3.6).
+
+    .. math:: \sigma^2\Bigl[d\sum_{i<n} 1/M_i + \tfrac{d(d+1)}{4}\sum_{i<n} 1/k_i\Bigr]
+
+    (:math:`\sigma^2[nd/M + nd(d+1)/(4k)]` at constant M): the mean drift plus a quarter of
+    :math:`E\operatorname{tr}(\Sigma_n/\sigma^2 - I)^2 \approx \sum_i d(d+1)/k_i`. Valid for
+    :math:`\sum_i 1/k_i \ll 1`.
+
+    Examples
+    --------
+    >>> round(float(w2_first_order_isotropic(1.0, 3, 200, 20)), 4)
+    0.6015
+    """
+    s2 = check_real("sigma2", sigma2, minimum=0.0, strict_minimum=True)
+    d = check_int("dim", dim, minimum=1)
+    sizes, gens = _prepare(
+        num_samples, generations, minimum=d + 1, why=f"fitting a {d}x{d} covariance needs M > d"
+    )
+    return s2 * (
+        d * _cumulative(1.0 / sizes, gens)
+        + d * (d + 1) / 4.0 * _cumulative(1.0 / (sizes - 1.0), gens)
+    )
