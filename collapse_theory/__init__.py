@@ -6,7 +6,7 @@ generation after generation, on samples of their predecessor (Shumailov et al., 
 
 __version__ = "0.1.0"
 
-from collapse_theory import categorical, schedules, verify
+from collapse_theory import categorical, gaussian, metrics, schedules, verify
 from collapse_theory.regimes import Accumulate, FreshData, Replace
 from collapse_theory.results import SimulationResult, Summary
 
@@ -18,6 +18,8 @@ __all__ = [
     "Summary",
     "__version__",
     "categorical",
+    "gaussian",
+    "metrics",
     "schedules",
     "verify",
 ]
