@@ -165,3 +165,33 @@ def check_record_size(record: Any, num_values: int, limit_bytes: int = 4 * 2**30
             f"record={_show(record)} would store {num_values * 8 / 2**30:.1f} GiB; the limit is "
             f"{limit_bytes / 2**30:.0f} GiB: record 'last' or fewer generations, or fewer replicates"
         )
+
+
+#: Relative tolerance (of the largest entry) for covariance symmetry and semi-definiteness.
+COV_RTOL = 1e-10
+
+
+def check_covariance(name: str, cov: Any, *, positive_definite: bool = False) -> np.ndarray:
+    """Return ``cov`` as a symmetric positive semi-definite (or definite) float64 d x d matrix.
+
+    Symmetry and the sign of the smallest eigenvalue are checked to a relative tolerance
+    ``COV_RTOL`` of the largest entry; the returned matrix is exactly symmetrised.
+    """
+    cov = as_float_array(name, cov, ndim=2)
+    if cov.shape[0] != cov.shape[1] or cov.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty square matrix; got shape {cov.shape}")
+    scale = max(float(np.max(np.abs(cov))), np.finfo(float).tiny)
+    asym = float(np.max(np.abs(cov - cov.T)))
+    if asym > COV_RTOL * scale:
+        raise ValueError(f"{name} must be symmetric; got max |C - C^T| = {asym:.3g}")
+    cov = 0.5 * (cov + cov.T)
+    smallest = float(np.linalg.eigvalsh(cov)[0])
+    if positive_definite and smallest <= COV_RTOL * scale:
+        raise ValueError(
+            f"{name} must be positive definite; got smallest eigenvalue {smallest:.3g}"
+        )
+    if smallest < -COV_RTOL * scale:
+        raise ValueError(
+            f"{name} must be positive semi-definite; got smallest eigenvalue {smallest:.3g}"
+        )
+    return cov

@@ -17,8 +17,10 @@ import numpy as np
 from scipy.special import ndtr
 
 from collapse_theory._validate import (
+    COV_RTOL,
     _show,
     as_float_array,
+    check_covariance,
     check_probability_vector,
     check_real,
 )
@@ -32,35 +34,6 @@ __all__ = [
     "w2_empirical",
     "w2_gaussian",
 ]
-
-#: Relative tolerance for symmetry and positive semi-definiteness of covariance matrices.
-COV_RTOL = 1e-10
-
-
-def check_covariance(name: str, cov: Any, *, positive_definite: bool = False) -> np.ndarray:
-    """Return ``cov`` as a symmetric positive semi-definite (or definite) float64 d x d matrix.
-
-    Symmetry and the sign of the smallest eigenvalue are checked to a relative tolerance
-    ``COV_RTOL`` of the largest entry; the returned matrix is exactly symmetrised.
-    """
-    cov = as_float_array(name, cov, ndim=2)
-    if cov.shape[0] != cov.shape[1] or cov.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty square matrix; got shape {cov.shape}")
-    scale = max(float(np.max(np.abs(cov))), np.finfo(float).tiny)
-    asym = float(np.max(np.abs(cov - cov.T)))
-    if asym > COV_RTOL * scale:
-        raise ValueError(f"{name} must be symmetric; got max |C - C^T| = {asym:.3g}")
-    cov = 0.5 * (cov + cov.T)
-    smallest = float(np.linalg.eigvalsh(cov)[0])
-    if positive_definite and smallest <= COV_RTOL * scale:
-        raise ValueError(
-            f"{name} must be positive definite; got smallest eigenvalue {smallest:.3g}"
-        )
-    if smallest < -COV_RTOL * scale:
-        raise ValueError(
-            f"{name} must be positive semi-definite; got smallest eigenvalue {smallest:.3g}"
-        )
-    return cov
 
 
 def _psd_sqrt(cov: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 from collapse_theory._validate import (
     as_float_array,
     check_choice,
+    check_covariance,
     check_int,
     check_record,
     check_record_size,
@@ -24,30 +25,10 @@ from collapse_theory.results import SimulationResult, run_metadata
 from collapse_theory.rng import run_replicate_blocks
 from collapse_theory.schedules import as_schedule
 
-__all__ = ["check_covariance", "simulate"]
+__all__ = ["simulate"]
 
 ESTIMATORS = ("unbiased", "mle")
 METHODS = ("sufficient", "samples")
-
-
-def check_covariance(name: str, cov: Any, dim: int | None = None) -> np.ndarray:
-    """A finite, symmetric, positive semi-definite d x d matrix (tolerance 1e-10 relative)."""
-    cov = as_float_array(name, cov, ndim=2)
-    if cov.shape[0] != cov.shape[1]:
-        raise ValueError(f"{name} must be a square matrix; got shape {cov.shape}")
-    if dim is not None and cov.shape[0] != dim:
-        raise ValueError(f"{name} must be {dim} x {dim} to match mean0; got shape {cov.shape}")
-    scale = max(float(np.max(np.abs(cov))), np.finfo(float).tiny)
-    if not np.allclose(cov, cov.T, rtol=0.0, atol=1e-10 * scale):
-        raise ValueError(
-            f"{name} must be symmetric; got max |C - C^T| = {np.max(np.abs(cov - cov.T)):.3g}"
-        )
-    smallest = float(np.linalg.eigvalsh(cov)[0])
-    if smallest < -1e-10 * scale:
-        raise ValueError(
-            f"{name} must be positive semi-definite; got smallest eigenvalue {smallest:.3g}"
-        )
-    return 0.5 * (cov + cov.T)
 
 
 def _check_fit_sizes(
@@ -173,7 +154,11 @@ def simulate(
         dim = mean0_array.size
         if dim == 0:
             raise ValueError("mean0 must have at least one coordinate; got an empty array")
-        cov0_array = check_covariance("cov0", cov0, dim)
+        cov0_array = check_covariance("cov0", cov0)
+        if cov0_array.shape[0] != dim:
+            raise ValueError(
+                f"cov0 must be {dim} x {dim} to match mean0; got shape {cov0_array.shape}"
+            )
     num_generations = check_int("num_generations", num_generations, minimum=0)
     schedule = as_schedule(num_samples)
     sizes = schedule.sizes(num_generations)

@@ -34,11 +34,11 @@ from collapse_theory._validate import (
     _show,
     as_float_array,
     check_choice,
+    check_covariance,
     check_generations,
     check_int,
     check_real,
 )
-from collapse_theory.metrics import check_covariance
 from collapse_theory.regimes import FreshData, Replace, check_regime
 from collapse_theory.schedules import MAX_SAMPLE_SIZE, Constant, as_schedule
 
