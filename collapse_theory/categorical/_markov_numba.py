@@ -311,3 +311,65 @@ def gw_survival_schedule(ratios: np.ndarray) -> float:
     for i in range(ratios.size - 1, -1, -1):
         u = -math.expm1(-ratios[i] * u)
     return u
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def backward_rows(
+    h, hr, support, j_max, r_lo, r_hi, starts, lengths, offsets, data, drops, m, new_h
+):
+    """Hitting probabilities h_s(j) = P(count hits 0 within s steps | count j), one step, for the
+    sources j = r and j = m - r, r = r_lo..r_hi (so that threads can share the rows).
+
+    new_h[j] = sum_k P[j, k] h[k] for 1 <= j <= j_max, with h[0] = 1 and h[k] = 0 for k > support
+    (``hr`` is h reversed). Stored rows are j = 1..R (index j - 1, R <= m // 2); a source
+    j > m // 2 uses row m - j reversed, P[m - r, k] = P[r, m - k], in the same pass over row r's
+    values. Returns the largest truncated row mass used. The dot products may be reassociated
+    (``fastmath``) so that they vectorise: sums of non-negative terms, rounded about as well as
+    in order.
+    """
+    half = m // 2
+    worst_drop = 0.0
+    for r in range(r_lo, min(r_hi, j_max, half) + 1):
+        i = r - 1
+        o = starts[i]
+        length = lengths[i]
+        d = offsets[i]
+        e = min(o + length, support + 1)
+        acc = 0.0
+        if e > o:
+            db = data[d : d + (e - o)]
+            hb = h[o:e]
+            for t in range(e - o):
+                acc += db[t] * hb[t]
+        new_h[r] = acc
+        worst_drop = max(worst_drop, drops[i])
+        j2 = m - r
+        if half < j2 <= j_max:
+            s0 = max(o, m - support)  # targets m - k <= support, i.e. k >= m - support
+            acc2 = 0.0
+            if o + length > s0:
+                db2 = data[d + (s0 - o) : d + length]
+                hb2 = hr[s0 : o + length]
+                for t in range(o + length - s0):
+                    acc2 += db2[t] * hb2[t]
+            new_h[j2] = acc2
+    return worst_drop
+
+
+@njit(cache=True, nogil=True)
+def trim_support(new_h, j_max, thr):
+    """Zero the entries below ``thr`` above the last entry >= thr (h decreases in j).
+
+    Returns (new_support, zeroed): whether anything non-zero was zeroed."""
+    m = new_h.size - 1
+    new_support = 0
+    for j in range(min(j_max, m - 1), 0, -1):
+        if new_h[j] >= thr:
+            new_support = j
+            break
+    zeroed = False
+    for j in range(new_support + 1, m + 1):
+        if new_h[j] != 0.0:
+            new_h[j] = 0.0
+            zeroed = True
+    return new_support, zeroed

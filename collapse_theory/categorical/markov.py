@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from collapse_theory._validate import (
     check_real,
 )
 from collapse_theory.categorical import _markov_numba as _kern
+from collapse_theory.rng import default_num_threads
 from collapse_theory.schedules import Constant, as_schedule
 
 __all__ = [
@@ -437,6 +439,100 @@ def _validate_tol(tol: Any) -> float:
     return tol
 
 
+#: Largest constant M for which loss probabilities use the backward (hitting-probability) pass.
+MAX_BACKWARD = 50_000
+
+
+def _loss_backward(
+    p_values: np.ndarray, m: int, record: np.ndarray, tol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""P(p_{n,A} = 0) for many initial fractions at once, constant M (theory.md §1.4).
+
+    Propagates the hitting probabilities :math:`h_s(j) = P(\text{count hits 0 within } s
+    \text{ steps} \mid \text{count } j)` backwards, :math:`h_{s+1} = P h_s`, :math:`h_0 = e_0`,
+    and reads :math:`P(p_{n,A}=0) = \sum_k \mathrm{Bin}(k; M, p)\, h_{n-1}(k)` for every p off
+    one pass. The truncated kernel and the zeroed negligible entries make each computed h a lower
+    bound, and since P is a sup-norm contraction the error after s steps is at most the sum of the
+    per-step truncations (the largest dropped row mass plus the zeroing threshold).
+
+    Returns arrays of shape (len(p_values), len(record)).
+    """
+    n_max = int(record[-1]) if record.size else 0
+    lost = np.zeros((p_values.size, record.size))
+    bound = np.zeros((p_values.size, record.size))
+    at_zero = record == 0
+    lost[:, at_zero] = (p_values <= 0.0)[:, None]
+    if n_max == 0:
+        return lost, bound
+    row_tol = tol / (2.0 * n_max)
+    firsts = [_kern.single_row(m, float(p), 1.0 - float(p), row_tol) for p in p_values]
+    with np.errstate(divide="ignore"):  # p = 1 gives (1 - p)^M = 0
+        first_exact = np.exp(m * np.log1p(-p_values))  # (1-p)^M with relative accuracy
+    half = m // 2
+    built = min(half, 64)
+    rows = _kern.build_rows(m, m, 1, built, row_tol)
+    h = np.zeros(m + 1)
+    h[0] = 1.0
+    support = 0
+    error = 0.0
+    slot = 0
+    threads = default_num_threads()
+    pool = ThreadPoolExecutor(threads) if threads > 1 and m >= 2000 else None
+    while slot < record.size and record[slot] == 0:
+        slot += 1
+    for s in range(n_max):
+        while slot < record.size and record[slot] == s + 1:
+            for i, (start, values, drop) in enumerate(firsts):
+                stop = min(start + values.size, support + 1)
+                value = (
+                    float(values[1 : stop - start] @ h[start + 1 : stop])
+                    if start == 0
+                    else (float(values[: max(stop - start, 0)] @ h[start:stop]))
+                )
+                lost[i, slot] = (first_exact[i] if start == 0 else 0.0) + value
+                bound[i, slot] = drop + error + ROUNDING_PER_STEP * (s + 1)
+            slot += 1
+        if slot == record.size:
+            break
+        # rows needed: every source j whose band reaches a count <= support
+        while True:
+            starts = rows[0]
+            j_max = int(np.searchsorted(starts, support, side="right"))
+            if j_max < built or built == half:
+                break
+            built = min(half, 2 * built)
+            rows = _kern.build_rows(m, m, 1, built, row_tol)
+        if j_max == built == half:
+            j_max = m - 1  # the mirrored rows take over beyond M/2
+        h, support, step_error = _backward_step(h, support, j_max, rows, m, row_tol, pool)
+        error += step_error
+    if pool is not None:
+        pool.shutdown()
+    lost = np.clip(lost, 0.0, 1.0)
+    return lost, bound
+
+
+def _backward_step(h, support, j_max, rows, m, thr, pool):
+    """One backward step, the rows split between two threads by their stored length."""
+    new_h = np.zeros(m + 1)
+    new_h[0] = 1.0
+    hr = h[::-1].copy()
+    last = min(j_max, m // 2, rows[0].size)
+    if pool is None or last < 64:
+        drop = _kern.backward_rows(h, hr, support, j_max, 1, last, *rows, m, new_h)
+    else:
+        work = np.cumsum(rows[1][:last])
+        middle = int(np.searchsorted(work, work[-1] / 2)) + 1
+        parts = [(1, middle), (middle + 1, last)]
+        futures = [
+            pool.submit(_kern.backward_rows, h, hr, support, j_max, lo, hi, *rows, m, new_h)
+            for lo, hi in parts
+        ]
+        drop = max(f.result() for f in futures)
+    new_support, zeroed = _kern.trim_support(new_h, j_max, thr)
+    return new_h, new_support, drop + (thr if zeroed else 0.0)
+
+
 def _per_value(p: np.ndarray, gens: np.ndarray, fn) -> tuple[np.ndarray, ...]:
     """Evaluate fn(p_value, sorted unique gens) -> tuple of arrays, broadcasting p with gens."""
     pb, gb = np.broadcast_arrays(p, gens)
@@ -506,6 +602,14 @@ def lumped_loss_probability(
     gens = check_generations("generations", generations)
     as_schedule(num_samples)
     tol = _validate_tol(tol)
+
+    schedule = as_schedule(num_samples)
+    if isinstance(schedule, Constant) and schedule.m <= MAX_BACKWARD and p.size * gens.size:
+        pb, gb = np.broadcast_arrays(p, gens)
+        values, p_index = np.unique(pb, return_inverse=True)
+        record, g_index = np.unique(gb, return_inverse=True)
+        lost, bound = _loss_backward(values, schedule.m, record, tol)
+        return lost[p_index, g_index].reshape(pb.shape), bound[p_index, g_index].reshape(pb.shape)
 
     def one(value: float, ug: np.ndarray):
         path = propagate(value, num_samples, ug, tol=tol)

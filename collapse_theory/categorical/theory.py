@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import comb
+from scipy.special import comb, xlog1py
 from scipy.stats import binom
 
 from collapse_theory._validate import (
@@ -778,9 +778,9 @@ def absorption_time(p0: Any, num_samples: Any, method: str = "auto") -> Absorpti
     present = p0[p0 > 0]
     present = present / present.sum()
     k = present.size
-    diffusion = float(-2.0 * m * np.sum((1.0 - present) * np.log1p(-np.minimum(present, 1.0))))
     if k == 1:
         return AbsorptionTime(0.0, "exact" if method != "diffusion" else method, 0.0, m, k, 0)
+    diffusion = float(-2.0 * m * np.sum(xlog1py(1.0 - present, -present)))  # 0 ln 0 = 0
     if k == 2:
         size = m - 1
         feasible = m <= MAX_EXACT_ABSORPTION_SAMPLES
