@@ -442,3 +442,15 @@ def test_fuzz_survivors_tail_and_absorption(p0, m, n):
         assert 0.0 <= tl.prob_all_lost[0] <= 1.0 and 0.0 <= tl.median_mass[0] <= 1.0
     result = C.absorption_time(p0, m)
     assert np.isfinite(result.mean) and result.mean >= 0
+
+
+def test_backward_pass_agrees_with_forward_propagation():
+    """Constant M: the backward hitting-probability pass (all p at once) and the forward banded
+    propagation (one p at a time) are independent algorithms; each is within its bound."""
+    p = np.array([1e-4, 0.003, 0.05, 0.3, 0.5, 0.9])
+    gens = np.array([1, 2, 17, 150, 400])
+    prob, bound = ct.categorical.markov.lumped_loss_probability(p[:, None], 2000, gens[None, :])
+    for i, value in enumerate(p):
+        forward = ct.categorical.markov.propagate(float(value), 2000, gens)
+        assert np.all(np.abs(prob[i] - forward.lost) <= bound[i] + forward.bound)
+        assert np.all(bound[i] <= 1e-12)

@@ -483,13 +483,10 @@ def _loss_backward(
     for s in range(n_max):
         while slot < record.size and record[slot] == s + 1:
             for i, (start, values, drop) in enumerate(firsts):
-                stop = min(start + values.size, support + 1)
-                value = (
-                    float(values[1 : stop - start] @ h[start + 1 : stop])
-                    if start == 0
-                    else (float(values[: max(stop - start, 0)] @ h[start:stop]))
-                )
-                lost[i, slot] = (first_exact[i] if start == 0 else 0.0) + value
+                # (1 - p)^M exactly for the count 0, then the banded counts k >= 1
+                lo, hi = max(start, 1), min(start + values.size, support + 1)
+                inner = float(values[lo - start : hi - start] @ h[lo:hi]) if hi > lo else 0.0
+                lost[i, slot] = first_exact[i] + inner
                 bound[i, slot] = drop + error + ROUNDING_PER_STEP * (s + 1)
             slot += 1
         if slot == record.size:

@@ -460,8 +460,8 @@ def loss_probability(
 
     - ``"exact"``: the lumped 2-state chain, :math:`[b(p)^\top P_1 \cdots P_{n-1}]_0` with
       :math:`b(p) = \mathrm{Bin}(M_0, p)`; one generation gives :math:`(1-p)^{M_0}`. Computed by
-      the banded propagation of :func:`markov.lumped_loss_probability` (error <= ~1e-12; use
-      that function to get the bound).
+      :func:`markov.lumped_loss_probability` (banded, error <= ~1e-12; use that function to get
+      the bound).
     - ``"galton-watson"``: :math:`\exp(-M p (1 - q_{n-1}))`, :math:`q_0 = 0`,
       :math:`q_j = e^{q_{j-1} - 1}` (with a schedule: Poisson(:math:`M_i/M_{i-1}`) offspring).
     - ``"feller"``: :math:`\exp(-2Mp/n)`, i.e. :math:`\exp(-2p / \sum_{i<n} 1/M_i)`.
@@ -497,7 +497,7 @@ def loss_probability(
     as_schedule(num_samples)
     method = check_choice("method", method, _LOSS_METHODS)
     if method == "exact":
-        return _loss_exact(p, num_samples, gens)[0]
+        return _markov.lumped_loss_probability(p, num_samples, gens)[0]
     return _loss_approx(p, num_samples, gens, method)
 
 
