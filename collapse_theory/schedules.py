@@ -26,6 +26,7 @@ __all__ = [
     "Power",
     "Schedule",
     "as_schedule",
+    "constant_size",
     "sample_sizes",
 ]
 
@@ -184,6 +185,18 @@ def as_schedule(num_samples: Any, name: str = "num_samples") -> Schedule:
             f"Geometric, Explicit); got {num_samples!r} ({type(num_samples).__name__})"
         )
     return Constant(check_int(name, num_samples, minimum=1, maximum=MAX_SAMPLE_SIZE))
+
+
+def constant_size(num_samples: Any, where: str) -> int:
+    """M of a constant schedule (an int or :class:`Constant`); ``where`` names the caller that
+    needs it, for the TypeError raised on any other schedule."""
+    schedule = as_schedule(num_samples)
+    if not isinstance(schedule, Constant):
+        raise TypeError(
+            f"{where} needs a constant sample size: num_samples must be an int or "
+            f"schedules.Constant; got {schedule!r}"
+        )
+    return int(schedule.m)
 
 
 def sample_sizes(num_samples: Any, num_generations: int, name: str = "num_samples") -> np.ndarray:

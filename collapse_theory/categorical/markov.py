@@ -33,7 +33,7 @@ from collapse_theory._validate import (
 )
 from collapse_theory.categorical import _markov_numba as _kern
 from collapse_theory.rng import default_num_threads
-from collapse_theory.schedules import Constant, as_schedule
+from collapse_theory.schedules import Constant, as_schedule, constant_size
 
 __all__ = [
     "LumpedDistribution",
@@ -124,7 +124,7 @@ def composition_chain(num_states: int, num_samples: int) -> tuple[np.ndarray, np
     ((45, 3), (45, 45))
     """
     num_states = check_int("num_states", num_states, minimum=2)
-    num_samples = _constant_size(num_samples, "composition_chain")
+    num_samples = constant_size(num_samples, "composition_chain")
     size = num_compositions(num_states, num_samples)
     if size > MAX_COMPOSITIONS:
         raise ValueError(
@@ -136,16 +136,6 @@ def composition_chain(num_states: int, num_samples: int) -> tuple[np.ndarray, np
     comps = _compositions(num_states, num_samples)
     matrix = np.exp(_multinomial_log_pmf(comps, comps / num_samples))
     return comps, matrix
-
-
-def _constant_size(num_samples: Any, where: str) -> int:
-    schedule = as_schedule(num_samples)
-    if not isinstance(schedule, Constant):
-        raise TypeError(
-            f"{where} needs a constant sample size: num_samples must be an int or "
-            f"schedules.Constant; got {schedule!r}"
-        )
-    return int(schedule.m)
 
 
 # ---------------------------------------------------------------------------------------------

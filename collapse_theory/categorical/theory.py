@@ -27,7 +27,7 @@ from collapse_theory._validate import (
 from collapse_theory.categorical import _markov_numba as _kern
 from collapse_theory.categorical import markov as _markov
 from collapse_theory.regimes import Accumulate, FreshData, Replace, check_regime
-from collapse_theory.schedules import Constant, as_schedule
+from collapse_theory.schedules import Constant, as_schedule, constant_size
 
 __all__ = [
     "AbsorptionTime",
@@ -59,16 +59,6 @@ _LOSS_METHODS = ("exact", "galton-watson", "feller")
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def _constant_m(num_samples: Any, where: str) -> int:
-    schedule = as_schedule(num_samples)
-    if not isinstance(schedule, Constant):
-        raise TypeError(
-            f"{where} needs a constant sample size: num_samples must be an int or "
-            f"schedules.Constant; got {schedule!r}"
-        )
-    return int(schedule.m)
 
 
 def _max_gen(gens: np.ndarray) -> int:
@@ -142,7 +132,7 @@ def transition_matrix(num_samples: Any) -> np.ndarray:
            [0.25, 0.5 , 0.25],
            [0.  , 0.  , 1.  ]])
     """
-    m = _constant_m(num_samples, "transition_matrix")
+    m = constant_size(num_samples, "transition_matrix")
     if m > MAX_DENSE_SAMPLES:
         raise ValueError(
             f"transition_matrix(num_samples={m}) would need {(m + 1) ** 2 * 8 / 2**30:.2f} GiB "
@@ -191,7 +181,7 @@ def eigenvalues(
     >>> (values * 32).round(12).tolist(), mult.tolist()
     ([32.0, 32.0, 24.0, 12.0, 3.0], [1, 2, 3, 4, 5])
     """
-    m = _constant_m(num_samples, "eigenvalues")
+    m = constant_size(num_samples, "eigenvalues")
     num_states = check_int("num_states", num_states, minimum=2)
     last = m
     if max_index is not None:
@@ -380,7 +370,7 @@ def stationary_moments(
     0.032258
     """
     p0 = check_probability_vector("p0", p0)
-    m = _constant_m(num_samples, "stationary_moments")
+    m = constant_size(num_samples, "stationary_moments")
     if not isinstance(fresh, FreshData):
         raise TypeError(f"fresh must be a FreshData(fraction, variant) instance; got {fresh!r}")
     alpha = fresh.fraction
@@ -773,7 +763,7 @@ def absorption_time(p0: Any, num_samples: Any, method: str = "auto") -> Absorpti
     29.757
     """
     p0 = check_probability_vector("p0", p0)
-    m = _constant_m(num_samples, "absorption_time")
+    m = constant_size(num_samples, "absorption_time")
     method = check_choice("method", method, ("auto", "exact", "diffusion"))
     present = p0[p0 > 0]
     present = present / present.sum()
