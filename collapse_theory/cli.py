@@ -6,6 +6,8 @@ Subcommands:
   exit status 1 when a check fails.
 - ``simulate categorical``: simulate recursive fitting of a categorical distribution, print a
   per-generation summary and optionally save the run.
+- ``simulate gaussian``: the same for a Gaussian, 1-D (``--mean0 X --var0 V``) or d-dimensional
+  (``--mean0 'x,y' --cov0 'a,b;c,d'``).
 
 Bad input gives a one-line ``collapse-theory: error: ...`` on stderr and exit status 2.
 """
@@ -20,7 +22,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-__all__ = ["main", "parse_p0", "parse_record", "parse_regime"]
+__all__ = ["main", "parse_matrix", "parse_p0", "parse_record", "parse_regime", "parse_vector"]
 
 PROG = "collapse-theory"
 
@@ -137,6 +139,43 @@ def parse_record(spec: str) -> Any:
     return generations
 
 
+def parse_vector(spec: str, what: str) -> np.ndarray:
+    """Comma-separated numbers (``"0.5"`` or ``"1,2,3"``) as a 1-D float array.
+
+    Examples
+    --------
+    >>> parse_vector("1, 2.5", "--mean0").tolist()
+    [1.0, 2.5]
+    """
+    parts = [part.strip() for part in spec.split(",")]
+    if not parts or any(not part for part in parts):
+        raise UsageError(f"{what} {spec!r}: expected comma-separated numbers such as 0,1.5")
+    values = np.array([_number(part, float, what) for part in parts])
+    if not np.all(np.isfinite(values)):
+        raise UsageError(f"{what} {spec!r}: every value must be finite")
+    return values
+
+
+def parse_matrix(spec: str, what: str) -> np.ndarray:
+    """A matrix written row by row, ``"a,b;c,d"`` (rows separated by ``;``), as a 2-D array.
+
+    Examples
+    --------
+    >>> parse_matrix("2,0.5;0.5,1", "--cov0").tolist()
+    [[2.0, 0.5], [0.5, 1.0]]
+    """
+    rows = [parse_vector(row, what) for row in spec.split(";")]
+    if len({row.size for row in rows}) != 1:
+        raise UsageError(f"{what} {spec!r}: every row must have the same number of entries")
+    matrix = np.array(rows)
+    if matrix.shape[0] != matrix.shape[1]:
+        raise UsageError(
+            f"{what} {spec!r}: expected a square matrix, rows separated by ';' such as "
+            f"'1,0;0,1'; got shape {matrix.shape}"
+        )
+    return matrix
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -149,6 +188,59 @@ def _positive_int(text: str) -> int:
 
 # --------------------------------------------------------------------------------------------
 # the parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options every ``simulate MODEL`` shares: sizes and data regime."""
+    parser.add_argument(
+        "--num-samples",
+        required=True,
+        type=_positive_int,
+        metavar="M",
+        help="samples per generation",
+    )
+    parser.add_argument(
+        "--generations",
+        required=True,
+        type=_positive_int,
+        metavar="N",
+        help="number of generations (fits)",
+    )
+    parser.add_argument(
+        "--replicates",
+        type=_positive_int,
+        default=1000,
+        metavar="R",
+        help="independent chains (default 1000)",
+    )
+    parser.add_argument(
+        "--regime",
+        default="replace",
+        help="replace (default), accumulate, or fresh:FRACTION[:mix|split]",
+    )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """Options every ``simulate MODEL`` shares: recording, seed, output file, display."""
+    parser.add_argument(
+        "--record", default="all", help="generations to keep: all (default), last, or e.g. 0,5,10"
+    )
+    parser.add_argument(
+        "--seed",
+        type=_positive_int,
+        default=None,
+        metavar="S",
+        help="root seed (default: fresh entropy, stored with the run)",
+    )
+    parser.add_argument("--out", metavar="FILE.npz", help="save the run (SimulationResult .npz)")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    parser.add_argument(
+        "--max-rows",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="print at most N generations, evenly spaced (default 50; 0: all)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,32 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="zipf:EXPONENT:K, uniform:K, or a .npy/text file of probabilities",
     )
-    cat.add_argument(
-        "--num-samples",
-        required=True,
-        type=_positive_int,
-        metavar="M",
-        help="samples per generation",
-    )
-    cat.add_argument(
-        "--generations",
-        required=True,
-        type=_positive_int,
-        metavar="N",
-        help="number of generations (fits)",
-    )
-    cat.add_argument(
-        "--replicates",
-        type=_positive_int,
-        default=1000,
-        metavar="R",
-        help="independent chains (default 1000)",
-    )
-    cat.add_argument(
-        "--regime",
-        default="replace",
-        help="replace (default), accumulate, or fresh:FRACTION[:mix|split]",
-    )
+    _add_run_options(cat)
     cat.add_argument(
         "--pseudo-count",
         type=float,
@@ -259,26 +326,51 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="L",
         help="add-L smoothing of every fit (default 0)",
     )
-    cat.add_argument(
-        "--record", default="all", help="generations to keep: all (default), last, or e.g. 0,5,10"
-    )
-    cat.add_argument(
-        "--seed",
-        type=_positive_int,
-        default=None,
-        metavar="S",
-        help="root seed (default: fresh entropy, stored with the run)",
-    )
-    cat.add_argument("--out", metavar="FILE.npz", help="save the run (SimulationResult .npz)")
-    cat.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
-    cat.add_argument(
-        "--max-rows",
-        type=_positive_int,
-        default=50,
-        metavar="N",
-        help="print at most N generations, evenly spaced (default 50; 0: all)",
-    )
+    _add_output_options(cat)
     cat.set_defaults(handler=_cmd_simulate_categorical)
+
+    gauss = models.add_parser(
+        "gaussian",
+        help="Gaussian, 1-D or d-dimensional (theory.md sections 2 and 3)",
+        description=(
+            "Simulate a Gaussian refitted each generation (sample mean and unbiased or maximum-"
+            "likelihood (co)variance) on M samples of the previous fit. 1-D: --mean0 X --var0 V; "
+            "d-D: --mean0 'x,y' --cov0 'a,b;c,d'. Prints per recorded generation: 1-D the mean "
+            "of mu, the median and mean of sigma^2 and P(sigma^2 < 0.1 sigma0^2); d-D the mean "
+            "squared drift of mu, the mean log det and the mean and median trace of Sigma."
+        ),
+    )
+    gauss.add_argument(
+        "--mean0",
+        default=None,
+        metavar="X",
+        help="mean of model 0: a number (1-D) or comma-separated numbers (d-D); default 0",
+    )
+    start = gauss.add_mutually_exclusive_group(required=True)
+    start.add_argument(
+        "--var0", type=float, default=None, metavar="V", help="variance of model 0 (1-D, > 0)"
+    )
+    start.add_argument(
+        "--cov0",
+        default=None,
+        metavar="'a,b;c,d'",
+        help="covariance of model 0 (d-D), rows separated by ';'",
+    )
+    _add_run_options(gauss)
+    gauss.add_argument(
+        "--estimator",
+        choices=("unbiased", "mle"),
+        default="unbiased",
+        help="unbiased (ddof=1, default) or mle (ddof=0) (co)variance",
+    )
+    gauss.add_argument(
+        "--method",
+        choices=("sufficient", "samples"),
+        default="sufficient",
+        help="sufficient: exact sufficient-statistics sampler (default); samples: M explicit draws",
+    )
+    _add_output_options(gauss)
+    gauss.set_defaults(handler=_cmd_simulate_gaussian)
     return parser
 
 
@@ -310,6 +402,16 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _finish_simulation(result: Any, header: str, table: str, out: str | None) -> int:
+    """Print the run's header line and summary table; save it if ``out`` is given."""
+    print(f"{header}, seed entropy={result.metadata['seed']['entropy']}")
+    print(table)
+    if out:
+        path = result.save(out)
+        print(f"saved {path}")
+    return 0
+
+
 def _cmd_simulate_categorical(args: argparse.Namespace) -> int:
     import collapse_theory as ct
 
@@ -327,16 +429,83 @@ def _cmd_simulate_categorical(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=args.progress,
     )
-    print(
+    header = (
         f"categorical: K={p0.size}, M={args.num_samples}, n={args.generations}, "
-        f"R={args.replicates}, regime={args.regime}, pseudo_count={args.pseudo_count:g}, "
-        f"seed entropy={result.metadata['seed']['entropy']}"
+        f"R={args.replicates}, regime={args.regime}, pseudo_count={args.pseudo_count:g}"
     )
-    print(format_categorical_summary(result, max_rows=args.max_rows))
-    if args.out:
-        path = result.save(args.out)
-        print(f"saved {path}")
-    return 0
+    return _finish_simulation(
+        result, header, format_categorical_summary(result, max_rows=args.max_rows), args.out
+    )
+
+
+def _gaussian_start(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(mean0, cov0) from ``--mean0`` and ``--var0`` (1-D) or ``--cov0`` (d-D)."""
+    if args.var0 is not None:
+        if not np.isfinite(args.var0) or args.var0 <= 0:
+            raise UsageError(f"--var0 must be a finite variance > 0; got {args.var0}")
+        mean0 = 0.0 if args.mean0 is None else parse_vector(args.mean0, "--mean0")
+        if np.ndim(mean0) and mean0.size != 1:
+            raise UsageError(
+                f"--mean0 {args.mean0!r}: --var0 is the 1-D model, so --mean0 must be one "
+                "number; use --cov0 for d dimensions"
+            )
+        return float(np.ravel(mean0)[0]), float(args.var0)
+    cov0 = parse_matrix(args.cov0, "--cov0")
+    dim = cov0.shape[0]
+    mean0 = np.zeros(dim) if args.mean0 is None else parse_vector(args.mean0, "--mean0")
+    if mean0.size != dim:
+        raise UsageError(
+            f"--mean0 {args.mean0!r} has {mean0.size} entries but --cov0 is {dim} x {dim}"
+        )
+    return mean0, cov0
+
+
+def _cmd_simulate_gaussian(args: argparse.Namespace) -> int:
+    import collapse_theory as ct
+
+    mean0, cov0 = _gaussian_start(args)
+    regime = parse_regime(args.regime)
+    record = parse_record(args.record)
+    result = ct.gaussian.simulate(
+        mean0,
+        cov0,
+        args.num_samples,
+        args.generations,
+        num_replicates=args.replicates,
+        estimator=args.estimator,
+        regime=regime,
+        method=args.method,
+        record=record,
+        seed=args.seed,
+        progress=args.progress,
+    )
+    dim = 1 if np.ndim(mean0) == 0 else int(np.size(mean0))
+    start = f"mean0={mean0:g}, var0={cov0:g}" if np.ndim(mean0) == 0 else f"d={dim}"
+    header = (
+        f"gaussian: {start}, M={args.num_samples}, n={args.generations}, R={args.replicates}, "
+        f"estimator={args.estimator}, method={args.method}, regime={args.regime}"
+    )
+    return _finish_simulation(
+        result, header, format_gaussian_summary(result, max_rows=args.max_rows), args.out
+    )
+
+
+def _pick_rows(num_generations: int, max_rows: int) -> np.ndarray:
+    """Indices of at most ``max_rows`` recorded generations, evenly spaced (0: all)."""
+    picks = np.arange(num_generations)
+    if max_rows and num_generations > max_rows:
+        picks = np.unique(np.linspace(0, num_generations - 1, max_rows).round().astype(int))
+    return picks
+
+
+def _format_table(header: list[str], rows: list[list[str]], shown: int, total: int) -> str:
+    """Right-aligned columns, plus a note when only ``shown`` of ``total`` generations are shown."""
+    widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    if shown < total:
+        lines.append(f"({shown} of {total} recorded generations shown; --max-rows 0 for all)")
+    return "\n".join(lines)
 
 
 def format_categorical_summary(result: Any, max_rows: int = 0) -> str:
@@ -346,9 +515,7 @@ def format_categorical_summary(result: Any, max_rows: int = 0) -> str:
     p = result["p"]
     absorbed_at = result["absorbed_at"]
     gens = np.asarray(result.generations)
-    picks = np.arange(gens.size)
-    if max_rows and gens.size > max_rows:
-        picks = np.unique(np.linspace(0, gens.size - 1, max_rows).round().astype(int))
+    picks = _pick_rows(gens.size, max_rows)
     header = ["generation", "H mean", "H median", "surviving mean", "surviving median", "absorbed"]
     rows = []
     for i in picks:
@@ -365,14 +532,52 @@ def format_categorical_summary(result: Any, max_rows: int = 0) -> str:
                 f"{absorbed:.4g}",
             ]
         )
-    widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    if picks.size < gens.size:
-        lines.append(
-            f"({picks.size} of {gens.size} recorded generations shown; --max-rows 0 for all)"
-        )
-    return "\n".join(lines)
+    return _format_table(header, rows, picks.size, gens.size)
+
+
+def format_gaussian_summary(result: Any, max_rows: int = 0) -> str:
+    """Per recorded generation, over replicates.
+
+    1-D: mean of mu_n, median and mean of sigma_n^2, and P(sigma_n^2 < 0.1 sigma_0^2) (the
+    typical model collapses while the mean variance stays put, theory.md §2.2-2.3). d-D: mean
+    |mu_n - mu_0|^2, mean ln det Sigma_n, mean and median tr Sigma_n (§3.2-3.4).
+    """
+    gens = np.asarray(result.generations)
+    picks = _pick_rows(gens.size, max_rows)
+    mean = np.asarray(result["mean"])
+    rows = []
+    if "var" in result.trajectories:
+        var = np.asarray(result["var"])
+        var0 = float(np.asarray(result.metadata["parameters"]["cov0"]))
+        header = ["generation", "mu mean", "var median", "var mean", "P(var < 0.1 var0)"]
+        for i in picks:
+            rows.append(
+                [
+                    str(int(gens[i])),
+                    f"{mean[i].mean():.6g}",
+                    f"{np.median(var[i]):.6g}",
+                    f"{var[i].mean():.6g}",
+                    f"{np.mean(var[i] < 0.1 * var0):.4g}",
+                ]
+            )
+    else:
+        cov = np.asarray(result["cov"])
+        mean0 = np.asarray(result.metadata["parameters"]["mean0"], dtype=np.float64)
+        header = ["generation", "|mu-mu0|^2 mean", "log det mean", "trace mean", "trace median"]
+        for i in picks:
+            sign, log_det = np.linalg.slogdet(cov[i])
+            log_det = np.where(sign > 0, log_det, -np.inf)
+            trace = np.trace(cov[i], axis1=-2, axis2=-1)
+            rows.append(
+                [
+                    str(int(gens[i])),
+                    f"{np.sum((mean[i] - mean0) ** 2, axis=-1).mean():.6g}",
+                    f"{log_det.mean():.6g}",
+                    f"{trace.mean():.6g}",
+                    f"{np.median(trace):.6g}",
+                ]
+            )
+    return _format_table(header, rows, picks.size, gens.size)
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 import collapse_theory as ct
-from collapse_theory.cli import main, parse_p0, parse_record, parse_regime
+from collapse_theory.cli import (
+    main,
+    parse_matrix,
+    parse_p0,
+    parse_record,
+    parse_regime,
+    parse_vector,
+)
 
 FAST = ["categorical.eigenvalues_two_state", "categorical.loss_one_generation"]
 
@@ -40,6 +47,7 @@ def test_module_help_subprocess():
         ["verify", "--help"],
         ["simulate", "--help"],
         ["simulate", "categorical", "--help"],
+        ["simulate", "gaussian", "--help"],
     ],
 )
 def test_every_command_has_help(capsys, argv):
@@ -207,3 +215,114 @@ def test_bad_probability_file(capsys, tmp_path):
     path.write_text("0.5 0.7\n")  # does not sum to 1
     code, _, err = run_cli(capsys, *BASE, "--p0", str(path))
     assert code == 2 and "p0" in err and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# simulate gaussian
+
+GAUSS = ["simulate", "gaussian", "--num-samples", "10", "--generations", "8"]
+
+
+def _table(out: str) -> list[list[str]]:
+    return [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+
+
+def test_simulate_gaussian_1d_round_trip(capsys, tmp_path):
+    out_file = tmp_path / "g1.npz"
+    code, out, err = run_cli(
+        capsys, *GAUSS, "--mean0", "1.5", "--var0", "2", "--replicates", "400", "--seed", "3",
+        "--record", "0,4,8", "--estimator", "mle", "--out", str(out_file),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "var median" in out and "P(var < 0.1 var0)" in out and "estimator=mle" in out
+    table = _table(out)
+    assert [row[0] for row in table] == ["0", "4", "8"]
+    assert [float(v) for v in table[0][1:]] == [1.5, 2.0, 2.0, 0.0]
+    loaded = ct.SimulationResult.load(out_file)
+    direct = ct.gaussian.simulate(
+        1.5, 2.0, 10, 8, num_replicates=400, seed=3, record=[0, 4, 8], estimator="mle"
+    )
+    np.testing.assert_array_equal(loaded["mean"], direct["mean"])
+    np.testing.assert_array_equal(loaded["var"], direct["var"])
+    assert float(table[2][2]) == pytest.approx(np.median(direct["var"][2]), rel=1e-5)
+    assert loaded.metadata["parameters"]["estimator"] == "mle"
+
+
+def test_simulate_gaussian_2d_round_trip(capsys, tmp_path):
+    out_file = tmp_path / "g2.npz"
+    code, out, err = run_cli(
+        capsys, *GAUSS, "--mean0", "1,-1", "--cov0", "2,0.5;0.5,1", "--replicates", "300",
+        "--seed", "9", "--method", "samples", "--regime", "fresh:0.2:split", "--max-rows", "3",
+        "--out", str(out_file),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "log det mean" in out and "trace median" in out and "d=2" in out
+    assert "(3 of 9 recorded generations shown" in out
+    table = _table(out)
+    assert [row[0] for row in table] == ["0", "4", "8"]
+    assert float(table[0][1]) == 0.0
+    assert float(table[0][2]) == pytest.approx(np.log(1.75), rel=1e-5)
+    assert float(table[0][3]) == pytest.approx(3.0)
+    loaded = ct.SimulationResult.load(out_file)
+    direct = ct.gaussian.simulate(
+        np.array([1.0, -1.0]),
+        np.array([[2.0, 0.5], [0.5, 1.0]]),
+        10,
+        8,
+        num_replicates=300,
+        seed=9,
+        method="samples",
+        regime=ct.FreshData(0.2, "split"),
+    )
+    assert loaded["cov"].shape == (9, 300, 2, 2)
+    np.testing.assert_array_equal(loaded["cov"], direct["cov"])
+    np.testing.assert_array_equal(loaded["mean"], direct["mean"])
+
+
+def test_simulate_gaussian_defaults_accumulate(capsys):
+    code, out, err = run_cli(
+        capsys, *GAUSS, "--var0", "1", "--replicates", "50", "--regime", "accumulate"
+    )
+    assert code == 0, err
+    assert "regime=accumulate" in out and len(_table(out)) == 9
+
+
+def test_vector_and_matrix_parsers():
+    assert parse_vector("1, 2.5", "--mean0").tolist() == [1.0, 2.5]
+    assert parse_matrix("2,0.5;0.5,1", "--cov0").tolist() == [[2.0, 0.5], [0.5, 1.0]]
+    assert parse_matrix("3", "--cov0").shape == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [*GAUSS],
+        [*GAUSS, "--var0", "0"],
+        [*GAUSS, "--var0", "-1"],
+        [*GAUSS, "--var0", "nan"],
+        [*GAUSS, "--var0", "x"],
+        [*GAUSS, "--var0", "1", "--cov0", "1"],
+        [*GAUSS, "--var0", "1", "--mean0", "1,2"],
+        [*GAUSS, "--var0", "1", "--mean0", ""],
+        [*GAUSS, "--var0", "1", "--estimator", "ddof2"],
+        [*GAUSS, "--var0", "1", "--method", "exact"],
+        [*GAUSS, "--var0", "1", "--regime", "fresh:2"],
+        [*GAUSS, "--var0", "1", "--record", "0,99"],
+        [*GAUSS, "--cov0", "1,2;3"],
+        [*GAUSS, "--cov0", "1,2,3;4,5,6"],
+        [*GAUSS, "--cov0", "1,a;a,1"],
+        [*GAUSS, "--cov0", "1,2;2,1"],
+        [*GAUSS, "--cov0", "1,0.5;0,1"],
+        [*GAUSS, "--cov0", "1,0;0,1", "--mean0", "1"],
+        ["simulate", "gaussian", "--var0", "1", "--num-samples", "1", "--generations", "3"],
+        ["simulate", "gaussian", "--cov0", "1,0;0,1", "--num-samples", "2", "--generations", "3"],
+        ["simulate", "gaussian", "--var0", "1", "--generations", "3"],
+    ],
+)
+def test_simulate_gaussian_bad_input_exits_2(capsys, argv):
+    code, _out, err = run_cli(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("collapse-theory: error: ")
+    assert "Traceback" not in err

@@ -1,0 +1,149 @@
+"""The Gaussian checks of ``collapse-theory verify`` (theory.md §2-3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import collapse_theory as ct
+from collapse_theory.verify.gaussian import COV3, bures_w2_squared, proportion_se
+
+SECTIONS = {f"§2.{i}" for i in range(2, 10)} | {f"§3.{i}" for i in range(2, 7)}
+
+
+def gaussian_checks() -> list[ct.verify.Check]:
+    return ct.verify.checks("gaussian")
+
+
+def test_registered_unique_and_covering_sections():
+    checks = gaussian_checks()
+    names = [check.name for check in checks]
+    assert len(names) == len(set(names)) >= 40
+    assert all(name.startswith("gaussian.") for name in names)
+    assert {check.section for check in checks} == SECTIONS
+    kinds = {check.kind for check in checks}
+    assert kinds == {"monte-carlo", "exact", "upper-bound"}
+    for check in checks:
+        if check.is_monte_carlo:
+            quick, full = check.size(True), check.size(False)
+            assert full["num_replicates"] == 10 * quick["num_replicates"]
+
+
+@pytest.fixture(scope="module")
+def quick_report() -> ct.verify.Report:
+    return ct.verify.run(quick=True, seed=0, only=["gaussian."])
+
+
+def test_all_pass_quick_seed0(quick_report):
+    failed = [(r.name, r.z, r.error) for r in quick_report.rows if not r.passed]
+    assert not failed, failed
+    assert len(quick_report.rows) == len(gaussian_checks())
+    assert quick_report.seconds < 60
+
+
+# theory.md's check values, reproduced by the checks' closed forms
+SPEC_VALUES = {
+    "gaussian.std": (0.5744, 4),
+    "gaussian.variance_of_variance": (0.2214, 4),
+    "gaussian.log_variance_mean": (-2.3041, 4),
+    "gaussian.log_variance_var": (4.975, 3),
+    "gaussian.prob_below_m10_n20": (0.4929, 4),
+    "gaussian.prob_below_m50_n100": (0.10607, 5),
+    "gaussian.prob_below_normal": (0.10573, 5),
+    "gaussian.prob_below_edgeworth": (0.10608, 5),
+    "gaussian.mean_drift": (2.0, 6),
+    "gaussian.w2_m100_n50": (0.7372, 4),
+    "gaussian.w2_schedule_linear": (0.4881, 4),
+    "gaussian.w2_schedule_square": (0.1241, 4),
+    "gaussian.mle_variance_m10_n20": (0.1216, 4),
+    "gaussian.mle_mean_drift": (0.8784, 4),
+    "gaussian.mle_w2": (1.5994, 4),
+    "gaussian.fresh_split_stationary_variance": (1.1290, 4),
+    "gaussian.fresh_split_stationary_drift": (0.1532, 4),
+    "gaussian.accumulate_variance": (0.9356, 4),
+    "gaussian.accumulate_drift": (0.16231, 5),
+    "gaussian.mv_mean_drift_samples": (4.375, 3),
+    "gaussian.mv_log_det_mean": (-9.486, 3),
+    "gaussian.mv_det": (0.5134, 4),
+    "gaussian.mv_trace_var": (1.3755, 4),
+    "gaussian.tail_mean_m100_n50": (0.0270, 4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPEC_VALUES))
+def test_theory_reproduces_spec_values(name):
+    value, digits = SPEC_VALUES[name]
+    assert round(ct.verify.get(name).theory(), digits) == pytest.approx(value, abs=10.0**-digits)
+
+
+def test_monte_carlo_rows_have_standard_errors(quick_report):
+    assert quick_report["gaussian.mle_conservation"].theory == pytest.approx(1.0, abs=1e-12)
+    assert quick_report["gaussian.fresh_draw_variance"].theory == pytest.approx(3.0, abs=1e-12)
+    for row in quick_report.rows:
+        if row.kind == "monte-carlo":
+            assert row.stderr > 0 and np.isfinite(row.z)
+
+
+@pytest.mark.parametrize(
+    ("function", "check"),
+    [
+        ("expected_w2_squared", "gaussian.w2_m100_n50"),
+        ("expected_variance", "gaussian.mle_variance_m100_n50"),
+        ("expected_std", "gaussian.std"),
+        ("expected_det", "gaussian.mv_det"),
+        ("trace_moments", "gaussian.mv_trace_var_mle"),
+    ],
+)
+def test_power_against_five_percent_error(monkeypatch, function, check):
+    """A closed form off by 5% makes its check fail (z far beyond the threshold)."""
+    original = getattr(ct.gaussian, function)
+
+    def patched(*args, **kwargs):
+        value = original(*args, **kwargs)
+        if isinstance(value, tuple):
+            return tuple(1.05 * np.asarray(v) for v in value)
+        return 1.05 * np.asarray(value)
+
+    monkeypatch.setattr(ct.gaussian, function, patched)
+    report = ct.verify.run(quick=True, seed=0, only=[check])
+    row = report[check]
+    assert not row.passed
+    # it would fail in the full suite too (Bonferroni over every Monte Carlo check registered)
+    num_mc = sum(c.is_monte_carlo for c in ct.verify.checks())
+    assert abs(row.z) > ct.verify.bonferroni_threshold(1e-3, num_mc)
+
+
+def test_bound_and_exact_checks_fail_when_broken(monkeypatch):
+    monkeypatch.setattr(
+        ct.gaussian, "w2_squared_bounds", lambda *a, **k: (np.asarray(0.1), np.asarray(1.0))
+    )
+    monkeypatch.setattr(
+        ct.gaussian, "lyapunov_exponents", lambda *a, **k: np.array([-0.1, -0.25, -0.4])
+    )
+    report = ct.verify.run(only=["gaussian.mv_w2_upper_bound", "gaussian.lyapunov_formula"], seed=0)
+    assert len(report.rows) == 3 and report.num_failed == 3  # lyapunov_formula{,_mle}
+
+
+def test_check_reproducible_from_seed():
+    one = ct.verify.run(seed=4, only=["gaussian.std_samples"])["gaussian.std_samples"]
+    two = ct.verify.run(seed=4, only=["gaussian.std_samples"])["gaussian.std_samples"]
+    assert one.estimate == two.estimate and one.stderr == two.stderr
+
+
+def test_bures_helper_matches_metrics():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((6, 3, 3))
+    covs = a @ np.swapaxes(a, 1, 2) + 0.1 * np.eye(3)
+    means = rng.standard_normal((6, 3))
+    mean0 = np.array([0.5, 0.0, -1.0])
+    fast = bures_w2_squared(means, covs, mean0, COV3)
+    slow = [
+        ct.metrics.w2_gaussian(m, c, mean0, COV3, squared=True)
+        for m, c in zip(means, covs, strict=True)
+    ]
+    np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
+
+
+def test_proportion_se():
+    p, se = proportion_se(np.array([True, False, False, True]))
+    assert p == 0.5 and se == pytest.approx(0.25)
