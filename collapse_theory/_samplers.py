@@ -118,16 +118,15 @@ def binomial(rng, n: int, p: float) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def standard_gamma(rng, shape: float) -> float:
-    """One Gamma(shape, 1) draw (Marsaglia & Tsang 2000); shape < 1 via G(shape+1) U^(1/shape)."""
-    if shape <= 0.0:
-        return 0.0
-    boost = 1.0
-    if shape < 1.0:
-        boost = rng.random() ** (1.0 / shape)
-        shape += 1.0
+def gamma_constants(shape: float) -> tuple[float, float]:
+    """(d, c) of Marsaglia & Tsang's method for shape >= 1: d = shape - 1/3, c = 1/sqrt(9d)."""
     d = shape - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
+    return d, 1.0 / math.sqrt(9.0 * d)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def gamma_from_constants(rng, d: float, c: float) -> float:
+    """One Gamma(d + 1/3, 1) draw given :func:`gamma_constants` (Marsaglia & Tsang 2000)."""
     while True:
         x = rng.standard_normal()
         v = 1.0 + c * x
@@ -139,9 +138,22 @@ def standard_gamma(rng, shape: float) -> float:
         e = rng.standard_exponential()
         y = 0.0331 * (x * x) * (x * x)
         if y < 1.0 and e * (1.0 - y) > y:
-            return d * v * boost
+            return d * v
         if -e < 0.5 * x * x + d * (1.0 - v + math.log(v)):
-            return d * v * boost
+            return d * v
+
+
+@njit(cache=True, nogil=True, inline="always")
+def standard_gamma(rng, shape: float) -> float:
+    """One Gamma(shape, 1) draw (Marsaglia & Tsang 2000); shape < 1 via G(shape+1) U^(1/shape)."""
+    if shape <= 0.0:
+        return 0.0
+    boost = 1.0
+    if shape < 1.0:
+        boost = rng.random() ** (1.0 / shape)
+        shape += 1.0
+    d, c = gamma_constants(shape)
+    return gamma_from_constants(rng, d, c) * boost
 
 
 @njit(cache=True, nogil=True, inline="always")

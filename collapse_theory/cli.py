@@ -4,6 +4,7 @@ Subcommands:
 
 - ``verify``: run the theorem checks (:mod:`collapse_theory.verify`) and print the report;
   exit status 1 when a check fails.
+- ``figures``: draw the paper figures of :mod:`collapse_theory.plotting` as PNG and PDF.
 - ``simulate categorical``: simulate recursive fitting of a categorical distribution, print a
   per-generation summary and optionally save the run.
 - ``simulate gaussian``: the same for a Gaussian, 1-D (``--mean0 X --var0 V``) or d-dimensional
@@ -296,6 +297,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(handler=_cmd_verify)
 
+    figures = sub.add_parser(
+        "figures",
+        help="draw the paper figures (exact curves against Monte Carlo bands)",
+        description=(
+            "Draw figures from collapse_theory.plotting into DIR as PNG and PDF. "
+            "Without NAME, draws all of them."
+        ),
+    )
+    figures.add_argument("names", nargs="*", metavar="NAME", help="figure names (see --list)")
+    figures.add_argument("--out", metavar="DIR", default="figures", help="output folder")
+    figures.add_argument("--seed", type=_positive_int, default=0, help="root seed (default 0)")
+    figures.add_argument("--quick", action="store_true", help="smaller Monte Carlo samples")
+    figures.add_argument("--list", action="store_true", help="list the figures and exit")
+    figures.set_defaults(handler=_cmd_figures)
+
     simulate = sub.add_parser(
         "simulate",
         help="simulate a model and summarise the run",
@@ -400,6 +416,23 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         md, js = report.save(args.out)
         print(f"wrote {md} and {js}", file=sys.stderr)
     return 0 if report.passed else 1
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from collapse_theory import plotting
+
+    if args.list:
+        for name, function in plotting.FIGURES.items():
+            print(f"{name:24}  {(function.__doc__ or '').strip().splitlines()[0]}")
+        return 0
+    unknown = [name for name in args.names if name not in plotting.FIGURES]
+    if unknown:
+        raise UsageError(f"unknown figure(s) {unknown}; choose from {sorted(plotting.FIGURES)}")
+    for name in args.names or list(plotting.FIGURES):
+        figure = plotting.FIGURES[name](seed=args.seed, quick=args.quick)
+        for path in plotting.save_figure(figure, args.out, name):
+            print(f"wrote {path}")
+    return 0
 
 
 def _finish_simulation(result: Any, header: str, table: str, out: str | None) -> int:

@@ -48,6 +48,7 @@ def test_module_help_subprocess():
         ["simulate", "--help"],
         ["simulate", "categorical", "--help"],
         ["simulate", "gaussian", "--help"],
+        ["figures", "--help"],
     ],
 )
 def test_every_command_has_help(capsys, argv):
@@ -205,6 +206,17 @@ def test_bad_input_exits_2_with_one_line(capsys, argv):
     assert len(lines) == 1, err
     assert lines[0].startswith("collapse-theory: error: ")
     assert "Traceback" not in err
+
+
+def test_figures_list_and_draw(capsys, tmp_path):
+    code, out, _err = run_cli(capsys, "figures", "--list")
+    assert code == 0 and "w2_schedules" in out
+    code, out, _err = run_cli(capsys, "figures", "variance_law", "--quick", "--out", str(tmp_path))
+    assert code == 0
+    for suffix in ("png", "pdf"):
+        assert (tmp_path / f"variance_law.{suffix}").stat().st_size > 1000
+    code, _out, err = run_cli(capsys, "figures", "nonsense", "--out", str(tmp_path))
+    assert code == 2 and "unknown figure" in err and len(err.strip().splitlines()) == 1
 
 
 def test_bad_probability_file(capsys, tmp_path):

@@ -15,7 +15,13 @@ import math
 import numpy as np
 from numba import njit
 
-from collapse_theory._samplers import binomial, chisquare
+from collapse_theory._samplers import (
+    binomial,
+    chisquare,
+    gamma_constants,
+    gamma_from_constants,
+    standard_gamma,
+)
 from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT, REPLACE
 
 SUFFICIENT, SAMPLES = 0, 1
@@ -53,6 +59,32 @@ def _merge_1d(n_a, mean_a, ss_a, n_b, mean_b, ss_b):
 
 
 @njit(cache=True, nogil=True)
+def _replace_sufficient_1d(
+    rng, first_generation, sizes, ddof, record_slot, means, variances, out_mean, out_var
+):
+    """The hot path (Replace, sufficient statistics, theory.md §2.1), generation by generation
+    over the block's chains so that each generation's constants are computed once:
+    mu' = mu + sigma Z / sqrt(M), sigma'^2 = sigma^2 chi2_{M-1} / (M - ddof)."""
+    for g in range(first_generation, sizes.size):
+        size = sizes[g]
+        mean_scale = 1.0 / math.sqrt(size)
+        var_scale = 2.0 / (size - ddof)  # chi2_k = 2 Gamma(k/2)
+        shape = 0.5 * (size - 1)
+        d, c = gamma_constants(max(shape, 1.0))
+        slot = record_slot[g + 1]
+        for r in range(means.size):
+            means[r] += math.sqrt(variances[r]) * mean_scale * rng.standard_normal()
+            if shape >= 1.0:
+                draw = gamma_from_constants(rng, d, c)
+            else:
+                draw = standard_gamma(rng, shape)
+            variances[r] *= draw * var_scale
+            if slot >= 0:
+                out_mean[slot, r] = means[r]
+                out_var[slot, r] = variances[r]
+
+
+@njit(cache=True, nogil=True)
 def simulate_block_1d(
     rng,
     mean0,
@@ -83,6 +115,22 @@ def simulate_block_1d(
         max_size = max(max_size, sizes[g])
     buffer = np.empty(max_size if method == SAMPLES else 1)
     sd0 = math.sqrt(var0)
+    if regime == REPLACE and method == SUFFICIENT:
+        means = np.full(num_replicates, mean0)
+        variances = np.full(num_replicates, var0)
+        if record_slot[0] >= 0:
+            out_mean[record_slot[0]] = means
+            out_var[record_slot[0]] = variances
+        if first_generation == 1:
+            means[:] = first_mean
+            variances[:] = first_var
+            if record_slot[1] >= 0:
+                out_mean[record_slot[1]] = means
+                out_var[record_slot[1]] = variances
+        _replace_sufficient_1d(
+            rng, first_generation, sizes, ddof, record_slot, means, variances, out_mean, out_var
+        )
+        return
     for r in range(num_replicates):
         mean, var = mean0, var0
         pool_n, pool_mean, pool_ss = 0, 0.0, 0.0
@@ -97,15 +145,6 @@ def simulate_block_1d(
                 out_var[record_slot[1], r] = var
         for g in range(first_generation, num_generations):
             size = sizes[g]
-            if regime == REPLACE and method == SUFFICIENT:
-                # The hot path of theory.md §2.1, written out: 3x faster than the general one.
-                mean += math.sqrt(var / size) * rng.standard_normal()
-                var *= chisquare(rng, size - 1) / (size - ddof)
-                slot = record_slot[g + 1]
-                if slot >= 0:
-                    out_mean[slot, r] = mean
-                    out_var[slot, r] = var
-                continue
             fresh = 0
             if regime == FRESH_SPLIT:
                 fresh = fresh_counts[g]
