@@ -12,14 +12,15 @@ Standard errors: means use ``std / sqrt(R)``; sample variances use the fourth ce
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from collapse_theory.regimes import Accumulate, FreshData, Replace
-from collapse_theory.verify.registry import Check, register
+from collapse_theory.verify.registry import add_check
 
 __all__ = ["K4", "ZIPF_30", "covariance_se", "mean_se", "variance_se"]
 
@@ -154,34 +155,7 @@ def _absorbing(states: np.ndarray) -> np.ndarray:
 # registration helpers
 
 
-def _register(
-    name: str,
-    section: str,
-    description: str,
-    parameters: Mapping[str, Any],
-    theory: Callable[[], float],
-    estimate: Callable[[np.random.SeedSequence, bool], tuple[float, float]],
-    *,
-    kind: str = "monte-carlo",
-    tolerance: float = 0.0,
-    quick: int | None = None,
-    full: int | None = None,
-) -> None:
-    register(
-        Check(
-            name=f"{FAMILY}.{name}",
-            family=FAMILY,
-            section=section,
-            description=description,
-            parameters=dict(parameters),
-            theory=theory,
-            estimate=estimate,
-            kind=kind,  # type: ignore[arg-type]
-            tolerance=tolerance,
-            quick_size={"num_replicates": quick} if quick else {},
-            full_size={"num_replicates": full} if full else {},
-        )
-    )
+_register = functools.partial(add_check, FAMILY)
 
 
 def _replicates(quick: bool, quick_size: int, full_size: int) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ from scipy.stats import chi2
 from collapse_theory.regimes import Accumulate, FreshData
 from collapse_theory.schedules import Linear, Power
 from collapse_theory.verify.categorical import mean_se, variance_se
-from collapse_theory.verify.registry import Check, register
+from collapse_theory.verify.registry import add_check
 
 __all__ = ["COV3", "bures_w2_squared", "proportion_se"]
 
@@ -152,33 +152,8 @@ def _size(quick: bool, replicates: int) -> int:
 # registration helper
 
 
-def _register(
-    name: str,
-    section: str,
-    description: str,
-    parameters: Mapping[str, Any],
-    theory: Callable[[], float],
-    estimate: Estimate,
-    *,
-    kind: str = "monte-carlo",
-    tolerance: float = 0.0,
-    quick: int | None = None,
-) -> None:
-    register(
-        Check(
-            name=f"{FAMILY}.{name}",
-            family=FAMILY,
-            section=section,
-            description=description,
-            parameters=dict(parameters),
-            theory=theory,
-            estimate=estimate,
-            kind=kind,  # type: ignore[arg-type]
-            tolerance=tolerance,
-            quick_size={"num_replicates": quick} if quick else {},
-            full_size={"num_replicates": _FULL * quick} if quick else {},
-        )
-    )
+def _register(*args: Any, quick: int | None = None, **kwargs: Any) -> None:
+    add_check(FAMILY, *args, quick=quick, full=_FULL * quick if quick else None, **kwargs)
 
 
 def _mc_1d(

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["KINDS", "Check", "checks", "get", "register", "select", "unregister"]
+__all__ = ["KINDS", "Check", "add_check", "checks", "get", "register", "select", "unregister"]
 
 #: How a check is judged.
 #:
@@ -119,6 +119,39 @@ def register(check: Check, *, replace: bool = False) -> Check:
         raise ValueError(f"a check named {check.name!r} is registered already")
     _REGISTRY[check.name] = check
     return check
+
+
+def add_check(
+    family: str,
+    name: str,
+    section: str,
+    description: str,
+    parameters: Mapping[str, Any],
+    theory: Callable[[], float],
+    estimate: Callable[[np.random.SeedSequence, bool], tuple[float, float]],
+    *,
+    kind: str = "monte-carlo",
+    tolerance: float = 0.0,
+    quick: int | None = None,
+    full: int | None = None,
+) -> Check:
+    """Build and register the check ``family.name``; ``quick``/``full`` are the replicate counts
+    its estimate uses in each mode (shown in the report)."""
+    return register(
+        Check(
+            name=f"{family}.{name}",
+            family=family,
+            section=section,
+            description=description,
+            parameters=dict(parameters),
+            theory=theory,
+            estimate=estimate,
+            kind=kind,  # type: ignore[arg-type]
+            tolerance=tolerance,
+            quick_size={"num_replicates": quick} if quick else {},
+            full_size={"num_replicates": full} if full else {},
+        )
+    )
 
 
 def unregister(name: str) -> None:
