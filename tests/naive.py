@@ -152,3 +152,45 @@ def composition_distribution(comps: np.ndarray, matrix: np.ndarray, p0, n: int) 
     for _ in range(n - 1):
         dist = dist @ matrix
     return dist
+
+
+# ---------------------------------------------------------------------------------------------
+# Gaussian mixtures (theory.md §4): EM written the obvious way with numpy/scipy
+
+
+def em_gmm(x, weights, means, covs, *, tol=1e-5, max_iter=2000, reg_covar=0.0):
+    """Full-covariance EM from the given start, vectorised over points with scipy's
+    ``multivariate_normal.logpdf``; the same stopping rule as scikit-learn (change of the mean
+    log-likelihood < tol). Returns (weights, means, covs, iterations, mean log-likelihood)."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    x = np.asarray(x, dtype=float)
+    weights, means, covs = (np.array(a, dtype=float) for a in (weights, means, covs))
+    lower, iterations = -np.inf, 0
+    while iterations < max_iter:
+        iterations += 1
+        previous = lower
+        log_prob = np.stack(
+            [
+                np.log(weights[k]) + multivariate_normal.logpdf(x, means[k], covs[k])
+                for k in range(weights.size)
+            ],
+            axis=1,
+        )
+        norm = logsumexp(log_prob, axis=1)
+        lower = norm.mean()
+        resp = np.exp(log_prob - norm[:, None])
+        nk = resp.sum(axis=0)
+        weights = nk / nk.sum()
+        means = resp.T @ x / nk[:, None]
+        covs = np.stack(
+            [
+                (resp[:, k, None] * (x - means[k])).T @ (x - means[k]) / nk[k]
+                + reg_covar * np.eye(x.shape[1])
+                for k in range(weights.size)
+            ]
+        )
+        if abs(lower - previous) < tol:
+            break
+    return weights, means, covs, iterations, lower

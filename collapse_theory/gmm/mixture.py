@@ -1,0 +1,201 @@
+"""A Gaussian mixture with validated parameters: sampling and log-density (theory.md §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from collapse_theory._validate import (
+    as_float_array,
+    check_covariance,
+    check_int,
+    check_probability_vector,
+)
+
+__all__ = ["Mixture", "check_mixture"]
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+class Mixture:
+    r"""A mixture of K Gaussians in d dimensions,
+
+    .. math::
+
+        f(x) = \sum_{k=1}^{K} w_k \, N(x; m_k, C_k),
+
+    the model family of theory.md §4.
+
+    Parameters
+    ----------
+    weights : array_like, shape (K,)
+        Non-negative, summing to 1 (within 1e-9; renormalised). A weight of 0 is a *lost*
+        component: it is kept (with its mean and covariance) but never sampled.
+    means : array_like, shape (K, d)
+    covs : array_like, shape (K, d, d)
+        Symmetric positive semi-definite covariances. :meth:`logpdf` needs the covariances of the
+        components with positive weight to be positive definite.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Weights off the simplex, covariances not symmetric PSD, inconsistent shapes, NaN/inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import collapse_theory as ct
+    >>> mix = ct.gmm.Mixture([0.5, 0.5], [[-2.0, 0.0], [2.0, 0.0]], [np.eye(2), np.eye(2)])
+    >>> mix.sample(1000, np.random.default_rng(0)).shape
+    (1000, 2)
+    """
+
+    __slots__ = ("_covs", "_means", "_weights")
+
+    def __init__(self, weights: Any, means: Any, covs: Any) -> None:
+        w = check_probability_vector("weights", weights)
+        m = as_float_array("means", means)
+        if m.ndim != 2:
+            raise ValueError(
+                f"means must have shape (K, d) = (number of components, dimension); got shape "
+                f"{m.shape}"
+            )
+        if m.shape[0] != w.size:
+            raise ValueError(
+                f"means must have one row per weight: weights has {w.size} entries, means has "
+                f"shape {m.shape}"
+            )
+        if m.shape[1] == 0:
+            raise ValueError("means must have at least one coordinate (d >= 1); got d = 0")
+        c = as_float_array("covs", covs)
+        k, d = m.shape
+        if c.shape != (k, d, d):
+            raise ValueError(
+                f"covs must have shape (K, d, d) = ({k}, {d}, {d}) to match means; got {c.shape}"
+            )
+        c = np.stack([check_covariance(f"covs[{i}]", c[i]) for i in range(k)])
+        for array in (w, m, c):
+            array.setflags(write=False)
+        self._weights, self._means, self._covs = w, m, c
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Component weights, shape (K,) (read-only)."""
+        return self._weights
+
+    @property
+    def means(self) -> np.ndarray:
+        """Component means, shape (K, d) (read-only)."""
+        return self._means
+
+    @property
+    def covs(self) -> np.ndarray:
+        """Component covariances, shape (K, d, d) (read-only)."""
+        return self._covs
+
+    @property
+    def num_components(self) -> int:
+        return int(self._weights.size)
+
+    @property
+    def dim(self) -> int:
+        return int(self._means.shape[1])
+
+    def __repr__(self) -> str:
+        return (
+            f"Mixture(weights={self._weights.tolist()}, means={self._means.tolist()}, "
+            f"covs={self._covs.tolist()})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mixture):
+            return NotImplemented
+        return bool(
+            np.array_equal(self._weights, other._weights)
+            and np.array_equal(self._means, other._means)
+            and np.array_equal(self._covs, other._covs)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def sample(self, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+        """``num_samples`` iid draws, shape (num_samples, d).
+
+        Component counts are Multinomial(num_samples, weights); the draws are returned grouped
+        by component (order does not matter for a fit), from ``N(m_k, C_k)`` via a PSD factor.
+        """
+        num_samples = check_int("num_samples", num_samples, minimum=0)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"rng must be a numpy Generator (np.random.default_rng(seed)); got {rng!r}"
+            )
+        counts = rng.multinomial(num_samples, self._weights)
+        parts = []
+        for k, count in enumerate(counts):
+            if count == 0:
+                continue
+            factor = _psd_factor(self._covs[k])
+            parts.append(self._means[k] + rng.standard_normal((count, self.dim)) @ factor.T)
+        if not parts:
+            return np.empty((0, self.dim))
+        return np.concatenate(parts)
+
+    def component_logpdf(self, x: Any) -> np.ndarray:
+        """``log N(x; m_k, C_k)`` for every component, shape (..., K); x has shape (..., d).
+
+        Components of weight 0 give -inf.
+        """
+        points = as_float_array("x", x)
+        if points.ndim == 0 or points.shape[-1] != self.dim:
+            raise ValueError(f"x must have shape (..., d) with d = {self.dim}; got {points.shape}")
+        out = np.full((*points.shape[:-1], self.num_components), -np.inf)
+        for k in range(self.num_components):
+            if self._weights[k] == 0.0:
+                continue
+            try:
+                chol = np.linalg.cholesky(self._covs[k])
+            except np.linalg.LinAlgError:
+                chol = None
+            if chol is None or np.min(np.diag(chol)) <= 0.0:
+                raise ValueError(
+                    f"covs[{k}] is singular, so the density of this mixture does not exist; "
+                    "logpdf needs positive definite covariances for components of positive weight"
+                )
+            diff = (points - self._means[k]).reshape(-1, self.dim)
+            sol = np.linalg.solve(chol, diff.T)
+            quad = np.sum(sol * sol, axis=0).reshape(points.shape[:-1])
+            out[..., k] = -0.5 * (quad + self.dim * _LOG_2PI) - np.sum(np.log(np.diag(chol)))
+        return out
+
+    def logpdf(self, x: Any) -> np.ndarray:
+        r"""Log-density :math:`\log \sum_k w_k N(x; m_k, C_k)` (log-sum-exp), shape (...,)."""
+        comp = self.component_logpdf(x)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self._weights)
+        values = comp + log_w
+        top = np.max(values, axis=-1, keepdims=True)
+        return (top + np.log(np.sum(np.exp(values - top), axis=-1, keepdims=True)))[..., 0]
+
+    def pdf(self, x: Any) -> np.ndarray:
+        """Density, shape (...,)."""
+        return np.exp(self.logpdf(x))
+
+
+def _psd_factor(cov: np.ndarray) -> np.ndarray:
+    """A matrix F with F F^T = cov (Cholesky, or eigen-factor for singular PSD matrices)."""
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(cov)
+        return vectors * np.sqrt(np.clip(values, 0.0, None))
+
+
+def check_mixture(name: str, value: Any) -> Mixture:
+    """Return ``value`` if it is a :class:`Mixture`, else a TypeError naming ``name``."""
+    if not isinstance(value, Mixture):
+        raise TypeError(
+            f"{name} must be a collapse_theory.gmm.Mixture(weights, means, covs); got "
+            f"{type(value).__name__}"
+        )
+    return value

@@ -1,0 +1,429 @@
+"""Gaussian mixtures (theory.md §4): EM against scikit-learn and the naive numpy EM, recursive
+fitting against the single-Gaussian (§2.6, §3.3) and Wright–Fisher (§1.3) theory, lost components,
+reproducibility, mixture metrics and input validation.
+
+Statistical checks are z-tests with |z| < Z_CRIT = 4.0 at fixed seeds (two-sided false alarm
+6.3e-5 each; 17 such checks here, a family-wise rate near 1e-3).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.stats as st
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+from scipy.special import digamma, polygamma
+from sklearn.mixture import GaussianMixture
+
+import collapse_theory as ct
+from collapse_theory import metrics
+from collapse_theory.gmm import EMResult, Mixture, fit_em, simulate
+from tests import naive
+
+Z_CRIT = 4.0
+
+
+def z_score(values: np.ndarray, truth: float) -> float:
+    """(mean - truth) / standard error of the mean."""
+    return float((values.mean() - truth) / (values.std(ddof=1) / np.sqrt(values.size)))
+
+
+def two_blobs(dim: int = 2) -> Mixture:
+    means = np.zeros((2, dim))
+    means[0, 0], means[1, 0] = -2.0, 2.5
+    cov1 = np.eye(dim)
+    cov2 = 0.5 * np.eye(dim) + 0.3 * np.ones((dim, dim))
+    return Mixture([0.4, 0.6], means, [cov1, cov2])
+
+
+def best_permutation(means_a: np.ndarray, means_b: np.ndarray) -> tuple[int, ...]:
+    """Label permutation of b closest to a."""
+    return min(
+        itertools.permutations(range(means_a.shape[0])),
+        key=lambda p: float(np.sum((means_a - means_b[list(p)]) ** 2)),
+    )
+
+
+def sklearn_fit(x, init: Mixture, tol: float, init_params: str = "kmeans") -> GaussianMixture:
+    return GaussianMixture(
+        init.num_components,
+        covariance_type="full",
+        tol=tol,
+        max_iter=2000,
+        reg_covar=0.0,
+        weights_init=init.weights,
+        means_init=init.means,
+        precisions_init=np.linalg.inv(init.covs),
+        init_params=init_params,
+    ).fit(x)
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. EM agrees with scikit-learn and the naive EM
+
+
+@pytest.mark.parametrize("dim,num_components", [(2, 2), (3, 3), (1, 2)])
+def test_fit_em_matches_sklearn_and_naive(dim, num_components):
+    rng = np.random.default_rng(10 + dim)
+    truth = two_blobs(dim)
+    x = np.stack([truth.sample(400, rng) for _ in range(5)])
+    init = Mixture(
+        np.full(num_components, 1.0 / num_components),
+        rng.normal(size=(num_components, dim)),
+        np.stack([np.eye(dim) * (1.0 + k) for k in range(num_components)]),
+    )
+    fit = fit_em(x, init, tol=1e-6)
+    assert fit.weights.shape == (5, num_components)
+    for r in range(x.shape[0]):
+        gm = sklearn_fit(x[r], init, tol=1e-6)
+        assert fit.converged[r] and gm.converged_
+        assert abs(fit.iterations[r] - gm.n_iter_) <= 1
+        assert abs(fit.log_likelihood[r] - gm.lower_bound_) <= 1e-6 * abs(gm.lower_bound_)
+        final = fit.mixture(r).logpdf(x[r]).mean()
+        assert abs(final - gm.score(x[r])) <= 1e-6 * abs(gm.score(x[r]))
+        perm = list(best_permutation(fit.means[r], gm.means_))
+        np.testing.assert_allclose(fit.weights[r], gm.weights_[perm], atol=1e-6)
+        np.testing.assert_allclose(fit.means[r], gm.means_[perm], atol=1e-6)
+        np.testing.assert_allclose(fit.covs[r], gm.covariances_[perm], atol=1e-6)
+        w, m, c, iterations, lower = naive.em_gmm(
+            x[r], init.weights, init.means, init.covs, tol=1e-6
+        )
+        assert iterations == fit.iterations[r]
+        assert abs(lower - fit.log_likelihood[r]) <= 1e-9 * abs(lower)
+        np.testing.assert_allclose(fit.weights[r], w, atol=1e-8)
+        np.testing.assert_allclose(fit.means[r], m, atol=1e-8)
+        np.testing.assert_allclose(fit.covs[r], c, atol=1e-8)
+
+
+def test_fit_em_reg_covar_matches_sklearn_and_single_dataset_shapes():
+    rng = np.random.default_rng(3)
+    x = two_blobs().sample(300, rng)
+    init = Mixture([0.5, 0.5], [[-1.0, 0.0], [1.0, 0.0]], [np.eye(2), np.eye(2)])
+    fit = fit_em(x, init, tol=1e-7, reg_covar=1e-2)
+    assert fit.weights.shape == (2,) and fit.iterations.shape == ()
+    gm = GaussianMixture(
+        2,
+        tol=1e-7,
+        reg_covar=1e-2,
+        max_iter=2000,
+        weights_init=init.weights,
+        means_init=init.means,
+        precisions_init=np.linalg.inv(init.covs),
+    ).fit(x)
+    assert abs(float(fit.log_likelihood) - gm.lower_bound_) <= 1e-6 * abs(gm.lower_bound_)
+    np.testing.assert_allclose(fit.covs, gm.covariances_, atol=1e-6)
+
+
+def test_kmeans_init_reaches_sklearn_optimum():
+    rng = np.random.default_rng(4)
+    truth = Mixture([0.3, 0.7], [[-6.0, 0.0], [6.0, 1.0]], [np.eye(2), 2 * np.eye(2)])
+    x = np.stack([truth.sample(500, rng) for _ in range(4)])
+    fit = fit_em(x, "kmeans++", num_components=2, seed=5, tol=1e-8)
+    for r in range(4):
+        gm = GaussianMixture(2, tol=1e-8, reg_covar=0.0, max_iter=2000, random_state=0).fit(x[r])
+        assert abs(fit.log_likelihood[r] - gm.lower_bound_) <= 1e-6 * abs(gm.lower_bound_)
+        perm = list(best_permutation(fit.means[r], gm.means_))
+        np.testing.assert_allclose(fit.means[r], gm.means_[perm], atol=1e-5)
+
+
+def test_lost_component_is_recorded_not_nan():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(200, 2))
+    # A component far away from every point gets no responsibility: lost, weight exactly 0.
+    init = Mixture([0.5, 0.5], [[0.0, 0.0], [1e3, 1e3]], [np.eye(2), np.eye(2)])
+    fit = fit_em(x, init)
+    assert fit.lost.tolist() == [False, True]
+    assert fit.weights[1] == 0.0 and fit.weights[0] == 1.0
+    assert np.all(np.isfinite(fit.means)) and np.all(np.isfinite(fit.covs))
+    assert np.isfinite(fit.log_likelihood) and fit.converged
+    np.testing.assert_allclose(fit.covs[0], np.cov(x.T, ddof=0), atol=1e-10)
+    # A lost component (weight 0) in the start stays lost.
+    again = fit_em(x, fit)
+    assert again.lost.tolist() == [False, True]
+    # A rare component in recursive fitting: lost for good once its weight hits 0 (§1, §4).
+    rare = Mixture([0.97, 0.03], [[0.0, 0.0], [30.0, 0.0]], [np.eye(2), np.eye(2)])
+    run = simulate(rare, 30, 20, num_replicates=200, seed=7)
+    lost = run["lost"][:, :, 1]
+    assert lost[-1].mean() > 0.5
+    assert np.all(lost[1:] >= lost[:-1])  # absorbing
+    assert np.all(run["weights"][:, :, 1][lost] == 0.0)
+    assert np.all(np.isfinite(run["log_likelihood"][1:]))
+    np.testing.assert_allclose(run["weights"].sum(axis=-1), 1.0, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. Recursive fitting against theory
+
+
+def test_one_component_collapses_at_mle_rate_1d():
+    """theory.md §2.6: E sigma_n^2 = sigma_0^2 r^n, r = (M-1)/M; §2.3 with S = chi2_k / M:
+    E ln sigma_n^2 = n (psi(k/2) - ln(M/2)), Var = n psi'(k/2)."""
+    m, n, reps, var0 = 20, 10, 4000, 2.0
+    run = simulate(Mixture([1.0], [[1.0]], [[[var0]]]), m, n, num_replicates=reps, seed=11)
+    var = run["covs"][:, :, 0, 0, 0]
+    k = m - 1
+    for g in (1, 5, 10):
+        assert abs(z_score(var[g], var0 * ((m - 1) / m) ** g)) < Z_CRIT
+        log_var = np.log(var[g] / var0)
+        assert abs(z_score(log_var, g * (digamma(k / 2) - np.log(m / 2)))) < Z_CRIT
+        # variance of the log: z from the chi-square law of the sample variance (Var of s^2 ~ 2s^4/R)
+        predicted = g * polygamma(1, k / 2)
+        z = (log_var.var(ddof=1) - predicted) / (predicted * np.sqrt(2.0 / (reps - 1)))
+        assert abs(z) < Z_CRIT
+    assert np.all(run["converged"]) and np.all(run["iterations"][1:] <= 3)
+
+
+def test_one_component_collapses_at_mle_rate_2d():
+    """Per dimension E Sigma_n[jj] = Sigma_0[jj] r^n (§2.6); log-det drift of §3.3 for the MLE:
+    E ln det Sigma_n = ln det Sigma_0 + n sum_j [psi((k-j+1)/2) + ln(2/M)]."""
+    m, n, reps = 15, 8, 3000
+    cov0 = np.array([[1.0, 0.5], [0.5, 2.0]])
+    run = simulate(Mixture([1.0], [[0.0, 0.0]], [cov0]), m, n, num_replicates=reps, seed=12)
+    covs = run["covs"][:, :, 0]
+    k = m - 1
+    for g in (2, 8):
+        for j in range(2):
+            assert abs(z_score(covs[g, :, j, j], cov0[j, j] * ((m - 1) / m) ** g)) < Z_CRIT
+        drift = g * sum(digamma((k - j) / 2) + np.log(2 / m) for j in range(2))
+        log_det = np.linalg.slogdet(covs[g])[1] - np.linalg.slogdet(cov0)[1]
+        assert abs(z_score(log_det, drift)) < Z_CRIT
+
+
+def test_separated_weights_drift_like_wright_fisher():
+    """theory.md §1.3 with 2 states: E w_n = w_0, Var w_n = w_0 (1 - w_0)(1 - (1 - 1/M)^n)."""
+    m, n, reps, p = 100, 10, 2000, 0.3
+    mix = Mixture([p, 1 - p], [[-50.0, 0.0], [50.0, 0.0]], [np.eye(2), np.eye(2)])
+    run = simulate(mix, m, n, num_replicates=reps, seed=13)
+    w = run["weights"][:, :, 0]
+    for g in (1, 4, 10):
+        assert abs(z_score(w[g], p)) < Z_CRIT
+        predicted = p * (1 - p) * (1 - (1 - 1 / m) ** g)
+        assert abs(z_score((w[g] - p) ** 2, predicted)) < Z_CRIT
+
+
+# ------------------------------------------------------------------------------------------------
+# Regimes, init, reproducibility
+
+
+@pytest.mark.parametrize(
+    "regime", [ct.Replace(), ct.Accumulate(), ct.FreshData(0.3), ct.FreshData(0.3, "split")]
+)
+@pytest.mark.parametrize("init", ["warm", "kmeans++"])
+def test_same_seed_same_arrays_for_any_threads_and_chunks(regime, init):
+    mix = two_blobs()
+    kwargs = dict(num_replicates=600, seed=21, regime=regime, init=init, record=[0, 2, 3])
+    runs = [
+        simulate(mix, 40, 3, num_threads=1, **kwargs),
+        simulate(mix, 40, 3, num_threads=2, chunk_size=1, **kwargs),
+        simulate(mix, 40, 3, num_threads=2, chunk_size=2, **kwargs),
+    ]
+    for run in runs[1:]:
+        for name, array in runs[0].trajectories.items():
+            np.testing.assert_array_equal(run[name], array, err_msg=name)
+    assert runs[0]["weights"].shape == (3, 600, 2)
+    assert np.isnan(runs[0]["log_likelihood"][0]).all()
+    assert np.isfinite(runs[0]["log_likelihood"][1:]).all()
+
+
+def test_fit_em_kmeans_reproducible_across_threads():
+    x = np.stack([two_blobs().sample(60, np.random.default_rng(s)) for s in range(300)])
+    fits = [
+        fit_em(x, "kmeans++", num_components=2, seed=3, num_threads=t, chunk_size=c)
+        for t, c in [(1, 1), (2, 1), (2, 2)]
+    ]
+    for fit in fits[1:]:
+        for a, b in zip(fits[0].__dict__.values(), fit.__dict__.values(), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_fresh_data_keeps_variance_and_accumulate_slows_collapse():
+    mix = Mixture([1.0], [[0.0]], [[[1.0]]])
+    replace = simulate(mix, 10, 30, num_replicates=500, seed=31, record="last")
+    fresh = simulate(
+        mix, 10, 30, num_replicates=500, seed=31, record="last", regime=ct.FreshData(0.5, "split")
+    )
+    pooled = simulate(
+        mix, 10, 30, num_replicates=500, seed=31, record="last", regime=ct.Accumulate()
+    )
+    med = [np.median(r["covs"][-1, :, 0, 0, 0]) for r in (replace, fresh, pooled)]
+    assert med[0] < 0.3 < med[1] and med[2] > 0.7
+
+
+def test_schedule_and_metadata():
+    run = simulate(
+        two_blobs(),
+        ct.schedules.Linear(20, 5.0),
+        4,
+        num_replicates=3,
+        seed=1,
+        record="last",
+        progress=False,
+    )
+    assert run.generations.tolist() == [4]
+    assert run.metadata["model"] == "gmm"
+    assert run.metadata["parameters"]["sample_sizes"].tolist() == [20, 25, 30, 35]
+
+
+# ------------------------------------------------------------------------------------------------
+# Mixture and metrics
+
+
+def test_mixture_sample_and_logpdf():
+    mix = two_blobs()
+    x = mix.sample(50_000, np.random.default_rng(0))
+    # the empirical mean of draws agrees with sum_k w_k m_k per coordinate
+    truth = mix.weights @ mix.means
+    for j in range(2):
+        assert abs(z_score(x[:, j], truth[j])) < Z_CRIT
+    reference = np.log(
+        sum(
+            w * st.multivariate_normal(m, c).pdf(x[:100])
+            for w, m, c in zip(mix.weights, mix.means, mix.covs, strict=True)
+        )
+    )
+    np.testing.assert_allclose(mix.logpdf(x[:100]), reference, rtol=1e-12)
+    assert mix.logpdf(x[0]).shape == ()
+
+
+def test_l2_gmm_against_quadrature_and_mw2_against_bures():
+    a = Mixture([0.3, 0.7], [[-1.0], [2.0]], [[[0.5]], [[1.5]]])
+    b = Mixture([0.6, 0.4], [[0.0], [3.0]], [[[1.0]], [[0.2]]])
+    grid = np.linspace(-15, 15, 60001)[:, None]
+    quad = np.trapezoid((a.pdf(grid) - b.pdf(grid)) ** 2, grid[:, 0])
+    assert abs(metrics.l2_gmm(a, b, squared=True) - quad) < 1e-10
+    assert metrics.l2_gmm(a, a) == 0.0
+    assert metrics.l2_gmm(a, b) == pytest.approx(metrics.l2_gmm(b, a), rel=1e-12)
+    single_a = Mixture([1.0], [[0.0, 1.0]], [[[2.0, 0.3], [0.3, 1.0]]])
+    single_b = Mixture([1.0], [[1.0, 0.0]], [np.eye(2)])
+    expected = metrics.w2_gaussian(
+        single_a.means[0], single_a.covs[0], single_b.means[0], single_b.covs[0]
+    )
+    assert metrics.mw2_gmm(single_a, single_b) == pytest.approx(expected, rel=1e-12)
+    # MW2 >= W2 between the mixtures >= |difference of means|
+    assert metrics.mw2_gmm(a, b) >= np.linalg.norm(a.weights @ a.means - b.weights @ b.means)
+    assert metrics.mw2_gmm(a, a) == pytest.approx(0.0, abs=1e-7)
+    with pytest.raises(ValueError, match="dimension"):
+        metrics.l2_gmm(a, single_a)
+    with pytest.raises(TypeError, match="Mixture"):
+        metrics.mw2_gmm(a, "b")
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. Bad input
+
+
+@pytest.mark.parametrize(
+    "weights,means,covs,match",
+    [
+        ([0.5, 0.6], [[0.0], [1.0]], [[[1.0]], [[1.0]]], "weights must sum to 1"),
+        ([1.5, -0.5], [[0.0], [1.0]], [[[1.0]], [[1.0]]], "weights must be non-negative"),
+        ([0.5, 0.5], [[0.0], [1.0]], [[[1.0]], [[-1.0]]], r"covs\[1\] must be positive semi"),
+        ([1.0], [[0.0, 0.0]], [[[1.0, 0.5], [0.0, 1.0]]], r"covs\[0\] must be symmetric"),
+        ([0.5, 0.5], [[0.0], [1.0]], [[[1.0]]], "covs must have shape"),
+        ([0.5, 0.5], [[0.0]], [[[1.0]], [[1.0]]], "means must have one row per weight"),
+        ([1.0], [0.0], [[[1.0]]], r"means must have shape \(K, d\)"),
+        ([1.0], [[np.nan]], [[[1.0]]], "means must contain only finite"),
+    ],
+)
+def test_mixture_rejects_bad_input(weights, means, covs, match):
+    with pytest.raises(ValueError, match=match):
+        Mixture(weights, means, covs)
+
+
+def test_fit_em_and_simulate_reject_bad_input():
+    mix = two_blobs()
+    x = mix.sample(100, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"N >= K \(d \+ 1\) = 6"):
+        fit_em(x[:5], mix)
+    bad = x.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="samples must contain only finite"):
+        fit_em(bad, mix)
+    with pytest.raises(ValueError, match="init must be one of"):
+        fit_em(x, "random")
+    with pytest.raises(ValueError, match="num_components"):
+        fit_em(x, "kmeans++")
+    with pytest.raises(TypeError, match="init must be"):
+        fit_em(x, 3)
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        fit_em(x, mix, tol=0.0)
+    with pytest.raises(ValueError, match="max_iter"):
+        fit_em(x, mix, max_iter=0)
+    with pytest.raises(ValueError, match="reg_covar"):
+        fit_em(x, mix, reg_covar=-1.0)
+    with pytest.raises(ValueError, match="dimension"):
+        fit_em(x[:, :1], mix)
+    with pytest.raises(ValueError, match="samples must have shape"):
+        fit_em(x[:, 0], mix)
+    with pytest.raises(ValueError, match="weights must sum to 1"):
+        fit_em(x, ([0.5, 0.6], mix.means, mix.covs))
+    with pytest.raises(ValueError, match=r"num_samples must be >= K \(d \+ 1\) = 6"):
+        simulate(mix, 5, 3)
+    with pytest.raises(ValueError, match="init must be one of"):
+        simulate(mix, 50, 3, init="random")
+    with pytest.raises(TypeError, match="mixture0 must be"):
+        simulate((mix.weights, mix.means, mix.covs), 50, 3)
+    with pytest.raises(TypeError, match="regime"):
+        simulate(mix, 50, 3, regime="replace")
+    with pytest.raises(ValueError, match="record"):
+        simulate(mix, 50, 3, record=[5])
+    with pytest.raises(TypeError, match="num_generations"):
+        simulate(mix, 50, 3.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Property-based: any valid mixture samples and evaluates; EM never returns NaN
+
+
+@hs.composite
+def mixtures(draw, max_components=3, max_dim=3):
+    k = draw(hs.integers(1, max_components))
+    d = draw(hs.integers(1, max_dim))
+    raw = np.array(draw(hs.lists(hs.floats(0.05, 1.0), min_size=k, max_size=k)))
+    means = np.array(draw(hs.lists(hs.floats(-5, 5), min_size=k * d, max_size=k * d))).reshape(k, d)
+    factors = np.array(
+        draw(hs.lists(hs.floats(-2, 2), min_size=k * d * d, max_size=k * d * d))
+    ).reshape(k, d, d)
+    covs = factors @ factors.transpose(0, 2, 1) + 0.1 * np.eye(d)
+    return Mixture(raw / raw.sum(), means, covs)
+
+
+@settings(max_examples=25, deadline=None)
+@given(mixtures(), hs.integers(0, 2**32 - 1))
+def test_fuzz_mixture(mix, seed):
+    x = mix.sample(20, np.random.default_rng(seed))
+    assert x.shape == (20, mix.dim)
+    values = mix.logpdf(x)
+    assert np.all(np.isfinite(values))
+    reference = np.log(
+        sum(
+            w * st.multivariate_normal(m, c).pdf(x).reshape(-1)
+            for w, m, c in zip(mix.weights, mix.means, mix.covs, strict=True)
+        )
+    )
+    np.testing.assert_allclose(values, reference, rtol=1e-8, atol=1e-8)
+
+
+@settings(max_examples=25, deadline=None)
+@given(mixtures(), mixtures(), hs.integers(0, 2**32 - 1), hs.sampled_from(["init", "kmeans++"]))
+def test_fuzz_fit_em(truth, start, seed, how):
+    if start.dim != truth.dim:
+        start = Mixture(
+            start.weights,
+            np.zeros((start.num_components, truth.dim)),
+            np.stack([np.eye(truth.dim)] * start.num_components),
+        )
+    x = truth.sample(3 * start.num_components * (truth.dim + 1), np.random.default_rng(seed))[None]
+    if how == "init":
+        fit = fit_em(x, start, max_iter=200)
+    else:
+        fit = fit_em(x, "kmeans++", num_components=start.num_components, seed=seed, max_iter=200)
+    assert isinstance(fit, EMResult)
+    for array in (fit.weights, fit.means, fit.covs, fit.log_likelihood):
+        assert np.all(np.isfinite(array))
+    np.testing.assert_allclose(fit.weights.sum(axis=-1), 1.0, atol=1e-12)
+    assert np.all(fit.weights[fit.lost] == 0.0)
+    assert np.all(fit.iterations >= 1) and np.all(fit.iterations <= 200)
