@@ -427,3 +427,16 @@ def test_fuzz_fit_em(truth, start, seed, how):
     np.testing.assert_allclose(fit.weights.sum(axis=-1), 1.0, atol=1e-12)
     assert np.all(fit.weights[fit.lost] == 0.0)
     assert np.all(fit.iterations >= 1) and np.all(fit.iterations <= 200)
+
+
+def test_vectorised_exp_matches_math_exp():
+    from collapse_theory.gmm._numba import exp_nonpositive
+
+    values = -np.concatenate(
+        [np.linspace(0, 750, 20001), np.random.default_rng(0).exponential(3, 5000)]
+    )
+    out = values.copy()
+    exp_nonpositive(out, out.size, np.empty(out.size))
+    expected = np.exp(np.maximum(values, -708.0))
+    np.testing.assert_array_less(np.abs(out - expected), 4 * np.spacing(expected))
+    assert out[0] == 1.0

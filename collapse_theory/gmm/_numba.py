@@ -59,129 +59,222 @@ def cholesky_into(cov, out):
 
 
 @njit(cache=True, nogil=True)
-def _prepare(weights, covs, active, chol, log_norm, log_w):
-    """Cholesky factors and log normalisers ``log w_k - sum log L_kk - d log(2 pi) / 2``;
+def _prepare(weights, covs, active, chol, inv_chol, log_norm):
+    """Inverse Cholesky factors and log normalisers ``log w_k - sum log L_kk - d log(2 pi) / 2``;
     a component whose covariance is not positive definite is marked lost."""
     num_components, d = covs.shape[0], covs.shape[1]
     for k in range(num_components):
         if active[k] and not cholesky_into(covs[k], chol[k]):
             active[k] = False
             weights[k] = 0.0
-        if active[k]:
-            half_log_det = 0.0
+        if not active[k]:
+            continue
+        half_log_det = 0.0
+        for i in range(d):
+            half_log_det += math.log(chol[k, i, i])
+        log_w = math.log(weights[k]) if weights[k] > 0.0 else -np.inf
+        log_norm[k] = log_w - half_log_det - 0.5 * d * _LOG_2PI
+        # inv_chol = L^{-1} (lower triangular), so that z = L^{-1}(x - m) needs no division.
+        for j in range(d):
             for i in range(d):
-                half_log_det += math.log(chol[k, i, i])
-            log_w[k] = math.log(weights[k]) if weights[k] > 0.0 else -np.inf
-            log_norm[k] = log_w[k] - half_log_det - 0.5 * d * _LOG_2PI
+                inv_chol[k, i, j] = 0.0
+            inv_chol[k, j, j] = 1.0 / chol[k, j, j]
+            for i in range(j + 1, d):
+                acc = 0.0
+                for m in range(j, i):
+                    acc -= chol[k, i, m] * inv_chol[k, m, j]
+                inv_chol[k, i, j] = acc / chol[k, i, i]
+
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_SHIFTER = 6755399441055744.0  # 1.5 * 2^52: adding it rounds to an integer held in the low bits
+_SHIFTER_BITS = 0x4338000000000000
 
 
 @njit(cache=True, nogil=True)
-def _e_step(x, num_points, means, active, chol, log_norm, resp, z):
-    """Responsibilities into ``resp[:num_points]``; returns the mean log-likelihood."""
-    num_components, d = means.shape[0], means.shape[1]
+def exp_nonpositive(values, count, scratch):
+    """``values[:count] <- exp(values[:count])`` for arguments <= 0, in loops LLVM vectorises.
+
+    Cody–Waite reduction ``x = k ln 2 + r``, ``|r| <= ln 2 / 2``, a degree-13 Taylor polynomial
+    for ``e^r`` (truncation error < 1e-17) and ``2^k`` built in the exponent bits; arguments below
+    -708 are clamped there (``e^-708 ~ 3e-308``). Within 2 ulp of ``math.exp``.
+    """
+    for n in range(count):
+        v = max(values[n], -708.0)
+        shifted = v * _LOG2E + _SHIFTER
+        scratch[n] = shifted
+        k = shifted - _SHIFTER
+        r = v - k * _LN2_HI - k * _LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        values[n] = p * r + 1.0
+    bits = scratch[:count].view(np.int64)
+    for n in range(count):
+        bits[n] = (bits[n] - _SHIFTER_BITS + 1023) << 52
+    for n in range(count):
+        values[n] *= scratch[n]
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _e_step(xt, num_points, shift, active, inv_chol, log_norm, work):
+    """One pass of the E step over the data ``xt`` (d, N) (log-sum-exp responsibilities), with
+    the sums the M step needs, taken about ``shift`` (the current means): ``S_k = sum_n r_nk``,
+    ``U_k = sum_n r_nk u_nk``, ``V_k = sum_n r_nk u_nk u_nk^T``, ``u_nk = x_n - shift_k``.
+    Loops run over points innermost so that LLVM vectorises them. Returns the mean
+    log-likelihood."""
+    sums_n, sums_u, sums_uu = work[3], work[4], work[5]
+    lp, top, acc, z, quad, scratch = work[6], work[7], work[8], work[11], work[12], work[13]
+    num_components, d = shift.shape[0], shift.shape[1]
+    first = True
+    for k in range(num_components):
+        if not active[k]:
+            continue
+        for n in range(num_points):
+            quad[n] = 0.0
+        for i in range(d):
+            c, s = inv_chol[k, i, i], shift[k, i]
+            for n in range(num_points):
+                z[n] = c * (xt[i, n] - s)
+            for j in range(i):
+                c, s = inv_chol[k, i, j], shift[k, j]
+                for n in range(num_points):
+                    z[n] += c * (xt[j, n] - s)
+            for n in range(num_points):
+                quad[n] += z[n] * z[n]
+        norm = log_norm[k]
+        for n in range(num_points):
+            lp[k, n] = norm - 0.5 * quad[n]
+        if first:
+            for n in range(num_points):
+                top[n] = lp[k, n]
+            first = False
+        else:
+            for n in range(num_points):
+                top[n] = max(top[n], lp[k, n])
+    for n in range(num_points):
+        acc[n] = 0.0
+    for k in range(num_components):
+        if not active[k]:
+            continue
+        row = lp[k]
+        for n in range(num_points):
+            row[n] -= top[n]
+        exp_nonpositive(row, num_points, scratch)
+        for n in range(num_points):
+            acc[n] += row[n]
     total = 0.0
     for n in range(num_points):
-        top = -np.inf
-        for k in range(num_components):
-            if not active[k]:
-                resp[n, k] = -np.inf
-                continue
-            quad = 0.0
-            for i in range(d):
-                s = x[n, i] - means[k, i]
-                for j in range(i):
-                    s -= chol[k, i, j] * z[j]
-                z[i] = s / chol[k, i, i]
-                quad += z[i] * z[i]
-            value = log_norm[k] - 0.5 * quad
-            resp[n, k] = value
-            if value > top:
-                top = value
-        acc = 0.0
-        for k in range(num_components):
-            if active[k]:
-                e = math.exp(resp[n, k] - top)
-                resp[n, k] = e
-                acc += e
-            else:
-                resp[n, k] = 0.0
-        inv = 1.0 / acc
-        for k in range(num_components):
-            resp[n, k] *= inv
-        total += top + math.log(acc)
-    return total / num_points
+        total += top[n]
+    # sum_n log(acc_n) through running products (each acc_n lies in [1, K]): few logs.
+    log_acc, product = 0.0, 1.0
+    for n in range(num_points):
+        product *= acc[n]
+        if product > 1e250:
+            log_acc += math.log(product)
+            product = 1.0
+    log_acc += math.log(product)
+    for n in range(num_points):
+        acc[n] = 1.0 / acc[n]
+    for k in range(num_components):
+        if not active[k]:
+            continue
+        row = lp[k]
+        mass = 0.0
+        for n in range(num_points):
+            row[n] *= acc[n]
+            mass += row[n]
+        sums_n[k] = mass
+        for i in range(d):
+            s = shift[k, i]
+            first_moment = 0.0
+            for n in range(num_points):
+                z[n] = row[n] * (xt[i, n] - s)
+                first_moment += z[n]
+            sums_u[k, i] = first_moment
+            for j in range(i + 1):
+                t = shift[k, j]
+                second = 0.0
+                for n in range(num_points):
+                    second += z[n] * (xt[j, n] - t)
+                sums_uu[k, i, j] = second
+    return (total + log_acc) / num_points
 
 
 @njit(cache=True, nogil=True)
-def _m_step(x, num_points, resp, reg_covar, weights, means, covs, active, nk, mean_k):
-    """Weights, means and covariances from the responsibilities (scikit-learn's M step); a
-    component with responsibility mass <= d is marked lost (weight 0, parameters kept)."""
+def _m_step(reg_covar, weights, means, covs, active, work):
+    """scikit-learn's M step from the sums of :func:`_e_step` (taken about the old means):
+    ``N_k = S_k + 10 eps``, ``m_k = shift_k + delta_k`` with ``delta_k = U_k / N_k``,
+    ``C_k = (V_k - delta_k U_k^T - U_k delta_k^T + S_k delta_k delta_k^T) / N_k + reg I``, which
+    equals ``sum_n r_nk (x_n - m_k)(x_n - m_k)^T / N_k`` exactly in exact arithmetic. A component
+    with responsibility mass ``S_k <= d`` is marked lost (weight 0, parameters kept)."""
+    sums_n, sums_u, sums_uu, delta = work[3], work[4], work[5], work[9]
     num_components, d = means.shape[0], means.shape[1]
-    for k in range(num_components):
-        nk[k] = 0.0
-    for n in range(num_points):
-        for k in range(num_components):
-            nk[k] += resp[n, k]
     total = 0.0
     for k in range(num_components):
-        if active[k] and nk[k] <= d:
+        if active[k] and sums_n[k] <= d:
             active[k] = False
         if active[k]:
-            nk[k] += _EPS10
-            total += nk[k]
+            total += sums_n[k] + _EPS10
     for k in range(num_components):
         if not active[k]:
             weights[k] = 0.0
             continue
-        weights[k] = nk[k] / total
+        raw = sums_n[k]
+        nk = raw + _EPS10
+        weights[k] = nk / total
+        inv = 1.0 / nk
         for i in range(d):
-            mean_k[i] = 0.0
-        for n in range(num_points):
-            r = resp[n, k]
-            for i in range(d):
-                mean_k[i] += r * x[n, i]
-        inv = 1.0 / nk[k]
-        for i in range(d):
-            mean_k[i] *= inv
-            means[k, i] = mean_k[i]
+            delta[i] = sums_u[k, i] * inv
         for i in range(d):
             for j in range(i + 1):
-                covs[k, i, j] = 0.0
-        for n in range(num_points):
-            r = resp[n, k]
-            for i in range(d):
-                di = r * (x[n, i] - mean_k[i])
-                for j in range(i + 1):
-                    covs[k, i, j] += di * (x[n, j] - mean_k[j])
-        for i in range(d):
-            for j in range(i + 1):
-                covs[k, i, j] *= inv
-                covs[k, j, i] = covs[k, i, j]
+                value = (
+                    sums_uu[k, i, j]
+                    - delta[i] * sums_u[k, j]
+                    - sums_u[k, i] * delta[j]
+                    + raw * delta[i] * delta[j]
+                ) * inv
+                covs[k, i, j] = value
+                covs[k, j, i] = value
             covs[k, i, i] += reg_covar
+        for i in range(d):
+            means[k, i] += delta[i]
 
 
 @njit(cache=True, nogil=True)
 def em_fit(x, num_points, weights, means, covs, active, tol, max_iter, reg_covar, work):
-    """EM on ``x[:num_points]`` from the parameters given, updated in place.
+    """EM on the points ``x[:, :num_points]`` (layout (d, N)) from the parameters given, updated in place.
 
     ``work`` is the tuple of buffers from :func:`em_buffers`. Returns ``(iterations, converged,
     mean log-likelihood of the last E step)``.
     """
-    chol, log_norm, log_w, resp, z, nk, mean_k = work
+    chol, inv_chol, log_norm = work[0], work[1], work[2]
     lower = -np.inf
     converged = False
     iterations = 0
     for it in range(1, max_iter + 1):
         iterations = it
         previous = lower
-        _prepare(weights, covs, active, chol, log_norm, log_w)
-        lower = _e_step(x, num_points, means, active, chol, log_norm, resp, z)
-        _m_step(x, num_points, resp, reg_covar, weights, means, covs, active, nk, mean_k)
+        _prepare(weights, covs, active, chol, inv_chol, log_norm)
+        lower = _e_step(x, num_points, means, active, inv_chol, log_norm, work)
+        _m_step(reg_covar, weights, means, covs, active, work)
         if abs(lower - previous) < tol:
             converged = True
             break
     # A covariance made singular by the last M step marks its component lost now.
-    _prepare(weights, covs, active, chol, log_norm, log_w)
+    _prepare(weights, covs, active, chol, inv_chol, log_norm)
     _renormalise(weights, active)
     return iterations, converged, lower
 
@@ -199,35 +292,42 @@ def _renormalise(weights, active):
 
 @njit(cache=True, nogil=True)
 def em_buffers(max_points, num_components, dim):
-    """Scratch arrays for :func:`em_fit` (allocated once per block)."""
+    """Scratch arrays for :func:`em_fit` and the k-means initialisation (one set per block):
+    chol, inv_chol, log_norm, sums_n, sums_u, sums_uu, lp, top, acc, delta, dist, z, quad,
+    scratch."""
     return (
-        np.empty((num_components, dim, dim)),
-        np.empty(num_components),
-        np.empty(num_components),
-        np.empty((max_points, num_components)),
-        np.empty(dim),
-        np.empty(num_components),
-        np.empty(dim),
+        np.zeros((num_components, dim, dim)),
+        np.zeros((num_components, dim, dim)),
+        np.zeros(num_components),
+        np.zeros(num_components),
+        np.zeros((num_components, dim)),
+        np.zeros((num_components, dim, dim)),
+        np.zeros((num_components, max_points)),
+        np.zeros(max_points),
+        np.zeros(max_points),
+        np.zeros(dim),
+        np.zeros(max_points),
+        np.zeros(max_points),
+        np.zeros(max_points),
+        np.zeros(max_points),
     )
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _kmeans_init(rng, x, num_points, weights, means, covs, active, work, labels, centres):
-    """Greedy-free k-means++ seeding (D^2 sampling), Lloyd iterations to a fixed point (at most
+    """k-means++ seeding (D^2 sampling), Lloyd iterations to a fixed point (at most
     100), then the M step of the hard assignment (as scikit-learn's ``init_params="kmeans"``)."""
     num_components, d = means.shape[0], means.shape[1]
-    resp = work[3]
-    nk, mean_k = work[5], work[6]
-    dist = work[3][:, 0].copy()  # scratch of length max_points
+    nk, dist = work[3], work[10]
     first = int(rng.random() * num_points)
     if first >= num_points:
         first = num_points - 1
     for i in range(d):
-        centres[0, i] = x[first, i]
+        centres[0, i] = x[i, first]
     for n in range(num_points):
         acc = 0.0
         for i in range(d):
-            acc += (x[n, i] - centres[0, i]) ** 2
+            acc += (x[i, n] - centres[0, i]) ** 2
         dist[n] = acc
     for c in range(1, num_components):
         total = 0.0
@@ -245,11 +345,11 @@ def _kmeans_init(rng, x, num_points, weights, means, covs, active, work, labels,
         else:
             pick = int(rng.random() * num_points) % num_points
         for i in range(d):
-            centres[c, i] = x[pick, i]
+            centres[c, i] = x[i, pick]
         for n in range(num_points):
             acc = 0.0
             for i in range(d):
-                acc += (x[n, i] - centres[c, i]) ** 2
+                acc += (x[i, n] - centres[c, i]) ** 2
             if acc < dist[n]:
                 dist[n] = acc
     for n in range(num_points):
@@ -261,7 +361,7 @@ def _kmeans_init(rng, x, num_points, weights, means, covs, active, work, labels,
             for c in range(num_components):
                 acc = 0.0
                 for i in range(d):
-                    acc += (x[n, i] - centres[c, i]) ** 2
+                    acc += (x[i, n] - centres[c, i]) ** 2
                 if acc < best:
                     best, best_k = acc, c
             if labels[n] != best_k:
@@ -277,17 +377,30 @@ def _kmeans_init(rng, x, num_points, weights, means, covs, active, work, labels,
             c = labels[n]
             nk[c] += 1.0
             for i in range(d):
-                centres[c, i] += x[n, i]
+                centres[c, i] += x[i, n]
         for c in range(num_components):
             if nk[c] > 0.0:
                 for i in range(d):
                     centres[c, i] /= nk[c]
-    for n in range(num_points):
-        for c in range(num_components):
-            resp[n, c] = 1.0 if labels[n] == c else 0.0
+    # The M step of the one-hot responsibilities, with sums taken about the final centres.
+    sums_u, sums_uu = work[4], work[5]
     for c in range(num_components):
         active[c] = True
-    _m_step(x, num_points, resp, 0.0, weights, means, covs, active, nk, mean_k)
+        nk[c] = 0.0
+        for i in range(d):
+            means[c, i] = centres[c, i]
+            sums_u[c, i] = 0.0
+            for j in range(d):
+                sums_uu[c, i, j] = 0.0
+    for n in range(num_points):
+        c = labels[n]
+        nk[c] += 1.0
+        for i in range(d):
+            ui = x[i, n] - centres[c, i]
+            sums_u[c, i] += ui
+            for j in range(i + 1):
+                sums_uu[c, i, j] += ui * (x[j, n] - centres[c, j])
+    _m_step(0.0, weights, means, covs, active, work)
 
 
 @njit(cache=True, nogil=True)
@@ -312,11 +425,15 @@ def fit_block(
     work = em_buffers(num_points, num_components, d)
     labels = np.empty(num_points, dtype=np.int64)
     centres = np.empty((num_components, d))
+    xt = np.empty((d, num_points))
     for r in range(num_replicates):
+        for n in range(num_points):
+            for i in range(d):
+                xt[i, n] = x[r, n, i]
         if init_code == KMEANS:
             _kmeans_init(
                 rng,
-                x[r],
+                xt,
                 num_points,
                 weights[r],
                 means[r],
@@ -331,7 +448,7 @@ def fit_block(
                     for i in range(d):
                         covs[r, k, i, i] += reg_covar
         iterations, converged, ll = em_fit(
-            x[r],
+            xt,
             num_points,
             weights[r],
             means[r],
@@ -349,7 +466,7 @@ def fit_block(
 
 @njit(cache=True, nogil=True, inline="always")
 def _sample_into(rng, count, weights, means, chol, active, out, start, z):
-    """``count`` iid draws from the mixture into ``out[start:start + count]`` (component counts by
+    """``count`` iid draws from the mixture into ``out[:, start:start + count]`` (layout (d, N)) (component counts by
     sequential binomials, then N(m_k, L_k L_k^T) by the Cholesky factor)."""
     num_components, d = means.shape[0], means.shape[1]
     remaining = count
@@ -371,7 +488,7 @@ def _sample_into(rng, count, weights, means, chol, active, out, start, z):
                 acc = means[k, i]
                 for j in range(i + 1):
                     acc += chol[k, i, j] * z[j]
-                out[row, i] = acc
+                out[i, row] = acc
             row += 1
     # Rounding can leave a few draws unassigned: give them to the last active component.
     if remaining > 0:
@@ -385,7 +502,7 @@ def _sample_into(rng, count, weights, means, chol, active, out, start, z):
                 acc = means[last, i]
                 for j in range(i + 1):
                     acc += chol[last, i, j] * z[j]
-                out[row, i] = acc
+                out[i, row] = acc
             row += 1
 
 
@@ -424,7 +541,7 @@ def simulate_block(
     else:
         for g in range(num_generations):
             max_points = max(max_points, sizes[g])
-    x = np.empty((max(max_points, 1), d))
+    x = np.empty((d, max(max_points, 1)))
     work = em_buffers(max(max_points, 1), num_components, d)
     labels = np.empty(max(max_points, 1), dtype=np.int64)
     centres = np.empty((num_components, d))
