@@ -194,3 +194,32 @@ def em_gmm(x, weights, means, covs, *, tol=1e-5, max_iter=2000, reg_covar=0.0):
         if abs(lower - previous) < tol:
             break
     return weights, means, covs, iterations, lower
+
+
+def gmm_chain(mixture0, sizes, *, regime="replace", fraction=0.0, rng, tol=1e-5):
+    """One replicate of recursive mixture fitting, the obvious way: draw each dataset with
+    ``Mixture.sample`` (fresh points from ``mixture0``; the pool of all batches for
+    "accumulate"), refit with :func:`em_gmm` warm-started from the previous fit. Returns the
+    lists of weights, means and covariances for generations 0..n."""
+    from collapse_theory.gmm import Mixture
+
+    mix = mixture0
+    pool = []
+    weights, means, covs = [mix.weights], [mix.means], [mix.covs]
+    for size in sizes:
+        if regime == "split":
+            fresh = int(np.rint(fraction * size))
+        elif regime == "mix":
+            fresh = rng.binomial(size, fraction)
+        else:
+            fresh = 0
+        data = np.concatenate([mixture0.sample(fresh, rng), mix.sample(size - fresh, rng)])
+        if regime == "accumulate":
+            pool.append(data)
+            data = np.concatenate(pool)
+        w, m, c, _, _ = em_gmm(data, mix.weights, mix.means, mix.covs, tol=tol)
+        mix = Mixture(w / w.sum(), m, c)
+        weights.append(mix.weights)
+        means.append(mix.means)
+        covs.append(mix.covs)
+    return np.array(weights), np.array(means), np.array(covs)

@@ -3,7 +3,7 @@ fitting against the single-Gaussian (§2.6, §3.3) and Wright–Fisher (§1.3) t
 reproducibility, mixture metrics and input validation.
 
 Statistical checks are z-tests with |z| < Z_CRIT = 4.0 at fixed seeds (two-sided false alarm
-6.3e-5 each; 17 such checks here, a family-wise rate near 1e-3).
+6.3e-5 each; 35 such checks here, a family-wise rate near 2e-3).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import collapse_theory as ct
 from collapse_theory import metrics
 from collapse_theory.gmm import EMResult, Mixture, fit_em, simulate
 from tests import naive
+from tests.test_categorical_simulate import two_sample_z
 
 Z_CRIT = 4.0
 
@@ -440,3 +441,27 @@ def test_vectorised_exp_matches_math_exp():
     expected = np.exp(np.maximum(values, -708.0))
     np.testing.assert_array_less(np.abs(out - expected), 4 * np.spacing(expected))
     assert out[0] == 1.0
+
+
+@pytest.mark.parametrize(
+    "regime,kwargs",
+    [
+        (ct.Replace(), {}),
+        (ct.FreshData(0.25), {"regime": "mix", "fraction": 0.25}),
+        (ct.FreshData(0.25, "split"), {"regime": "split", "fraction": 0.25}),
+        (ct.Accumulate(), {"regime": "accumulate"}),
+    ],
+)
+def test_simulate_agrees_with_naive_chain(regime, kwargs):
+    """Two-sample z-tests at generation 3: weight, its squared drift, log-variance of a component."""
+    mix = Mixture([0.5, 0.5], [[-8.0], [8.0]], [[[1.0]], [[2.0]]])
+    sizes = np.full(3, 60)
+    fast = simulate(mix, 60, 3, num_replicates=4000, regime=regime, seed=41)
+    rng = np.random.default_rng(42)
+    slow = [naive.gmm_chain(mix, sizes, rng=rng, **kwargs) for _ in range(300)]
+    slow_w = np.array([s[0][3, 0] for s in slow])
+    slow_v = np.log([s[2][3, 1, 0, 0] for s in slow])
+    fast_w = fast["weights"][3, :, 0]
+    fast_v = np.log(fast["covs"][3, :, 1, 0, 0])
+    for a, b in [(fast_w, slow_w), ((fast_w - 0.5) ** 2, (slow_w - 0.5) ** 2), (fast_v, slow_v)]:
+        assert abs(two_sample_z(a, b)) < Z_CRIT

@@ -529,10 +529,11 @@ def simulate_block(
     out_conv,
     out_lost,
 ):
-    """Replicates ``out_weights.shape[1]`` chains of recursive mixture fitting (see ``simulate``)."""
+    """Replicates ``out_weights.shape[0]`` chains of recursive mixture fitting (see ``simulate``);
+    the outputs have the replicate axis first, (R, len(record), ...)."""
     num_components, d = means0.shape[0], means0.shape[1]
     num_generations = sizes.size
-    num_replicates = out_weights.shape[1]
+    num_replicates = out_weights.shape[0]
     max_points = 1
     if regime == ACCUMULATE:
         max_points = 0
@@ -566,14 +567,14 @@ def simulate_block(
         chol[:, :, :] = chol0
         slot = record_slot[0]
         if slot >= 0:
-            out_weights[slot, r] = weights
-            out_means[slot, r] = means
-            out_covs[slot, r] = covs
-            out_ll[slot, r] = np.nan
-            out_iter[slot, r] = 0
-            out_conv[slot, r] = True
+            out_weights[r, slot] = weights
+            out_means[r, slot] = means
+            out_covs[r, slot] = covs
+            out_ll[r, slot] = np.nan
+            out_iter[r, slot] = 0
+            out_conv[r, slot] = True
             for k in range(num_components):
-                out_lost[slot, r, k] = not active[k]
+                out_lost[r, slot, k] = not active[k]
         pool = 0
         for g in range(num_generations):
             size = sizes[g]
@@ -604,14 +605,14 @@ def simulate_block(
                     cholesky_into(covs[k], chol[k])
             slot = record_slot[g + 1]
             if slot >= 0:
-                out_weights[slot, r] = weights
-                out_means[slot, r] = means
-                out_covs[slot, r] = covs
-                out_ll[slot, r] = ll
-                out_iter[slot, r] = iterations
-                out_conv[slot, r] = converged
+                out_weights[r, slot] = weights
+                out_means[r, slot] = means
+                out_covs[r, slot] = covs
+                out_ll[r, slot] = ll
+                out_iter[r, slot] = iterations
+                out_conv[r, slot] = converged
                 for k in range(num_components):
-                    out_lost[slot, r, k] = not active[k]
+                    out_lost[r, slot, k] = not active[k]
 
 
 @njit(cache=True, nogil=True)

@@ -100,9 +100,9 @@ def _initial_parameters(
             f"init means have dimension {means.shape[-1]} but samples have dimension {dim}"
         )
     return (
-        np.array(weights, dtype=np.float64),
-        np.array(means, dtype=np.float64),
-        np.array(covs, dtype=np.float64),
+        np.array(weights, dtype=np.float64, order="C"),
+        np.array(means, dtype=np.float64, order="C"),
+        np.array(covs, dtype=np.float64, order="C"),
     )
 
 
@@ -214,7 +214,7 @@ def fit_em(
             f"{dim}x{dim} covariances needs N >= K (d + 1) = {needed}"
         )
     data = np.ascontiguousarray(data)
-    active = weights > 0.0
+    active = np.ascontiguousarray(weights > 0.0)
     iterations = np.zeros(num_replicates, dtype=np.int64)
     converged = np.zeros(num_replicates, dtype=np.bool_)
     log_likelihood = np.zeros(num_replicates)

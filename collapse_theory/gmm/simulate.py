@@ -129,7 +129,9 @@ def simulate(
     recorded = check_record(record, num_generations)
     check_record_size(record, recorded.size * num_replicates * (k * (2 + dim + dim * dim) + 3))
     slots = record_slots(recorded, num_generations)
-    shape = (recorded.size, num_replicates)
+    # Replicate axis first, so that every block writes a C-contiguous slice (one compiled
+    # signature of the kernel whatever the number of blocks); swapped to (record, R) at the end.
+    shape = (num_replicates, recorded.size)
     out = {
         "weights": np.empty((*shape, k)),
         "means": np.empty((*shape, k, dim)),
@@ -159,13 +161,13 @@ def simulate(
             max_iter,
             reg_covar,
             slots,
-            out["weights"][:, start:stop],
-            out["means"][:, start:stop],
-            out["covs"][:, start:stop],
-            out["log_likelihood"][:, start:stop],
-            out["iterations"][:, start:stop],
-            out["converged"][:, start:stop],
-            out["lost"][:, start:stop],
+            out["weights"][start:stop],
+            out["means"][start:stop],
+            out["covs"][start:stop],
+            out["log_likelihood"][start:stop],
+            out["iterations"][start:stop],
+            out["converged"][start:stop],
+            out["lost"][start:stop],
         )
 
     seed_sequence = run_replicate_blocks(
@@ -189,8 +191,9 @@ def simulate(
         "max_iter": max_iter,
         "reg_covar": reg_covar,
     }
+    trajectories = {name: np.ascontiguousarray(np.swapaxes(a, 0, 1)) for name, a in out.items()}
     return SimulationResult(
         generations=recorded,
-        trajectories=out,
+        trajectories=trajectories,
         metadata=run_metadata("gmm", parameters, seed_sequence, backend),
     )
