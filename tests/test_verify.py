@@ -241,9 +241,9 @@ def test_subset_passes_and_is_reproducible(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def full_quick_report():
-    """The whole quick suite at seed 0 (about 15 s)."""
-    return ct.verify.run(quick=True, seed=0)
+def full_quick_report(quick_report_seed0):
+    """The whole quick suite at seed 0 (shared with the family test files)."""
+    return quick_report_seed0
 
 
 def test_quick_suite_passes_and_subsets_reproduce_it(full_quick_report):
