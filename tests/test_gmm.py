@@ -21,6 +21,7 @@ from sklearn.mixture import GaussianMixture
 import collapse_theory as ct
 from collapse_theory import metrics
 from collapse_theory.gmm import EMResult, Mixture, fit_em, simulate
+from collapse_theory.gmm.simulate import INITS
 from tests import naive
 from tests.test_categorical_simulate import two_sample_z
 
@@ -465,3 +466,35 @@ def test_simulate_agrees_with_naive_chain(regime, kwargs):
     fast_v = np.log(fast["covs"][3, :, 1, 0, 0])
     for a, b in [(fast_w, slow_w), ((fast_w - 0.5) ** 2, (slow_w - 0.5) ** 2), (fast_v, slow_v)]:
         assert abs(two_sample_z(a, b)) < Z_CRIT
+
+
+def test_data_without_spread_gives_a_degenerate_fit_not_a_crash():
+    one = Mixture([1.0], [[0.0, 0.0]], [np.eye(2)])
+    fit = fit_em(np.ones((10, 2)), one)
+    assert not fit.converged and fit.weights[0] == 1.0 and np.isfinite(fit.log_likelihood)
+    np.testing.assert_array_equal(fit.covs[0], np.zeros((2, 2)))
+    two = Mixture([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2), np.eye(2)])
+    line = np.zeros((10, 2))
+    line[:, 0] = np.arange(10)
+    fit = fit_em(line, two)
+    assert fit.lost.sum() == 1 and fit.weights.sum() == 1.0
+    assert np.all(np.isfinite(fit.covs)) and np.isfinite(fit.log_likelihood)
+    with pytest.raises(ValueError, match="must be positive definite"):
+        fit_em(line, Mixture([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2), np.zeros((2, 2))]))
+    with pytest.raises(ValueError, match="mixture0: the covariance of component"):
+        simulate(Mixture([1.0], [[0.0, 0.0]], [np.zeros((2, 2))]), 10, 2)
+    # a zero-weight component may be singular
+    fit = fit_em(line, Mixture([1.0, 0.0], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2), np.zeros((2, 2))]))
+    assert fit.lost.tolist() == [False, True]
+
+
+@settings(max_examples=15, deadline=None)
+@given(mixtures(max_components=2, max_dim=2), hs.integers(0, 2**32 - 1), hs.sampled_from(INITS))
+def test_fuzz_simulate(mix, seed, init):
+    size = 2 * mix.num_components * (mix.dim + 1)
+    run = simulate(mix, size, 4, num_replicates=3, seed=seed, init=init, max_iter=100)
+    for name in ("weights", "means", "covs"):
+        assert np.all(np.isfinite(run[name]))
+    np.testing.assert_allclose(run["weights"].sum(axis=-1), 1.0, atol=1e-12)
+    assert np.all(run["weights"][run["lost"]] == 0.0)
+    assert np.all(np.isfinite(run["log_likelihood"][1:]))

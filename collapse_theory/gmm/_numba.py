@@ -13,8 +13,8 @@ data and initialisation, both reach the same log-likelihood:
 
 A component is *lost* when its responsibility mass ``sum_n r_nk`` falls to ``d`` points or fewer
 (too few to determine a d x d covariance; theory.md §3 needs M > d) or its covariance is not
-positive definite: its weight becomes exactly 0, its mean and covariance keep their last valid
-values, and it takes no further part (in this fit and, warm-started, in later generations). This is
+positive definite: its weight becomes exactly 0, its mean and covariance stay as they were when
+it was lost, and it takes no further part (in this fit and, warm-started, in later generations). This is
 the mixture analogue of a Wright–Fisher state hitting 0 (theory.md §1, §4); scikit-learn raises an
 error in the same situation.
 """
@@ -60,13 +60,23 @@ def cholesky_into(cov, out):
 
 @njit(cache=True, nogil=True)
 def _prepare(weights, covs, active, chol, inv_chol, log_norm):
-    """Inverse Cholesky factors and log normalisers ``log w_k - sum log L_kk - d log(2 pi) / 2``;
-    a component whose covariance is not positive definite is marked lost."""
+    """Inverse Cholesky factors and log normalisers ``log w_k - sum log L_kk - d log(2 pi) / 2``.
+
+    A component whose covariance is not positive definite is marked lost, unless it is the last
+    active one (data with no spread at all): then returns False and EM stops there.
+    """
     num_components, d = covs.shape[0], covs.shape[1]
+    remaining = 0
+    for k in range(num_components):
+        if active[k]:
+            remaining += 1
     for k in range(num_components):
         if active[k] and not cholesky_into(covs[k], chol[k]):
+            if remaining == 1:
+                return False
             active[k] = False
             weights[k] = 0.0
+            remaining -= 1
         if not active[k]:
             continue
         half_log_det = 0.0
@@ -84,6 +94,7 @@ def _prepare(weights, covs, active, chol, inv_chol, log_norm):
                 for m in range(j, i):
                     acc -= chol[k, i, m] * inv_chol[k, m, j]
                 inv_chol[k, i, j] = acc / chol[k, i, i]
+    return True
 
 
 _LOG2E = 1.4426950408889634
@@ -265,9 +276,10 @@ def em_fit(x, num_points, weights, means, covs, active, tol, max_iter, reg_covar
     converged = False
     iterations = 0
     for it in range(1, max_iter + 1):
-        iterations = it
         previous = lower
-        _prepare(weights, covs, active, chol, inv_chol, log_norm)
+        if not _prepare(weights, covs, active, chol, inv_chol, log_norm):
+            break  # a single component left with a singular covariance: nothing to iterate
+        iterations = it
         lower = _e_step(x, num_points, means, active, inv_chol, log_norm, work)
         _m_step(reg_covar, weights, means, covs, active, work)
         if abs(lower - previous) < tol:
@@ -602,7 +614,7 @@ def simulate_block(
             )
             for k in range(num_components):
                 if active[k]:
-                    cholesky_into(covs[k], chol[k])
+                    cholesky_psd_into(covs[k], chol[k])
             slot = record_slot[g + 1]
             if slot >= 0:
                 out_weights[r, slot] = weights

@@ -9,7 +9,7 @@ import numpy as np
 
 from collapse_theory._validate import as_float_array, check_choice, check_int, check_real
 from collapse_theory.gmm import _numba
-from collapse_theory.gmm.mixture import Mixture
+from collapse_theory.gmm.mixture import Mixture, check_positive_definite
 from collapse_theory.rng import run_replicate_blocks
 
 __all__ = ["EMResult", "fit_em", "min_samples"]
@@ -31,7 +31,9 @@ class EMResult:
     weights : (R, K); means : (R, K, d); covs : (R, K, d, d)
     lost : (R, K) bool
         Components whose weight reached 0 (responsibility mass <= d points, or a singular
-        covariance): weight exactly 0, mean and covariance frozen at their last valid values.
+        covariance): weight exactly 0, mean and covariance frozen where it was lost.
+        The last active component is never lost: data with no spread leave it with a singular
+        covariance and EM stops (``converged`` False).
     iterations : (R,) int
     converged : (R,) bool
         The change of the mean log-likelihood fell below ``tol`` within ``max_iter`` iterations.
@@ -99,6 +101,7 @@ def _initial_parameters(
         raise ValueError(
             f"init means have dimension {means.shape[-1]} but samples have dimension {dim}"
         )
+    check_positive_definite("init", weights, covs)
     return (
         np.array(weights, dtype=np.float64, order="C"),
         np.array(means, dtype=np.float64, order="C"),

@@ -191,11 +191,31 @@ def _psd_factor(cov: np.ndarray) -> np.ndarray:
         return vectors * np.sqrt(np.clip(values, 0.0, None))
 
 
-def check_mixture(name: str, value: Any) -> Mixture:
-    """Return ``value`` if it is a :class:`Mixture`, else a TypeError naming ``name``."""
+def check_mixture(name: str, value: Any, *, positive_definite: bool = False) -> Mixture:
+    """Return ``value`` if it is a :class:`Mixture`, else a TypeError naming ``name``.
+
+    With ``positive_definite``, the covariances of components of positive weight must be
+    positive definite (a density exists and EM can start from it).
+    """
     if not isinstance(value, Mixture):
         raise TypeError(
             f"{name} must be a collapse_theory.gmm.Mixture(weights, means, covs); got "
             f"{type(value).__name__}"
         )
+    if positive_definite:
+        check_positive_definite(name, value.weights, value.covs)
     return value
+
+
+def check_positive_definite(name: str, weights: np.ndarray, covs: np.ndarray) -> None:
+    """ValueError naming ``name`` if a component of positive weight has a singular covariance."""
+    for index in np.ndindex(weights.shape):
+        if weights[index] > 0:
+            try:
+                np.linalg.cholesky(covs[index])
+            except np.linalg.LinAlgError:
+                raise ValueError(
+                    f"{name}: the covariance of component {index} (weight {weights[index]:.3g}) "
+                    "must be positive definite for a density and an EM start; give it weight 0 "
+                    "or a positive definite covariance"
+                ) from None

@@ -104,7 +104,7 @@ def simulate(
     >>> run["covs"].shape
     (6, 4, 1, 2, 2)
     """
-    mixture0 = check_mixture("mixture0", mixture0)
+    mixture0 = check_mixture("mixture0", mixture0, positive_definite=True)
     check_choice("init", init, INITS)
     check_choice("backend", backend, ("numba", "jax"))
     if backend == "jax":
