@@ -6,7 +6,7 @@ generation after generation, on samples of their predecessor (Shumailov et al., 
 
 __version__ = "0.1.0"
 
-from collapse_theory import categorical, gaussian, metrics, schedules, verify
+from collapse_theory import categorical, gaussian, gmm, metrics, schedules, verify
 from collapse_theory.regimes import Accumulate, FreshData, Replace
 from collapse_theory.results import SimulationResult, Summary
 
@@ -19,6 +19,7 @@ __all__ = [
     "__version__",
     "categorical",
     "gaussian",
+    "gmm",
     "metrics",
     "schedules",
     "verify",
