@@ -14,7 +14,7 @@ from collapse_theory._samplers import binomial
 from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT, REPLACE
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def multinomial(rng, total, weights, states, num_states, suffix, counts) -> None:
     """counts[states[:num_states]] ~ Multinomial(total, weights / sum(weights)) over those states.
 
