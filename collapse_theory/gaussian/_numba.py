@@ -15,6 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
+from collapse_theory._linalg import cholesky_psd_into
 from collapse_theory._samplers import (
     binomial,
     chisquare,
@@ -317,18 +318,6 @@ def simulate_block_nd(
 @njit(cache=True, nogil=True)
 def _cholesky_psd(cov):
     """Lower Cholesky factor of a PSD matrix; zero columns where the matrix is singular."""
-    d = cov.shape[0]
-    chol = np.zeros((d, d))
-    for j in range(d):
-        acc = cov[j, j]
-        for k in range(j):
-            acc -= chol[j, k] * chol[j, k]
-        if acc <= 0.0:
-            continue
-        chol[j, j] = math.sqrt(acc)
-        for i in range(j + 1, d):
-            acc_i = cov[i, j]
-            for k in range(j):
-                acc_i -= chol[i, k] * chol[j, k]
-            chol[i, j] = acc_i / chol[j, j]
+    chol = np.empty(cov.shape)
+    cholesky_psd_into(cov, chol)
     return chol

@@ -26,6 +26,7 @@ import math
 import numpy as np
 from numba import njit
 
+from collapse_theory._linalg import cholesky_psd_into
 from collapse_theory._samplers import binomial
 from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT
 
@@ -625,24 +626,3 @@ def simulate_block(
                 out_conv[r, slot] = converged
                 for k in range(num_components):
                     out_lost[r, slot, k] = not active[k]
-
-
-@njit(cache=True, nogil=True)
-def cholesky_psd_into(cov, out):
-    """Lower Cholesky factor of a PSD matrix into ``out``; zero columns where it is singular."""
-    d = cov.shape[0]
-    for i in range(d):
-        for j in range(d):
-            out[i, j] = 0.0
-    for j in range(d):
-        acc = cov[j, j]
-        for k in range(j):
-            acc -= out[j, k] * out[j, k]
-        if acc <= 0.0:
-            continue
-        out[j, j] = math.sqrt(acc)
-        for i in range(j + 1, d):
-            acc_i = cov[i, j]
-            for k in range(j):
-                acc_i -= out[i, k] * out[j, k]
-            out[i, j] = acc_i / out[j, j]
