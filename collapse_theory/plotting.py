@@ -39,6 +39,8 @@ from collapse_theory import categorical, gaussian, metrics, schedules
 __all__ = [
     "FIGURES",
     "figure_categorical_survivors",
+    "figure_gmm_l2",
+    "figure_gmm_snapshots",
     "figure_tail_mass",
     "figure_variance_law",
     "figure_w2_schedules",
@@ -634,6 +636,223 @@ def figure_tail_mass(*, seed: Any = 0, quick: bool = False) -> Figure:
         "Mass of model $n$ beyond $3\\sigma_0$ (theory.md §2.9), unbiased fits from $M=50$ draws: "
         "the mean grows (drift, heavy tails) while the typical model loses its tails.\nShaded: "
         "Monte Carlo quantile bands; markers: simulator mean ± 2 SE and median.",
+    )
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Gaussian mixtures: the paper's experiment (theory.md §4)
+
+
+def _gmm_experiment(
+    experiment: Any, seed: Any, quick: bool, start: str, num_replicates: int
+) -> Any:
+    """``experiment`` if given, else the paper's run (350 generations when ``quick``)."""
+    from collapse_theory import gmm
+
+    if experiment is not None:
+        if not isinstance(experiment, gmm.PaperExperiment):
+            raise TypeError(
+                "experiment must be a collapse_theory.gmm.PaperExperiment (from "
+                f"gmm.paper_experiment); got {type(experiment).__name__}"
+            )
+        return experiment
+    return gmm.paper_experiment(
+        start=start,
+        num_generations=350 if quick else 2000,
+        num_replicates=num_replicates,
+        seed=_streams(seed, 1)[0],
+    )
+
+
+def _ellipse(ax: Any, mean: np.ndarray, cov: np.ndarray, color: str) -> None:
+    """The 2-sigma ellipse of N(mean, cov) (first two coordinates)."""
+    values, vectors = np.linalg.eigh(cov[:2, :2])
+    values = np.clip(values, 0.0, None)
+    angle = float(np.degrees(np.arctan2(vectors[1, 1], vectors[0, 1])))
+    ax.add_patch(
+        mpl.patches.Ellipse(
+            tuple(mean[:2]),
+            width=4.0 * np.sqrt(values[1]),
+            height=4.0 * np.sqrt(values[0]),
+            angle=angle,
+            fill=False,
+            color=color,
+            lw=1.6,
+        )
+    )
+
+
+def figure_gmm_snapshots(
+    *, seed: Any = 0, quick: bool = False, experiment: Any = None, start: str = "blob"
+) -> Figure:
+    r"""The paper's GMM experiment: samples of the fitted mixture at the snapshot generations
+    (theory.md §4; issue 4).
+
+    A 2-component, full-covariance mixture refitted by EM (tol 1e-5, ``reg_covar`` 0, k-means++
+    each generation) to N = 1000 draws of the previous fit. One panel per snapshot generation
+    (0, 50, 100, 150, 200, 350, 2000): 1000 draws of the fitted mixture of chain 0, coloured by
+    component, with each component's 2σ ellipse; equal axes, each panel zoomed to its own data;
+    the title gives the per-dimension variance of the mixture. The last panel is that variance
+    against the generation (log y), snapshots marked. Drawn by ``collapse-theory gmm-paper``; not
+    (yet) in :data:`FIGURES`, whose tests expect two-panel figures.
+
+    Parameters
+    ----------
+    seed : int or numpy.random.SeedSequence, default 0
+    quick : bool, default False
+        350 generations instead of 2000.
+    experiment : PaperExperiment, optional
+        Draw this run (chain 0) instead of running one.
+    start : "blob" or "two-gaussians"
+        Model 0 when the run is made here.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    run = _gmm_experiment(experiment, seed, quick, start, 1)
+    shots = list(run.snapshots)[:7]
+    draw_rng = np.random.default_rng(_streams(seed, 2)[1])
+    with mpl.rc_context(_STYLE):
+        fig = Figure(figsize=(12.0, 6.4), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = [fig.add_subplot(2, 4, i + 1) for i in range(8)]
+    comp_colors = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+    for ax, g in zip(axes, shots, strict=False):
+        weights = run.result["weights"][g, 0]
+        means, covs = run.result["means"][g, 0], run.result["covs"][g, 0]
+        counts = draw_rng.multinomial(1000, weights / weights.sum())
+        for k, count in enumerate(counts):
+            color = comp_colors[k % len(comp_colors)]
+            if weights[k] == 0:
+                continue
+            if count:
+                values, vectors = np.linalg.eigh(covs[k])
+                factor = vectors * np.sqrt(np.clip(values, 0.0, None))
+                pts = means[k] + draw_rng.standard_normal((count, means.shape[1])) @ factor.T
+                ax.scatter(pts[:, 0], pts[:, 1], s=3, alpha=0.35, color=color, linewidths=0)
+            _ellipse(ax, means[k], covs[k], color)
+            ax.plot(*means[k][:2], marker="+", color="k", ms=7, mew=1.2)
+        var = run.variance[g, 0]
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_title(f"generation {g}\nvar per dim = ({var[0]:.3g}, {var[1]:.3g})")
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+    for ax in axes[len(shots) : 7]:
+        ax.set_visible(False)
+    ax_var = axes[7]
+    gens = run.generations
+    for dim, ls in ((0, "-"), (1, "--")):
+        ax_var.plot(
+            gens, run.variance[:, 0, dim], color="0.2", ls=ls, lw=1.0, label=f"$x_{dim + 1}$"
+        )
+    expected = ((run.num_samples - 1) / run.num_samples) ** gens.astype(np.float64)
+    ax_var.plot(gens, expected, color=_COLORS[1], lw=1.2, ls=":", label="$E\\sigma_n^2 = r^n$")
+    for g in shots:
+        ax_var.axvline(g, color=_COLORS[0], lw=0.6, alpha=0.5)
+    ax_var.set_yscale("log")
+    ax_var.set_xlabel("generation $n$")
+    ax_var.set_ylabel("per-dimension variance")
+    ax_var.set_title("variance of the fit (chain 0)")
+    ax_var.legend(loc="lower left")
+    _caption(
+        fig,
+        f"Recursive EM, 2 components, full covariances, N = {run.num_samples} per generation, "
+        f"start '{run.start}' (model 0 = N(0, I) for 'blob'); 1000 draws of each fitted mixture, "
+        "2σ ellipses, + = component means; $r = (N-1)/N$.\nAt generation 0 of 'blob' both "
+        "components are N(0, I) and their ellipses coincide.",
+    )
+    return fig
+
+
+def figure_gmm_l2(
+    *, seed: Any = 0, quick: bool = False, experiment: Any = None, start: str = "blob"
+) -> Figure:
+    r"""The paper's GMM experiment over generations: L2 distance to the original density and
+    per-dimension variance (theory.md §4; issue 4).
+
+    Panel (a), log y: :math:`\|f_n - f_0\|_2` (closed form, :func:`metrics.l2_gmm`) of every
+    chain (thin lines) and their median (thick). Panel (b), log y: the per-dimension variance of
+    every chain and dimension (thin) and the median over them (thick), against the exact mean
+    :math:`E\sigma_n^2 = \sigma_0^2 r^n`, r = (N−1)/N (EM with full covariances matches the
+    sample covariance, so the mixture's variance is the single-Gaussian MLE recursion in
+    expectation, module :mod:`collapse_theory.gmm.paper`), and the single-Gaussian median
+    :math:`\sigma_0^2 e^{n\kappa_1}`, :math:`\kappa_1 = E\ln(\chi^2_{N-1}/N)` (theory.md §2.6).
+    Drawn by ``collapse-theory gmm-paper``; not (yet) in :data:`FIGURES`.
+
+    Parameters
+    ----------
+    seed : int or numpy.random.SeedSequence, default 0
+    quick : bool, default False
+        4 chains of 350 generations instead of 8 chains of 2000.
+    experiment : PaperExperiment, optional
+        Draw this run instead of running one.
+    start : "blob" or "two-gaussians"
+        Model 0 when the run is made here.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from scipy.special import digamma
+
+    run = _gmm_experiment(experiment, seed, quick, start, 4 if quick else 8)
+    gens = run.generations
+    fig, (ax_l2, ax_var) = _new_figure(11.0, 4.4, 2)
+    n = gens[1:]
+    for r in range(run.num_replicates):
+        ax_l2.plot(n, run.l2[1:, r], color=_COLORS[0], lw=0.6, alpha=0.45)
+    ax_l2.plot(n, np.median(run.l2[1:], axis=1), color=_COLORS[0], lw=2.0)
+    ax_l2.set_yscale("log")
+    ax_l2.set_xlabel("generation $n$")
+    ax_l2.set_ylabel("$\\|f_n - f_0\\|_2$  (L2 distance to the original)")
+    ax_l2.set_title("(a) L2 distance between fitted and original densities")
+    ax_l2.legend(
+        handles=[
+            mpl.lines.Line2D([], [], color=_COLORS[0], lw=0.6, label="one chain"),
+            mpl.lines.Line2D(
+                [], [], color=_COLORS[0], lw=2.0, label=f"median of {run.num_replicates} chains"
+            ),
+        ],
+        loc="lower right",
+    )
+    var = run.variance.reshape(gens.size, -1)
+    for column in var.T:
+        ax_var.plot(gens, column, color=_COLORS[2], lw=0.6, alpha=0.4)
+    ax_var.plot(gens, np.median(var, axis=1), color=_COLORS[2], lw=2.0)
+    m = run.num_samples
+    sigma0 = float(np.mean(run.variance[0]))
+    ax_var.plot(gens, sigma0 * ((m - 1) / m) ** gens.astype(float), color="0.2", lw=1.3, ls="--")
+    kappa1 = float(digamma((m - 1) / 2.0) + np.log(2.0 / m))
+    ax_var.plot(gens, sigma0 * np.exp(kappa1 * gens), color="0.2", lw=1.3, ls=":")
+    ax_var.set_yscale("log")
+    ax_var.set_xlabel("generation $n$")
+    ax_var.set_ylabel("per-dimension variance of the fitted mixture")
+    ax_var.set_title("(b) per-dimension variance collapses")
+    ax_var.legend(
+        handles=[
+            mpl.lines.Line2D([], [], color=_COLORS[2], lw=0.6, label="one chain, one dimension"),
+            mpl.lines.Line2D([], [], color=_COLORS[2], lw=2.0, label="median"),
+            mpl.lines.Line2D(
+                [], [], color="0.2", lw=1.3, ls="--", label="exact mean $\\sigma_0^2 r^n$"
+            ),
+            mpl.lines.Line2D(
+                [],
+                [],
+                color="0.2",
+                lw=1.3,
+                ls=":",
+                label="single-Gaussian median $\\sigma_0^2 e^{n\\kappa_1}$ (§2.6)",
+            ),
+        ],
+        loc="lower left",
+    )
+    _caption(
+        fig,
+        f"Recursive EM, 2 components, full covariances, N = {m} per generation, start "
+        f"'{run.start}', k-means++ each generation, tol 1e-5, reg_covar 0; "
+        f"{run.num_replicates} independent chains; $r = (N-1)/N$.",
     )
     return fig
 

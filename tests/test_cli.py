@@ -338,3 +338,58 @@ def test_simulate_gaussian_bad_input_exits_2(capsys, argv):
     assert len(lines) == 1, err
     assert lines[0].startswith("collapse-theory: error: ")
     assert "Traceback" not in err
+
+
+def test_gmm_paper_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["gmm-paper", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: collapse-theory gmm-paper" in out and "--start" in out
+
+
+def test_gmm_paper_writes_figures_and_table(capsys, tmp_path):
+    code, out, _ = run_cli(
+        capsys,
+        "gmm-paper",
+        "--start",
+        "two-gaussians",
+        "--generations",
+        "50",
+        "--num-samples",
+        "100",
+        "--replicates",
+        "1",
+        "--out",
+        str(tmp_path / "paper"),
+    )
+    assert code == 0
+    names = {p.name for p in (tmp_path / "paper").iterdir()}
+    assert names == {
+        "gmm_snapshots.png",
+        "gmm_snapshots.pdf",
+        "gmm_l2.png",
+        "gmm_l2.pdf",
+        "snapshots.md",
+        "snapshots.csv",
+    }
+    rows = (tmp_path / "paper" / "snapshots.csv").read_text().strip().splitlines()
+    assert [row.split(",")[1] for row in rows[1:]] == ["0", "50"]
+    assert "start=two-gaussians" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["gmm-paper", "--start", "three-blobs"],
+        ["gmm-paper", "--num-samples", "3", "--generations", "1"],
+        ["gmm-paper", "--replicates", "0", "--generations", "1"],
+        ["gmm-paper", "--init", "random"],
+        ["gmm-paper", "--generations", "-4"],
+    ],
+)
+def test_gmm_paper_bad_input_exits_2(capsys, argv, tmp_path):
+    code, _, err = run_cli(capsys, *argv, "--out", str(tmp_path))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("collapse-theory: error: ")
