@@ -866,6 +866,8 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "variance_law": figure_variance_law,
     "categorical_survivors": figure_categorical_survivors,
     "tail_mass": figure_tail_mass,
+    "gmm_snapshots": figure_gmm_snapshots,
+    "gmm_l2": figure_gmm_l2,
 }
 
 
