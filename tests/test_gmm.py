@@ -67,6 +67,45 @@ def sklearn_fit(x, init: Mixture, tol: float, init_params: str = "kmeans") -> Ga
 # 1. EM agrees with scikit-learn and the naive EM
 
 
+@pytest.mark.parametrize("dim,num_components", [(2, 2), (3, 2)])
+def test_diagonal_fit_matches_sklearn_diag(dim, num_components):
+    """covariance_type="diag" takes scikit-learn's diagonal EM steps: same log-likelihood and
+    parameters up to label permutation, diagonal covariances, in fit_em and in simulate."""
+    rng = np.random.default_rng(30 + dim)
+    truth = two_blobs(dim)
+    x = np.stack([truth.sample(400, rng) for _ in range(3)])
+    init = Mixture(
+        np.full(num_components, 1.0 / num_components),
+        rng.normal(size=(num_components, dim)),
+        np.stack([np.eye(dim) * (1.0 + k) for k in range(num_components)]),
+    )
+    fit = fit_em(x, init, tol=1e-6, covariance_type="diag")
+    for r in range(x.shape[0]):
+        gm = GaussianMixture(
+            num_components,
+            covariance_type="diag",
+            tol=1e-6,
+            max_iter=2000,
+            reg_covar=0.0,
+            weights_init=init.weights,
+            means_init=init.means,
+            precisions_init=1.0 / np.diagonal(init.covs, axis1=1, axis2=2),
+        ).fit(x[r])
+        assert abs(fit.iterations[r] - gm.n_iter_) <= 1
+        assert abs(fit.log_likelihood[r] - gm.lower_bound_) <= 1e-6 * abs(gm.lower_bound_)
+        perm = list(best_permutation(fit.means[r], gm.means_))
+        np.testing.assert_allclose(fit.means[r], gm.means_[perm], atol=1e-6)
+        np.testing.assert_allclose(
+            np.diagonal(fit.covs[r], axis1=1, axis2=2), gm.covariances_[perm], atol=1e-6
+        )
+        off_diagonal = fit.covs[r] * (1 - np.eye(dim))
+        assert np.all(off_diagonal == 0.0)
+    run = simulate(truth, 300, 3, num_replicates=4, covariance_type="diag", seed=1)
+    assert np.all(run["covs"][1:] * (1 - np.eye(dim)) == 0.0)  # generation 0 is the truth
+    with pytest.raises(ValueError, match="covariance_type"):
+        fit_em(x, init, covariance_type="spherical")
+
+
 @pytest.mark.parametrize("dim,num_components", [(2, 2), (3, 3), (1, 2)])
 def test_fit_em_matches_sklearn_and_naive(dim, num_components):
     rng = np.random.default_rng(10 + dim)

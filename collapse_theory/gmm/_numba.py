@@ -226,12 +226,14 @@ def _e_step(xt, num_points, shift, active, inv_chol, log_norm, work):
 
 
 @njit(cache=True, nogil=True)
-def _m_step(reg_covar, weights, means, covs, active, work):
+def _m_step(reg_covar, diagonal, weights, means, covs, active, work):
     """scikit-learn's M step from the sums of :func:`_e_step` (taken about the old means):
     ``N_k = S_k + 10 eps``, ``m_k = shift_k + delta_k`` with ``delta_k = U_k / N_k``,
     ``C_k = (V_k - delta_k U_k^T - U_k delta_k^T + S_k delta_k delta_k^T) / N_k + reg I``, which
     equals ``sum_n r_nk (x_n - m_k)(x_n - m_k)^T / N_k`` exactly in exact arithmetic. A component
-    with responsibility mass ``S_k <= d`` is marked lost (weight 0, parameters kept)."""
+    with responsibility mass ``S_k <= d`` is marked lost (weight 0, parameters kept). With
+    ``diagonal`` the off-diagonal entries are set to 0: scikit-learn's ``covariance_type="diag"``
+    M step is the diagonal of the full one."""
     sums_n, sums_u, sums_uu, delta = work[3], work[4], work[5], work[9]
     num_components, d = means.shape[0], means.shape[1]
     total = 0.0
@@ -258,6 +260,8 @@ def _m_step(reg_covar, weights, means, covs, active, work):
                     - sums_u[k, i] * delta[j]
                     + raw * delta[i] * delta[j]
                 ) * inv
+                if diagonal and i != j:
+                    value = 0.0
                 covs[k, i, j] = value
                 covs[k, j, i] = value
             covs[k, i, i] += reg_covar
@@ -266,7 +270,7 @@ def _m_step(reg_covar, weights, means, covs, active, work):
 
 
 @njit(cache=True, nogil=True)
-def em_fit(x, num_points, weights, means, covs, active, tol, max_iter, reg_covar, work):
+def em_fit(x, num_points, weights, means, covs, active, tol, max_iter, reg_covar, diagonal, work):
     """EM on the points ``x[:, :num_points]`` (layout (d, N)) from the parameters given, updated in place.
 
     ``work`` is the tuple of buffers from :func:`em_buffers`. Returns ``(iterations, converged,
@@ -282,7 +286,7 @@ def em_fit(x, num_points, weights, means, covs, active, tol, max_iter, reg_covar
             break  # a single component left with a singular covariance: nothing to iterate
         iterations = it
         lower = _e_step(x, num_points, means, active, inv_chol, log_norm, work)
-        _m_step(reg_covar, weights, means, covs, active, work)
+        _m_step(reg_covar, diagonal, weights, means, covs, active, work)
         if abs(lower - previous) < tol:
             converged = True
             break
@@ -327,7 +331,7 @@ def em_buffers(max_points, num_components, dim):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _kmeans_init(rng, x, num_points, weights, means, covs, active, work, labels, centres):
+def _kmeans_init(rng, x, num_points, weights, means, covs, active, work, labels, centres, diagonal):
     """k-means++ seeding (D^2 sampling), Lloyd iterations to a fixed point (at most
     100), then the M step of the hard assignment (as scikit-learn's ``init_params="kmeans"``)."""
     num_components, d = means.shape[0], means.shape[1]
@@ -413,7 +417,7 @@ def _kmeans_init(rng, x, num_points, weights, means, covs, active, work, labels,
             sums_u[c, i] += ui
             for j in range(i + 1):
                 sums_uu[c, i, j] += ui * (x[j, n] - centres[c, j])
-    _m_step(0.0, weights, means, covs, active, work)
+    _m_step(0.0, diagonal, weights, means, covs, active, work)
 
 
 @njit(cache=True, nogil=True)
@@ -424,6 +428,7 @@ def fit_block(
     tol,
     max_iter,
     reg_covar,
+    diagonal,
     weights,
     means,
     covs,
@@ -455,6 +460,7 @@ def fit_block(
                 work,
                 labels,
                 centres,
+                diagonal,
             )
             for k in range(num_components):
                 if active[r, k]:
@@ -470,6 +476,7 @@ def fit_block(
             tol,
             max_iter,
             reg_covar,
+            diagonal,
             work,
         )
         out_iter[r] = iterations
@@ -533,6 +540,7 @@ def simulate_block(
     tol,
     max_iter,
     reg_covar,
+    diagonal,
     record_slot,
     out_weights,
     out_means,
@@ -604,14 +612,34 @@ def simulate_block(
                 pool = num_points
             if init_code == KMEANS:
                 _kmeans_init(
-                    rng, x, num_points, weights, means, covs, active, work, labels, centres
+                    rng,
+                    x,
+                    num_points,
+                    weights,
+                    means,
+                    covs,
+                    active,
+                    work,
+                    labels,
+                    centres,
+                    diagonal,
                 )
                 for k in range(num_components):
                     if active[k]:
                         for i in range(d):
                             covs[k, i, i] += reg_covar
             iterations, converged, ll = em_fit(
-                x, num_points, weights, means, covs, active, tol, max_iter, reg_covar, work
+                x,
+                num_points,
+                weights,
+                means,
+                covs,
+                active,
+                tol,
+                max_iter,
+                reg_covar,
+                diagonal,
+                work,
             )
             for k in range(num_components):
                 if active[k]:

@@ -15,6 +15,7 @@ from collapse_theory.rng import run_replicate_blocks
 __all__ = ["EMResult", "fit_em", "min_samples"]
 
 INITS = ("kmeans++",)
+COVARIANCE_TYPES = ("full", "diag")
 
 
 def min_samples(num_components: int, dim: int) -> int:
@@ -116,12 +117,14 @@ def fit_em(
     tol: float = 1e-5,
     max_iter: int = 2000,
     reg_covar: float = 0.0,
+    covariance_type: str = "full",
     num_components: int | None = None,
     seed: Any = None,
     num_threads: int | None = None,
     chunk_size: int = 1,
 ) -> EMResult:
-    r"""Fit Gaussian mixtures (full covariances) by EM, one per dataset, in one numba kernel.
+    r"""Fit Gaussian mixtures (full or diagonal covariances) by EM, one per dataset, in one numba
+    kernel.
 
     Each iteration (scikit-learn's ``GaussianMixture`` step for step) computes responsibilities
     in log space, :math:`\log r_{nk} = \log w_k + \log N(x_n; m_k, C_k) - \operatorname{lse}_j
@@ -152,6 +155,9 @@ def fit_em(
         At most this many EM iterations, >= 1.
     reg_covar : float
         Added to the diagonal of every fitted covariance, >= 0 (default 0; see above).
+    covariance_type : "full" or "diag"
+        ``"diag"`` keeps only the diagonal of each :math:`C_k` (scikit-learn's
+        ``covariance_type="diag"``); only the diagonal of the initial covariances is then used.
     num_components : int, optional
         K for ``init="kmeans++"``.
     seed : None, int, SeedSequence or Generator
@@ -170,7 +176,7 @@ def fit_em(
     ------
     ValueError, TypeError
         Bad shapes, NaN/inf samples, N < K (d + 1), init not a valid mixture, unknown init,
-        tol <= 0, max_iter < 1, reg_covar < 0.
+        tol <= 0, max_iter < 1, reg_covar < 0, unknown covariance_type.
 
     Examples
     --------
@@ -195,6 +201,7 @@ def fit_em(
     tol = check_real("tol", tol, minimum=0.0, strict_minimum=True)
     max_iter = check_int("max_iter", max_iter, minimum=1)
     reg_covar = check_real("reg_covar", reg_covar, minimum=0.0)
+    diagonal = check_choice("covariance_type", covariance_type, COVARIANCE_TYPES) == "diag"
     if isinstance(init, str):
         check_choice("init", init, INITS)
         if num_components is None:
@@ -206,6 +213,8 @@ def fit_em(
         init_code = _numba.KMEANS
     else:
         weights, means, covs = _initial_parameters(init, num_replicates, dim)
+        if diagonal:
+            covs = np.ascontiguousarray(covs * np.eye(dim))
         k = weights.shape[1]
         if num_components is not None and check_int("num_components", num_components) != k:
             raise ValueError(f"num_components={num_components} but init has {k} components")
@@ -230,6 +239,7 @@ def fit_em(
             tol,
             max_iter,
             reg_covar,
+            diagonal,
             weights[start:stop],
             means[start:stop],
             covs[start:stop],

@@ -15,7 +15,7 @@ from collapse_theory._validate import (
     record_slots,
 )
 from collapse_theory.gmm import _numba
-from collapse_theory.gmm.em import min_samples
+from collapse_theory.gmm.em import COVARIANCE_TYPES, min_samples
 from collapse_theory.gmm.mixture import check_mixture
 from collapse_theory.regimes import FreshData, Replace, check_regime, regime_code
 from collapse_theory.results import SimulationResult, run_metadata
@@ -38,6 +38,7 @@ def simulate(
     tol: float = 1e-5,
     max_iter: int = 2000,
     reg_covar: float = 0.0,
+    covariance_type: str = "full",
     record: Any = "all",
     seed: Any = None,
     backend: str = "numba",
@@ -75,7 +76,7 @@ def simulate(
         new dataset (``"kmeans++"``, scikit-learn's default, so the paper's refit from scratch).
         With ``"warm"`` a lost component stays lost; with ``"kmeans++"`` all K are refitted.
     regime : Replace, FreshData or Accumulate
-    tol, max_iter, reg_covar
+    tol, max_iter, reg_covar, covariance_type
         EM settings (see :func:`~collapse_theory.gmm.fit_em`; ``reg_covar`` defaults to 0 because
         a regulariser floors the collapsing variance).
     record : "all", "last" or sequence of int
@@ -117,6 +118,7 @@ def simulate(
     tol = check_real("tol", tol, minimum=0.0, strict_minimum=True)
     max_iter = check_int("max_iter", max_iter, minimum=1)
     reg_covar = check_real("reg_covar", reg_covar, minimum=0.0)
+    diagonal = check_choice("covariance_type", covariance_type, COVARIANCE_TYPES) == "diag"
     k, dim = mixture0.num_components, mixture0.dim
     needed = min_samples(k, dim)
     if sizes.size and sizes.min() < needed:
@@ -160,6 +162,7 @@ def simulate(
             tol,
             max_iter,
             reg_covar,
+            diagonal,
             slots,
             out["weights"][start:stop],
             out["means"][start:stop],
@@ -190,6 +193,7 @@ def simulate(
         "tol": tol,
         "max_iter": max_iter,
         "reg_covar": reg_covar,
+        "covariance_type": covariance_type,
     }
     trajectories = {name: np.ascontiguousarray(np.swapaxes(a, 0, 1)) for name, a in out.items()}
     return SimulationResult(
