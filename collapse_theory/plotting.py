@@ -17,7 +17,7 @@ Examples
 --------
 >>> import collapse_theory.plotting as ctp
 >>> sorted(ctp.FIGURES)
-['categorical_survivors', 'tail_mass', 'variance_law', 'w2_schedules']
+['categorical_survivors', 'gmm_l2', 'gmm_snapshots', 'tail_mass', 'variance_law', 'w2_schedules']
 >>> fig = ctp.figure_w2_schedules(quick=True)  # doctest: +SKIP
 >>> ctp.save_figure(fig, "figures", "w2_schedules")  # doctest: +SKIP
 """
