@@ -8,17 +8,25 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def cholesky_psd_into(cov, out):
-    """Lower Cholesky factor of a PSD matrix into ``out``; zero columns where it is singular."""
+def cholesky_into(cov, out, semidefinite=False):
+    """Lower Cholesky factor of ``cov`` into ``out``; returns whether ``cov`` was positive definite.
+
+    A pivot that is not positive and finite stops with False, unless ``semidefinite``: then its
+    column is left zero and the factorisation goes on (a factor of a singular PSD matrix).
+    """
     d = cov.shape[0]
     for i in range(d):
         for j in range(d):
             out[i, j] = 0.0
+    definite = True
     for j in range(d):
         acc = cov[j, j]
         for k in range(j):
             acc -= out[j, k] * out[j, k]
-        if acc <= 0.0:
+        if not acc > 0.0 or not math.isfinite(acc):
+            if not semidefinite:
+                return False
+            definite = False
             continue
         out[j, j] = math.sqrt(acc)
         for i in range(j + 1, d):
@@ -26,3 +34,4 @@ def cholesky_psd_into(cov, out):
             for k in range(j):
                 acc_i -= out[i, k] * out[j, k]
             out[i, j] = acc_i / out[j, j]
+    return definite

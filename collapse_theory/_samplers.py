@@ -19,6 +19,8 @@ import math
 import numpy as np
 from numba import njit
 
+from collapse_theory.regimes import FRESH_MIX, FRESH_SPLIT
+
 # log(k!) - [(k + 1/2) log(k + 1) - (k + 1) + log(2 pi)/2] for k = 0..9 (Stirling tail).
 _STIRLING_TAIL = np.array(
     [
@@ -160,3 +162,14 @@ def standard_gamma(rng, shape: float) -> float:
 def chisquare(rng, df: float) -> float:
     """One chi-square draw with ``df`` degrees of freedom (0 for df <= 0)."""
     return 2.0 * standard_gamma(rng, 0.5 * df) if df > 0 else 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def fresh_draw_count(rng, regime, size, split_count, fraction) -> int:
+    """How many of a dataset's ``size`` points come from the original model: ``split_count``
+    (FreshData "split", round(fraction size)), Binomial(size, fraction) ("mix"), else 0."""
+    if regime == FRESH_SPLIT:
+        return split_count
+    if regime == FRESH_MIX:
+        return binomial(rng, size, fraction)
+    return 0

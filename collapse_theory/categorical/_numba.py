@@ -82,17 +82,17 @@ def simulate_block(
     suffix = np.empty(num_states)
     alive = np.empty(num_states, dtype=np.int64)
 
+    initial_survivors = 0
+    for j in range(num_states):
+        if p0[j] > 0.0:
+            initial_survivors += 1
     for r in range(num_replicates):
         p[:] = p0
         pool[:] = 0.0
         pool_total = 0.0
         num_alive = num_support
         alive[:num_support] = order[:num_support]
-        survivors = 0
-        for j in range(num_states):
-            if p0[j] > 0.0:
-                survivors += 1
-        absorbed = 0 if survivors == 1 else -1
+        absorbed = 0 if initial_survivors == 1 else -1
         if record_slot[0] >= 0:
             out_p[record_slot[0], r, :] = p
         for g in range(num_generations):

@@ -15,15 +15,15 @@ import math
 import numpy as np
 from numba import njit
 
-from collapse_theory._linalg import cholesky_psd_into
+from collapse_theory._linalg import cholesky_into
 from collapse_theory._samplers import (
-    binomial,
     chisquare,
+    fresh_draw_count,
     gamma_constants,
     gamma_from_constants,
     standard_gamma,
 )
-from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT, REPLACE
+from collapse_theory.regimes import ACCUMULATE, REPLACE
 
 SUFFICIENT, SAMPLES = 0, 1
 
@@ -146,11 +146,7 @@ def simulate_block_1d(
                 out_var[record_slot[1], r] = var
         for g in range(first_generation, num_generations):
             size = sizes[g]
-            fresh = 0
-            if regime == FRESH_SPLIT:
-                fresh = fresh_counts[g]
-            elif regime == FRESH_MIX:
-                fresh = binomial(rng, size, fraction)
+            fresh = fresh_draw_count(rng, regime, size, fresh_counts[g], fraction)
             n_f = fresh
             mean_f, ss_f = _batch_1d(rng, fresh, mean0, sd0, method, buffer)
             mean_s, ss_s = _batch_1d(rng, size - fresh, mean, math.sqrt(var), method, buffer)
@@ -292,11 +288,7 @@ def simulate_block_nd(
                 out_cov[record_slot[1], r] = cov
         for g in range(first_generation, num_generations):
             size = sizes[g]
-            fresh = 0
-            if regime == FRESH_SPLIT:
-                fresh = fresh_counts[g]
-            elif regime == FRESH_MIX:
-                fresh = binomial(rng, size, fraction)
+            fresh = fresh_draw_count(rng, regime, size, fresh_counts[g], fraction)
             _batch_nd(rng, fresh, mean0, chol0, method, buffer, mean_f, ss_f)
             _batch_nd(rng, size - fresh, mean, chol, method, buffer, mean_b, ss_b)
             n = _merge_nd(fresh, mean_f, ss_f, size - fresh, mean_b, ss_b)
@@ -319,5 +311,5 @@ def simulate_block_nd(
 def _cholesky_psd(cov):
     """Lower Cholesky factor of a PSD matrix; zero columns where the matrix is singular."""
     chol = np.empty(cov.shape)
-    cholesky_psd_into(cov, chol)
+    cholesky_into(cov, chol, True)
     return chol

@@ -26,37 +26,15 @@ import math
 import numpy as np
 from numba import njit
 
-from collapse_theory._linalg import cholesky_psd_into
-from collapse_theory._samplers import binomial
-from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT
+from collapse_theory._linalg import cholesky_into
+from collapse_theory._samplers import binomial, fresh_draw_count
+from collapse_theory.regimes import ACCUMULATE
 
 WARM, KMEANS = 0, 1
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _EPS10 = 10.0 * np.finfo(np.float64).eps
 _KMEANS_MAX_ITER = 100
-
-
-@njit(cache=True, nogil=True)
-def cholesky_into(cov, out):
-    """Lower Cholesky factor of ``cov`` into ``out``; False if ``cov`` is not positive definite."""
-    d = cov.shape[0]
-    for i in range(d):
-        for j in range(d):
-            out[i, j] = 0.0
-    for j in range(d):
-        acc = cov[j, j]
-        for k in range(j):
-            acc -= out[j, k] * out[j, k]
-        if not acc > 0.0 or not math.isfinite(acc):
-            return False
-        out[j, j] = math.sqrt(acc)
-        for i in range(j + 1, d):
-            acc_i = cov[i, j]
-            for k in range(j):
-                acc_i -= out[i, k] * out[j, k]
-            out[i, j] = acc_i / out[j, j]
-    return True
 
 
 @njit(cache=True, nogil=True)
@@ -485,10 +463,23 @@ def fit_block(
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _draw_point(rng, mean, chol, z, out, row):
+    """One N(mean, chol chol^T) draw into column ``row`` of ``out`` (layout (d, N))."""
+    d = mean.size
+    for i in range(d):
+        z[i] = rng.standard_normal()
+    for i in range(d):
+        acc = mean[i]
+        for j in range(i + 1):
+            acc += chol[i, j] * z[j]
+        out[i, row] = acc
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _sample_into(rng, count, weights, means, chol, active, out, start, z):
     """``count`` iid draws from the mixture into ``out[:, start:start + count]`` (layout (d, N)) (component counts by
     sequential binomials, then N(m_k, L_k L_k^T) by the Cholesky factor)."""
-    num_components, d = means.shape[0], means.shape[1]
+    num_components = means.shape[0]
     remaining = count
     mass = 1.0
     row = start
@@ -502,13 +493,7 @@ def _sample_into(rng, count, weights, means, chol, active, out, start, z):
         mass -= weights[k]
         remaining -= c
         for _ in range(c):
-            for i in range(d):
-                z[i] = rng.standard_normal()
-            for i in range(d):
-                acc = means[k, i]
-                for j in range(i + 1):
-                    acc += chol[k, i, j] * z[j]
-                out[i, row] = acc
+            _draw_point(rng, means[k], chol[k], z, out, row)
             row += 1
     # Rounding can leave a few draws unassigned: give them to the last active component.
     if remaining > 0:
@@ -516,13 +501,7 @@ def _sample_into(rng, count, weights, means, chol, active, out, start, z):
         while last > 0 and not active[last]:
             last -= 1
         for _ in range(remaining):
-            for i in range(d):
-                z[i] = rng.standard_normal()
-            for i in range(d):
-                acc = means[last, i]
-                for j in range(i + 1):
-                    acc += chol[last, i, j] * z[j]
-                out[i, row] = acc
+            _draw_point(rng, means[last], chol[last], z, out, row)
             row += 1
 
 
@@ -574,7 +553,7 @@ def simulate_block(
     chol0 = np.zeros((num_components, d, d))
     for k in range(num_components):
         if active0[k]:
-            cholesky_psd_into(covs0[k], chol0[k])
+            cholesky_into(covs0[k], chol0[k], True)
     weights = np.empty(num_components)
     means = np.empty((num_components, d))
     covs = np.empty((num_components, d, d))
@@ -599,11 +578,7 @@ def simulate_block(
         pool = 0
         for g in range(num_generations):
             size = sizes[g]
-            fresh = 0
-            if regime == FRESH_SPLIT:
-                fresh = fresh_counts[g]
-            elif regime == FRESH_MIX:
-                fresh = binomial(rng, size, fraction)
+            fresh = fresh_draw_count(rng, regime, size, fresh_counts[g], fraction)
             start = pool if regime == ACCUMULATE else 0
             _sample_into(rng, fresh, weights0, means0, chol0, active0, x, start, z)
             _sample_into(rng, size - fresh, weights, means, chol, active, x, start + fresh, z)
@@ -643,7 +618,7 @@ def simulate_block(
             )
             for k in range(num_components):
                 if active[k]:
-                    cholesky_psd_into(covs[k], chol[k])
+                    cholesky_into(covs[k], chol[k], True)
             slot = record_slot[g + 1]
             if slot >= 0:
                 out_weights[r, slot] = weights
