@@ -355,8 +355,11 @@ def test_tail_mass_vs_direct_monte_carlo():
     # independent estimates, SE combined
     rb = float(gt.expected_tail_mass(k, 10, 20, num_paths=200_000, seed=11))
     se = about_mu0.std() / math.sqrt(about_mu0.size)
-    assert_z(about_mu0.mean(), rb, 1.5 * se, "E tail about mu0 (RB SE <= direct SE)")
-    assert rb == pytest.approx(0.0619, abs=0.002)  # §2.9 check value
+    # two independent estimates, the Rao-Blackwellised one with SE <= the direct one's:
+    # the SE of their difference is at most sqrt(2) se
+    assert_z(about_mu0.mean(), rb, math.sqrt(2) * se, "E tail about mu0 (RB SE <= direct SE)")
+    # §2.9's .0619 is itself a Monte Carlo mean at R = 2e5 (the size used here): same bound
+    assert_z(0.0619, rb, math.sqrt(2) * se, "§2.9 check value")
     med = float(gt.expected_tail_mass(k, 10, 20, statistic="median", num_paths=200_000, seed=12))
     # the returned (MC) median splits the direct sample in half, within both MC errors
     assert_z(np.mean(about_mu0 < med), 0.5, math.sqrt(0.25 / about_mu0.size) * math.sqrt(2), "med")
