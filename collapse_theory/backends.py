@@ -2,7 +2,13 @@
 
 Every simulator takes ``backend=None | "numba" | "jax"``. ``None`` means the current default,
 ``"numba"`` unless changed with :func:`use` (``collapse-theory verify --backend jax`` runs the
-whole suite that way).
+whole suite that way). The jax kernels compute in float64 unless :func:`use` asks for
+``dtype="float32"`` (see ``docs/backends.md`` for its error).
+
+The helpers at the end (:func:`jax_block_keys`, :func:`run_jax_batches`) are shared by the three
+``_jax.py`` kernel modules: they turn the seed into one jax key per fixed replicate block
+(:mod:`collapse_theory.rng`), so the jax results, like the numba ones, depend only on the seed and
+the replicate count, never on how the blocks are batched.
 
 Examples
 --------
@@ -19,15 +25,36 @@ import contextlib
 import contextvars
 import importlib.metadata
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
 
 from collapse_theory._validate import check_choice
+from collapse_theory.progress import progress_bar
+from collapse_theory.rng import BLOCK_SIZE
 
-__all__ = ["BACKENDS", "available", "jax_devices", "resolve", "use"]
+__all__ = [
+    "BACKENDS",
+    "DTYPES",
+    "available",
+    "jax_block_keys",
+    "jax_devices",
+    "jax_dtype",
+    "jax_replicate_keys",
+    "resolve",
+    "run_jax_batches",
+    "use",
+]
 
 BACKENDS = ("numba", "jax")
+#: Floating-point types of the jax kernels (numba always computes in float64).
+DTYPES = ("float64", "float32")
+#: Replicate blocks per jax device call when ``chunk_size`` is left at 1 (16384 replicates).
+JAX_BLOCKS_PER_CALL = 64
 
 _DEFAULT = contextvars.ContextVar("collapse_theory_backend", default="numba")
+_JAX_DTYPE = contextvars.ContextVar("collapse_theory_jax_dtype", default="float64")
 
 
 def _version(package: str) -> str | None:
@@ -87,17 +114,99 @@ def resolve(backend: str | None) -> str:
 
 
 @contextlib.contextmanager
-def use(backend: str) -> Iterator[str]:
+def use(backend: str, *, dtype: str | None = None) -> Iterator[str]:
     """Make ``backend`` the default of every simulator inside a ``with`` block.
 
     Parameters
     ----------
     backend : {"numba", "jax"}
         Checked with :func:`resolve`, so a missing jax fails here, not deep in a run.
+    dtype : {"float64", "float32"}, optional
+        Floating-point type of the jax kernels inside the block (default: unchanged, float64 at
+        first). float32 is faster on most GPUs; its relative error grows like
+        ``n * 6e-8`` over n generations (``docs/backends.md``). Ignored by numba.
+
+    Examples
+    --------
+    >>> with use("numba", dtype="float32"):
+    ...     jax_dtype()
+    'float32'
+    >>> jax_dtype()
+    'float64'
     """
     name = resolve(backend)
     token = _DEFAULT.set(name)
+    dtype_token = None if dtype is None else _JAX_DTYPE.set(check_choice("dtype", dtype, DTYPES))
     try:
         yield name
     finally:
+        if dtype_token is not None:
+            _JAX_DTYPE.reset(dtype_token)
         _DEFAULT.reset(token)
+
+
+def jax_dtype() -> str:
+    """The floating-point type the jax kernels use now: ``"float64"`` unless :func:`use` says."""
+    return _JAX_DTYPE.get()
+
+
+def jax_block_keys(children: Sequence[np.random.SeedSequence]) -> np.ndarray:
+    """Raw threefry key data, shape (number of blocks, 2) uint32, one row per replicate block.
+
+    ``children`` are the blocks' SeedSequences, ``root.spawn(number of blocks)`` as in
+    :func:`collapse_theory.rng.block_generators`. Block ``b`` takes its key from the first child
+    of ``children[b]``, built without spawning, so that a host ``Generator`` of the same block
+    (``PCG64(children[b])``, e.g. for ``data0``) stays independent of it.
+    """
+    rows = [
+        np.random.SeedSequence(child.entropy, spawn_key=(*child.spawn_key, 0)).generate_state(
+            2, np.uint32
+        )
+        for child in children
+    ]
+    return np.array(rows, dtype=np.uint32).reshape(-1, 2)
+
+
+def run_jax_batches(
+    call: Callable[[np.ndarray, int, int], Sequence[np.ndarray]],
+    block_keys: np.ndarray,
+    num_replicates: int,
+    *,
+    chunk_size: int,
+    label: str,
+    progress: bool,
+) -> list[np.ndarray]:
+    """Run ``call(keys, start, stop)`` over batches of whole replicate blocks; join the results.
+
+    ``keys`` holds the key rows of the batch's blocks, always ``blocks_per_call`` of them (the
+    last batch is padded with repeated keys and its extra replicates dropped), so that a
+    simulation compiles one shape whatever ``num_replicates``' remainder; ``start:stop`` are the
+    batch's replicates (for per-replicate inputs). ``call`` returns arrays with the replicate
+    axis first. ``blocks_per_call`` is ``chunk_size`` if above 1, else :data:`JAX_BLOCKS_PER_CALL`,
+    capped at the number of blocks. Results depend only on the keys, not on the batching.
+    """
+    num_blocks = block_keys.shape[0]
+    per_call = chunk_size if chunk_size > 1 else JAX_BLOCKS_PER_CALL
+    per_call = min(per_call, num_blocks)
+    batches = [(b, min(b + per_call, num_blocks)) for b in range(0, num_blocks, per_call)]
+    pieces: list[Sequence[np.ndarray]] = []
+    with progress_bar(len(batches), label, enabled=progress) as advance:
+        for first, last in batches:
+            keys = block_keys[first:last]
+            if keys.shape[0] < per_call:
+                keys = np.concatenate([keys, np.repeat(keys[-1:], per_call - keys.shape[0], 0)])
+            start = first * BLOCK_SIZE
+            stop = min(last * BLOCK_SIZE, num_replicates)
+            outputs = call(keys, start, stop)
+            pieces.append([np.asarray(o)[: stop - start] for o in outputs])
+            advance(1)
+    return [np.concatenate([piece[i] for piece in pieces]) for i in range(len(pieces[0]))]
+
+
+def jax_replicate_keys(block_key_data: Any) -> Any:
+    """Inside jitted code: the (blocks, 2) uint32 key rows become one threefry key per replicate,
+    ``split(block_key, BLOCK_SIZE)``, in block order (shape (blocks * BLOCK_SIZE,))."""
+    import jax
+
+    keys = jax.random.wrap_key_data(block_key_data, impl="threefry2x32")
+    return jax.vmap(lambda key: jax.random.split(key, BLOCK_SIZE))(keys).reshape(-1)

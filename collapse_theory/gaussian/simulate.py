@@ -19,10 +19,11 @@ from collapse_theory._validate import (
     check_record_size,
     record_slots,
 )
+from collapse_theory.backends import jax_block_keys, jax_dtype, resolve
 from collapse_theory.gaussian import _numba
 from collapse_theory.regimes import FreshData, Replace, check_regime, regime_code
 from collapse_theory.results import SimulationResult, run_metadata
-from collapse_theory.rng import run_replicate_blocks
+from collapse_theory.rng import as_seed_sequence, block_bounds, run_replicate_blocks
 from collapse_theory.schedules import as_schedule
 
 __all__ = ["simulate"]
@@ -64,7 +65,7 @@ def simulate(
     method: str = "sufficient",
     record: Any = "all",
     seed: Any = None,
-    backend: str = "numba",
+    backend: str | None = None,
     progress: bool = False,
     num_threads: int | None = None,
     chunk_size: int = 1,
@@ -103,10 +104,16 @@ def simulate(
     record : "all", "last" or sequence of int
     seed : None, int, SeedSequence or Generator
         Same seed, same arrays, for any ``num_threads`` and ``chunk_size``.
-    backend : "numba"
+    backend : None, "numba" or "jax"
+        None: the default of :func:`collapse_theory.backends.use` ("numba" unless changed).
+        "jax" runs on jax's default device (CPU or GPU), in float64 unless
+        ``backends.use("jax", dtype="float32")`` (docs/backends.md); same distribution, not the
+        same numbers as numba.
     progress : bool
     num_threads, chunk_size : int
-        Parallel execution over fixed replicate blocks; they never change the results.
+        Parallel execution over fixed replicate blocks; they never change the results. With
+        ``backend="jax"``, ``chunk_size`` > 1 is the number of blocks per device call (default
+        64) and ``num_threads`` is not used.
     data0 : array_like or scipy.stats frozen distribution, optional
         A non-Gaussian model 0 (theory.md §2.1: only the first fit differs). An array of points,
         shape (N,) or (N, d), is resampled with replacement (its empirical distribution); a
@@ -131,11 +138,6 @@ def simulate(
     """
     check_choice("estimator", estimator, ESTIMATORS)
     check_choice("method", method, METHODS)
-    check_choice("backend", backend, ("numba", "jax"))
-    if backend == "jax":
-        raise ValueError(
-            "backend='jax' is not implemented for the Gaussian simulator yet; use 'numba'"
-        )
     if data0 is not None:
         mean0, cov0 = _moments_of_data0(data0, mean0, cov0)
     one_dim = np.ndim(mean0) == 0
@@ -175,6 +177,7 @@ def simulate(
             "would need fresh draws from data0 in every generation, which is not supported"
         )
     first_generation = 1 if data0 is not None and num_generations > 0 else 0
+    backend = resolve(backend)
 
     def first_fits(generator: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
         if not first_generation:
@@ -186,6 +189,40 @@ def simulate(
     per_replicate = dim + dim * dim if not one_dim else 2
     check_record_size(record, recorded.size * num_replicates * per_replicate)
     slots = record_slots(recorded, num_generations)
+    if backend == "jax":
+        seed_sequence, trajectories = _simulate_jax(
+            seed,
+            num_replicates,
+            data0,
+            mean0_array,
+            var0 if one_dim else cov0_array,
+            sizes,
+            fresh_counts,
+            regime,
+            method,
+            ddof,
+            first_generation,
+            slots,
+            recorded.size,
+            chunk_size,
+            progress,
+        )
+        return _result(
+            recorded,
+            trajectories,
+            seed_sequence,
+            backend,
+            mean0_array,
+            var0 if one_dim else cov0_array,
+            schedule,
+            sizes,
+            num_generations,
+            num_replicates,
+            estimator,
+            regime,
+            method,
+            data0,
+        )
     common = (
         sizes,
         fresh_counts,
@@ -240,9 +277,108 @@ def simulate(
         num_threads=num_threads,
         chunk_size=chunk_size,
     )
+    return _result(
+        recorded,
+        trajectories,
+        seed_sequence,
+        backend,
+        mean0_array,
+        var0 if one_dim else cov0_array,
+        schedule,
+        sizes,
+        num_generations,
+        num_replicates,
+        estimator,
+        regime,
+        method,
+        data0,
+    )
+
+
+def _simulate_jax(
+    seed: Any,
+    num_replicates: int,
+    data0: Any,
+    mean0: np.ndarray,
+    cov0: Any,
+    sizes: np.ndarray,
+    fresh_counts: np.ndarray,
+    regime: Any,
+    method: str,
+    ddof: int,
+    first_generation: int,
+    slots: np.ndarray,
+    num_recorded: int,
+    chunk_size: int,
+    progress: bool,
+) -> tuple[np.random.SeedSequence, dict[str, np.ndarray]]:
+    """The jax backend: per-block keys (and host Generators for the fits to ``data0``), the
+    kernel of :mod:`collapse_theory.gaussian._jax`, outputs as (len(record), R, ...)."""
+    from collapse_theory.gaussian import _jax
+
+    chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    seed_sequence = as_seed_sequence(seed)
+    children = seed_sequence.spawn(len(block_bounds(num_replicates)))
+    one_dim = np.ndim(mean0) == 0
+    first_mean = first_cov = None
+    if first_generation:
+        fits = [
+            _fit_first_dataset(
+                data0,
+                np.random.Generator(np.random.PCG64(child)),
+                stop - start,
+                int(sizes[0]),
+                ddof,
+                one_dim,
+            )
+            for child, (start, stop) in zip(children, block_bounds(num_replicates), strict=True)
+        ]
+        first_mean = np.concatenate([fit[0] for fit in fits])
+        first_cov = np.concatenate([fit[1] for fit in fits])
+    means, covs = _jax.simulate(
+        jax_block_keys(children),
+        num_replicates,
+        mean0,
+        np.asarray(cov0),
+        first_mean,
+        first_cov,
+        sizes,
+        fresh_counts,
+        slots,
+        regime.fraction if isinstance(regime, FreshData) else 0.0,
+        ddof,
+        regime=regime_code(regime),
+        method=_jax.SUFFICIENT if method == "sufficient" else _jax.SAMPLES,
+        first_generation=first_generation,
+        num_slots=num_recorded,
+        dtype=jax_dtype(),
+        chunk_size=chunk_size,
+        progress=progress,
+    )
+    means, covs = np.swapaxes(means, 0, 1), np.swapaxes(covs, 0, 1)
+    trajectories = {"mean": means, "var": covs} if one_dim else {"mean": means, "cov": covs}
+    return seed_sequence, {name: np.ascontiguousarray(a) for name, a in trajectories.items()}
+
+
+def _result(
+    recorded: np.ndarray,
+    trajectories: dict[str, np.ndarray],
+    seed_sequence: np.random.SeedSequence,
+    backend: str,
+    mean0: np.ndarray,
+    cov0: Any,
+    schedule: Any,
+    sizes: np.ndarray,
+    num_generations: int,
+    num_replicates: int,
+    estimator: str,
+    regime: Any,
+    method: str,
+    data0: Any,
+) -> SimulationResult:
     parameters = {
-        "mean0": mean0_array,
-        "cov0": var0 if one_dim else cov0_array,
+        "mean0": mean0,
+        "cov0": cov0,
         "num_samples": repr(schedule),
         "sample_sizes": sizes if sizes.size <= 10_000 else "omitted (long schedule)",
         "num_generations": num_generations,
@@ -252,6 +388,8 @@ def simulate(
         "method": method,
         "data0": None if data0 is None else repr(data0)[:200],
     }
+    if backend == "jax":
+        parameters["jax_dtype"] = str(trajectories["mean"].dtype)
     return SimulationResult(
         generations=recorded,
         trajectories=trajectories,

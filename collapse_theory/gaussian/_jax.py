@@ -1,0 +1,298 @@
+"""Jax kernels for the Gaussian simulator (theory.md §2.1, §3.1), for CPU and GPU.
+
+The same model as :mod:`collapse_theory.gaussian._numba`: every generation fits the mean and the
+(co)variance of a dataset summarised by its size, mean and scatter. ``method="sufficient"`` draws
+the summaries (mean ~ normal, scatter ~ chi-square / Wishart via the Bartlett factor);
+``method="samples"`` draws the points, :data:`SAMPLE_CHUNK` at a time, so memory stays bounded
+for any M. Datasets are merged with the exact pooled-scatter formula.
+
+One chain is a ``lax.scan`` over generations; ``vmap`` runs a batch of replicate blocks; the jitted
+functions live at module level, so each shape and setting compiles once per process. Replicate r
+draws only from its own key (``collapse_theory.backends.jax_replicate_keys``) folded with the
+generation index: results do not depend on how replicates are batched. Counts are carried as
+floats (exact below 2^53 in float64, 2^24 in float32).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from collapse_theory.backends import jax_replicate_keys, run_jax_batches
+from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT, REPLACE
+from collapse_theory.rng import BLOCK_SIZE
+
+SUFFICIENT, SAMPLES = 0, 1
+#: Points drawn at once per chain by ``method="samples"``.
+SAMPLE_CHUNK = 128
+#: Times each jitted entry point has been traced (compiled) in this process.
+TRACES = {"1d": 0, "nd": 0}
+
+
+def cholesky_psd(cov: Any) -> Any:
+    """Lower Cholesky factor of a PSD matrix, zero columns where a pivot is not positive and
+    finite (as :func:`collapse_theory._linalg.cholesky_into` with ``semidefinite=True``).
+    Returns ``(factor, definite)``."""
+    d = cov.shape[-1]
+    chol = jnp.zeros_like(cov)
+    definite = jnp.array(True)
+    for j in range(d):
+        pivot = cov[j, j] - jnp.sum(chol[j, :j] ** 2)
+        ok = (pivot > 0) & jnp.isfinite(pivot)
+        root = jnp.sqrt(jnp.where(ok, pivot, 1))
+        column = (cov[j + 1 :, j] - chol[j + 1 :, :j] @ chol[j, :j]) / root
+        chol = chol.at[j, j].set(jnp.where(ok, root, 0))
+        chol = chol.at[j + 1 :, j].set(jnp.where(ok, column, 0))
+        definite = definite & ok
+    return chol, definite
+
+
+def fresh_count(key, regime, size, split_count, fraction, dtype):
+    """Points of a dataset drawn from model 0: round(fraction M) ("split"), Binomial(M, fraction)
+    ("mix"), else 0."""
+    if regime == FRESH_SPLIT:
+        return split_count
+    if regime == FRESH_MIX:
+        return jax.random.binomial(key, size, fraction, dtype=dtype)
+    return jnp.zeros((), dtype)
+
+
+def _chi2_or_zero(key, dof, dtype):
+    """chi2_dof = 2 Gamma(dof / 2) where dof > 0, else 0 (elementwise)."""
+    positive = dof > 0
+    return jnp.where(
+        positive, 2 * jax.random.gamma(key, jnp.where(positive, dof / 2, 1), dtype=dtype), 0
+    )
+
+
+def _merge(n_a, mean_a, ss_a, n_b, mean_b, ss_b):
+    """Pooled size, mean and scatter of two datasets (either may be empty, its mean then 0)."""
+    n = n_a + n_b
+    safe = jnp.where(n > 0, n, 1)
+    delta = mean_b - mean_a
+    outer = delta * delta if jnp.ndim(delta) == 0 else jnp.outer(delta, delta)
+    return n, mean_a + delta * (n_b / safe), ss_a + ss_b + outer * (n_a * n_b / safe)
+
+
+def _sufficient_1d(key, n, mean, sd, dtype):
+    """(mean, scatter) of n iid N(mean, sd^2) draws: mean + sd Z / sqrt(n), sd^2 chi2_{n-1}."""
+    k_mean, k_var = jax.random.split(key)
+    z = jax.random.normal(k_mean, dtype=dtype)
+    batch_mean = jnp.where(n > 0, mean + sd * z / jnp.sqrt(jnp.maximum(n, 1)), 0)
+    return batch_mean, sd * sd * _chi2_or_zero(k_var, n - 1, dtype)
+
+
+def _sufficient_nd(key, n, mean, chol, dtype):
+    """(mean, scatter) of n iid N(mean, chol chol^T) draws; scatter = (chol A)(chol A)^T with A the
+    Bartlett factor of Wishart_d(n - 1, I) (d x (n-1) lower-trapezoidal when n - 1 < d)."""
+    d = mean.shape[0]
+    k_mean, k_diag, k_low = jax.random.split(key, 3)
+    z = jax.random.normal(k_mean, (d,), dtype)
+    batch_mean = jnp.where(n > 0, mean + chol @ z / jnp.sqrt(jnp.maximum(n, 1)), 0)
+    dof = n - 1
+    rows = jnp.arange(d, dtype=dtype)
+    diagonal = jnp.sqrt(_chi2_or_zero(k_diag, dof - rows, dtype))
+    below = (rows[None, :] < rows[:, None]) & (rows[None, :] < dof)
+    factor = jnp.where(below, jax.random.normal(k_low, (d, d), dtype), 0) + jnp.diag(diagonal)
+    b = chol @ factor
+    return batch_mean, b @ b.T
+
+
+def _samples(key, size, fresh, draw_fresh, draw_model, mean_shape, dtype):
+    """Size, mean and scatter of ``size`` explicit points, the first ``fresh`` from model 0:
+    :data:`SAMPLE_CHUNK` points at a time (``draw_*(z)`` maps standard normals to points),
+    merged exactly."""
+    zeros_mean = jnp.zeros(mean_shape, dtype)
+    zeros_ss = jnp.zeros(mean_shape * 2, dtype)
+    offsets = jnp.arange(SAMPLE_CHUNK, dtype=dtype)
+
+    def body(state):
+        chunk, n, mean, ss = state
+        z = jax.random.normal(jax.random.fold_in(key, chunk), (SAMPLE_CHUNK, *mean_shape), dtype)
+        index = chunk * SAMPLE_CHUNK + offsets
+        from_fresh = (index < fresh).reshape((-1,) + (1,) * len(mean_shape))
+        x = jnp.where(from_fresh, draw_fresh(z), draw_model(z))
+        keep = (index < size).reshape(from_fresh.shape)
+        count = jnp.sum(index < size).astype(dtype)
+        chunk_mean = jnp.sum(jnp.where(keep, x, 0), axis=0) / jnp.maximum(count, 1)
+        u = jnp.where(keep, x - chunk_mean, 0)
+        chunk_ss = jnp.sum(u * u, axis=0) if not mean_shape else u.T @ u
+        return (chunk + 1, *_merge(n, mean, ss, count, chunk_mean, chunk_ss))
+
+    state = (jnp.zeros((), jnp.int32), jnp.zeros((), dtype), zeros_mean, zeros_ss)
+    _, n, mean, ss = lax.while_loop(lambda s: s[0] * SAMPLE_CHUNK < size, body, state)
+    return n, mean, ss
+
+
+def _chain(
+    key,
+    first_mean,
+    first_cov,
+    mean0,
+    cov0,
+    sizes,
+    split_counts,
+    slots,
+    fraction,
+    ddof,
+    *,
+    regime,
+    method,
+    first_generation,
+    num_slots,
+    dtype,
+):
+    """One chain (1-D when ``mean0`` is a scalar); returns the recorded means and (co)variances,
+    shape (num_slots, ...). Row ``num_slots`` of the buffers takes the unrecorded generations."""
+    one_dim = jnp.ndim(mean0) == 0
+    mean_shape = () if one_dim else mean0.shape
+
+    def factor(cov):
+        return jnp.sqrt(cov) if one_dim else cholesky_psd(cov)[0]
+
+    chol0 = factor(cov0)
+    out_mean = jnp.zeros((num_slots + 1, *mean_shape), dtype)
+    out_cov = jnp.zeros((num_slots + 1, *mean_shape * 2), dtype)
+
+    def record(out_mean, out_cov, slot, mean, cov):
+        row = jnp.where(slot >= 0, slot, num_slots)
+        return out_mean.at[row].set(mean), out_cov.at[row].set(cov)
+
+    out_mean, out_cov = record(out_mean, out_cov, slots[0], mean0, cov0)
+    mean, cov = mean0, cov0
+    pool = (jnp.zeros((), dtype), jnp.zeros(mean_shape, dtype), jnp.zeros(mean_shape * 2, dtype))
+    if first_generation:
+        mean, cov = first_mean, first_cov
+        pool = (sizes[0], mean, cov * (sizes[0] - ddof))
+        out_mean, out_cov = record(out_mean, out_cov, slots[1], mean, cov)
+
+    def batch(key, n, mean, chol):
+        if one_dim:
+            return _sufficient_1d(key, n, mean, chol, dtype)
+        return _sufficient_nd(key, n, mean, chol, dtype)
+
+    def step(carry, inputs):
+        mean, cov, chol, pool, out_mean, out_cov = carry
+        generation, size, split_count, slot = inputs
+        k_fresh, k_a, k_b = jax.random.split(jax.random.fold_in(key, generation), 3)
+        fresh = fresh_count(k_fresh, regime, size, split_count, fraction, dtype)
+        if method == SAMPLES:
+
+            def draw_fresh(z):
+                return mean0 + chol0 * z if one_dim else mean0 + z @ chol0.T
+
+            def draw_model(z):
+                return mean + chol * z if one_dim else mean + z @ chol.T
+
+            data = _samples(k_b, size, fresh, draw_fresh, draw_model, mean_shape, dtype)
+        elif regime in (REPLACE, ACCUMULATE):
+            data = (size, *batch(k_b, size, mean, chol))
+        else:
+            data = _merge(
+                fresh,
+                *batch(k_a, fresh, mean0, chol0),
+                size - fresh,
+                *batch(k_b, size - fresh, mean, chol),
+            )
+        if regime == ACCUMULATE:
+            pool = _merge(*pool, *data)
+            data = pool
+        n, mean, scatter = data
+        cov = scatter / (n - ddof)
+        out_mean, out_cov = record(out_mean, out_cov, slot, mean, cov)
+        return (mean, cov, factor(cov), pool, out_mean, out_cov), None
+
+    generations = jnp.arange(first_generation, sizes.shape[0], dtype=jnp.int32)
+    inputs = (
+        generations,
+        sizes[first_generation:],
+        split_counts[first_generation:],
+        slots[first_generation + 1 :],
+    )
+    carry = (mean, cov, factor(cov), pool, out_mean, out_cov)
+    carry, _ = lax.scan(step, carry, inputs)
+    return carry[4][:num_slots], carry[5][:num_slots]
+
+
+def _batch(block_keys, first_mean, first_cov, *args, **static):
+    TRACES["1d" if first_mean.ndim == 1 else "nd"] += 1  # runs only while tracing
+    keys = jax_replicate_keys(block_keys)
+    chain = partial(_chain, **static)
+    in_axes = (0, 0, 0) + (None,) * len(args)
+    mean, cov = jax.vmap(chain, in_axes=in_axes)(keys, first_mean, first_cov, *args)
+    return mean, cov
+
+
+_STATIC = ("regime", "method", "first_generation", "num_slots", "dtype")
+_batch_jit = jax.jit(_batch, static_argnames=_STATIC)
+
+
+def simulate(
+    block_keys: np.ndarray,
+    num_replicates: int,
+    mean0: np.ndarray,
+    cov0: np.ndarray,
+    first_mean: np.ndarray,
+    first_cov: np.ndarray,
+    sizes: np.ndarray,
+    split_counts: np.ndarray,
+    slots: np.ndarray,
+    fraction: float,
+    ddof: int,
+    *,
+    regime: int,
+    method: int,
+    first_generation: int,
+    num_slots: int,
+    dtype: str,
+    chunk_size: int,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run every replicate; returns means and (co)variances with the replicate axis first,
+    shapes (R, num_slots, ...). ``first_mean``/``first_cov`` (R, ...) are the generation-1 fits
+    when ``first_generation`` is 1 (a non-Gaussian model 0), else ignored."""
+    with jax.enable_x64(True):
+        as_float = partial(np.asarray, dtype=dtype)
+        shared = (
+            as_float(mean0),
+            as_float(cov0),
+            as_float(sizes),
+            as_float(split_counts),
+            np.asarray(slots, dtype=np.int32),
+            as_float(fraction),
+            as_float(ddof),
+        )
+        static = dict(
+            regime=regime,
+            method=method,
+            first_generation=first_generation,
+            num_slots=num_slots,
+            dtype=dtype,
+        )
+
+        def call(keys: np.ndarray, start: int, stop: int) -> Any:
+            width = keys.shape[0] * BLOCK_SIZE
+            firsts = []
+            for first, base in ((first_mean, mean0), (first_cov, cov0)):
+                padded = np.zeros((width, *np.shape(base)), dtype=dtype)
+                if first_generation:
+                    padded[: stop - start] = first[start:stop]
+                firsts.append(padded)
+            mean, cov = shared[0], shared[1]
+            return _batch_jit(keys, *firsts, mean, cov, *shared[2:], **static)
+
+        return tuple(
+            run_jax_batches(
+                call,
+                block_keys,
+                num_replicates,
+                chunk_size=chunk_size,
+                label="gaussian",
+                progress=progress,
+            )
+        )
