@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from collapse_theory._validate import (
-    check_choice,
     check_int,
     check_probability_vector,
     check_real,
@@ -20,10 +19,11 @@ from collapse_theory._validate import (
     check_record_size,
     record_slots,
 )
+from collapse_theory.backends import jax_block_keys, jax_dtype, resolve
 from collapse_theory.categorical import _numba
 from collapse_theory.regimes import FreshData, Replace, check_regime, regime_code
 from collapse_theory.results import SimulationResult, run_metadata
-from collapse_theory.rng import run_replicate_blocks
+from collapse_theory.rng import as_seed_sequence, block_bounds, run_replicate_blocks
 from collapse_theory.schedules import as_schedule
 
 __all__ = ["simulate"]
@@ -39,7 +39,7 @@ def simulate(
     pseudo_count: float = 0.0,
     record: Any = "all",
     seed: Any = None,
-    backend: str = "numba",
+    backend: str | None = None,
     progress: bool = False,
     num_threads: int | None = None,
     chunk_size: int = 1,
@@ -75,14 +75,18 @@ def simulate(
     seed : None, int, SeedSequence or Generator
         Root of the per-block random streams. The same seed gives identical arrays for any
         ``num_threads`` and ``chunk_size``.
-    backend : "numba"
-        The CPU kernel (the jax backend is not available yet).
+    backend : None, "numba" or "jax"
+        None: the default of :func:`collapse_theory.backends.use` ("numba" unless changed).
+        "numba" is the CPU kernel; "jax" runs on jax's default device (CPU or GPU), in float64
+        unless ``backends.use("jax", dtype="float32")`` (docs/backends.md). Both draw the same
+        distribution, not the same numbers.
     progress : bool
         Show a progress bar over replicate blocks.
     num_threads : int, optional
         Threads running replicate blocks (default: all CPUs available to this process).
     chunk_size : int
-        Replicate blocks handed to a thread at a time.
+        Replicate blocks handed to a thread at a time (jax: blocks per device call if > 1,
+        default 64; ``num_threads`` is not used by jax).
 
     Returns
     -------
@@ -110,14 +114,49 @@ def simulate(
     regime = check_regime(Replace() if regime is None else regime)
     pseudo_count = check_real("pseudo_count", pseudo_count, minimum=0.0)
     recorded = check_record(record, num_generations)
-    check_choice("backend", backend, ("numba", "jax"))
-    if backend == "jax":
-        raise ValueError(
-            "backend='jax' is not implemented for the categorical simulator yet; use backend='numba'"
-        )
     check_record_size(record, recorded.size * num_replicates * p0.size)
+    backend = resolve(backend)
     fraction = regime.fraction if isinstance(regime, FreshData) else 0.0
     fresh_counts = np.rint(fraction * sizes).astype(np.int64)
+    parameters = {
+        "p0": p0,
+        "num_samples": repr(schedule),
+        "sample_sizes": sizes if sizes.size <= 10_000 else "omitted (long schedule)",
+        "num_generations": num_generations,
+        "num_replicates": num_replicates,
+        "regime": repr(regime),
+        "pseudo_count": pseudo_count,
+    }
+    if backend == "jax":
+        from collapse_theory.categorical import _jax
+
+        chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+        if num_threads is not None:  # not used by jax, but checked as numba does
+            check_int("num_threads", num_threads, minimum=1)
+        seed_sequence = as_seed_sequence(seed)
+        children = seed_sequence.spawn(len(block_bounds(num_replicates)))
+        p, absorbed = _jax.simulate(
+            jax_block_keys(children),
+            num_replicates,
+            p0,
+            sizes,
+            fresh_counts,
+            record_slots(recorded, num_generations),
+            fraction,
+            pseudo_count,
+            regime=regime_code(regime),
+            num_slots=recorded.size,
+            dtype=jax_dtype(),
+            chunk_size=chunk_size,
+            progress=progress,
+        )
+        parameters["jax_dtype"] = str(p.dtype)
+        return SimulationResult(
+            generations=recorded,
+            trajectories={"p": np.ascontiguousarray(np.swapaxes(p, 0, 1))},
+            per_replicate={"absorbed_at": absorbed},
+            metadata=run_metadata("categorical", parameters, seed_sequence, backend),
+        )
     out_p = np.empty((recorded.size, num_replicates, p0.size))
     out_absorbed = np.empty(num_replicates, dtype=np.int64)
     slots = record_slots(recorded, num_generations)
@@ -145,15 +184,6 @@ def simulate(
         num_threads=num_threads,
         chunk_size=chunk_size,
     )
-    parameters = {
-        "p0": p0,
-        "num_samples": repr(schedule),
-        "sample_sizes": sizes if sizes.size <= 10_000 else "omitted (long schedule)",
-        "num_generations": num_generations,
-        "num_replicates": num_replicates,
-        "regime": repr(regime),
-        "pseudo_count": pseudo_count,
-    }
     return SimulationResult(
         generations=recorded,
         trajectories={"p": out_p},

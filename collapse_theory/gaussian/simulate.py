@@ -190,6 +190,8 @@ def simulate(
     check_record_size(record, recorded.size * num_replicates * per_replicate)
     slots = record_slots(recorded, num_generations)
     if backend == "jax":
+        if num_threads is not None:  # not used by jax, but checked as numba does
+            check_int("num_threads", num_threads, minimum=1)
         seed_sequence, trajectories = _simulate_jax(
             seed,
             num_replicates,
