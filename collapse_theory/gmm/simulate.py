@@ -14,12 +14,13 @@ from collapse_theory._validate import (
     check_record_size,
     record_slots,
 )
+from collapse_theory.backends import jax_block_keys, jax_dtype, resolve
 from collapse_theory.gmm import _numba
 from collapse_theory.gmm.em import COVARIANCE_TYPES, min_samples
 from collapse_theory.gmm.mixture import check_mixture
 from collapse_theory.regimes import FreshData, Replace, check_regime, regime_code
 from collapse_theory.results import SimulationResult, run_metadata
-from collapse_theory.rng import run_replicate_blocks
+from collapse_theory.rng import as_seed_sequence, block_bounds, run_replicate_blocks
 from collapse_theory.schedules import as_schedule
 
 __all__ = ["INITS", "simulate"]
@@ -41,7 +42,7 @@ def simulate(
     covariance_type: str = "full",
     record: Any = "all",
     seed: Any = None,
-    backend: str = "numba",
+    backend: str | None = None,
     progress: bool = False,
     num_threads: int | None = None,
     chunk_size: int = 1,
@@ -82,11 +83,18 @@ def simulate(
     record : "all", "last" or sequence of int
     seed : None, int, SeedSequence or Generator
         Same seed, same arrays, for any ``num_threads`` and ``chunk_size``.
-    backend : "numba"
+    backend : None, "numba" or "jax"
+        None: the default of :func:`collapse_theory.backends.use` ("numba" unless changed).
+        "jax" runs on jax's default device (CPU or GPU), in float64 unless
+        ``backends.use("jax", dtype="float32")`` (docs/backends.md); same distribution, not the
+        same numbers as numba. Under jax a batch of replicates iterates EM until its slowest
+        member has converged (the others wait, masked).
     progress : bool
         Show a progress bar over replicate blocks.
     num_threads, chunk_size : int
-        Parallel execution over fixed replicate blocks; they never change the results.
+        Parallel execution over fixed replicate blocks; they never change the results. With
+        ``backend="jax"``, ``chunk_size`` > 1 is the number of blocks per device call (default
+        64) and ``num_threads`` is not used.
 
     Returns
     -------
@@ -107,9 +115,6 @@ def simulate(
     """
     mixture0 = check_mixture("mixture0", mixture0, positive_definite=True)
     check_choice("init", init, INITS)
-    check_choice("backend", backend, ("numba", "jax"))
-    if backend == "jax":
-        raise ValueError("backend='jax' is not implemented for Gaussian mixtures yet; use 'numba'")
     num_generations = check_int("num_generations", num_generations, minimum=0)
     schedule = as_schedule(num_samples)
     sizes = schedule.sizes(num_generations)
@@ -131,6 +136,63 @@ def simulate(
     recorded = check_record(record, num_generations)
     check_record_size(record, recorded.size * num_replicates * (k * (2 + dim + dim * dim) + 3))
     slots = record_slots(recorded, num_generations)
+    backend = resolve(backend)
+    parameters = {
+        "mixture0": {
+            "weights": mixture0.weights,
+            "means": mixture0.means,
+            "covs": mixture0.covs,
+        },
+        "num_samples": repr(schedule),
+        "sample_sizes": sizes if sizes.size <= 10_000 else "omitted (long schedule)",
+        "num_generations": num_generations,
+        "num_replicates": num_replicates,
+        "init": init,
+        "regime": repr(regime),
+        "tol": tol,
+        "max_iter": max_iter,
+        "reg_covar": reg_covar,
+        "covariance_type": covariance_type,
+    }
+    if backend == "jax":
+        from collapse_theory.gmm import _jax
+
+        chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+        if num_threads is not None:  # not used by jax, but checked as numba does
+            check_int("num_threads", num_threads, minimum=1)
+        seed_sequence = as_seed_sequence(seed)
+        children = seed_sequence.spawn(len(block_bounds(num_replicates)))
+        outputs = _jax.simulate(
+            jax_block_keys(children),
+            num_replicates,
+            mixture0.weights,
+            mixture0.means,
+            mixture0.covs,
+            sizes,
+            fresh_counts,
+            slots,
+            fraction,
+            tol,
+            max_iter,
+            reg_covar,
+            regime=regime_code(regime),
+            init=_jax.WARM if init == "warm" else _jax.KMEANS,
+            diagonal=diagonal,
+            num_slots=recorded.size,
+            dtype=jax_dtype(),
+            chunk_size=chunk_size,
+            progress=progress,
+        )
+        names = ("weights", "means", "covs", "lost", "log_likelihood", "iterations", "converged")
+        parameters["jax_dtype"] = str(outputs[0].dtype)
+        return SimulationResult(
+            generations=recorded,
+            trajectories={
+                name: np.ascontiguousarray(np.swapaxes(a, 0, 1))
+                for name, a in zip(names, outputs, strict=True)
+            },
+            metadata=run_metadata("gmm", parameters, seed_sequence, backend),
+        )
     # Replicate axis first, so that every block writes a C-contiguous slice (one compiled
     # signature of the kernel whatever the number of blocks); swapped to (record, R) at the end.
     shape = (num_replicates, recorded.size)
@@ -182,19 +244,6 @@ def simulate(
         num_threads=num_threads,
         chunk_size=chunk_size,
     )
-    parameters = {
-        "mixture0": {"weights": weights0, "means": means0, "covs": covs0},
-        "num_samples": repr(schedule),
-        "sample_sizes": sizes if sizes.size <= 10_000 else "omitted (long schedule)",
-        "num_generations": num_generations,
-        "num_replicates": num_replicates,
-        "init": init,
-        "regime": repr(regime),
-        "tol": tol,
-        "max_iter": max_iter,
-        "reg_covar": reg_covar,
-        "covariance_type": covariance_type,
-    }
     trajectories = {name: np.ascontiguousarray(np.swapaxes(a, 0, 1)) for name, a in out.items()}
     return SimulationResult(
         generations=recorded,
