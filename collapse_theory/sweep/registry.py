@@ -268,7 +268,10 @@ def _check_names(spec: SweepSpec, signature: inspect.Signature) -> None:
             inspect.Parameter.VAR_KEYWORD,
         )
         if required and name not in given and name not in MANAGED:
-            raise ValueError(f"fixed: missing {name!r}, a required parameter of {spec.function}")
+            raise ValueError(
+                f"fixed: missing {name!r}, a required parameter of {spec.function}; give it "
+                "in [fixed] or [grid]"
+            )
 
 
 def _blame(spec: SweepSpec, point: int, message: str) -> str:
