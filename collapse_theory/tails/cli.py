@@ -1,0 +1,71 @@
+"""``collapse-theory tail-loss``: the tail-loss benchmark table and figures."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["add_subcommand"]
+
+_DESCRIPTION = (
+    "Tail-loss rates over the grid family x estimator x M in {10, 100, 1000} x regime "
+    "(replace, fresh 10%%, accumulate): median, quantiles and mean of the original tail's mass, "
+    "P(mass < 0.01 T0), surviving tail states, half-life, crossing of 0.1 T0 and the fitted "
+    "exponential rate with 95%% bootstrap intervals; exact (categorical) and Rao-Blackwellised "
+    "(Gaussian) rows next to Monte Carlo under replace. Prints the Markdown table; --out DIR "
+    "also writes tail_loss.md, tail_loss.csv, tail_loss.json and the figures (PNG and PDF)."
+)
+
+
+def add_subcommand(subparsers: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Register ``tail-loss`` on the top-level subparsers."""
+    p = subparsers.add_parser(
+        "tail-loss",
+        help="tail-loss rates: table (Markdown, CSV) and figures",
+        description=_DESCRIPTION,
+    )
+    del parser_class  # the subparsers object already builds the project's parser class
+    p.add_argument("--quick", action="store_true", help="tiny grid (M=10, K=100; seconds)")
+    p.add_argument("--out", metavar="DIR", help="write tail_loss.md/.csv/.json and figures here")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument("--replicates", type=int, help="replicates per setting (default: per family)")
+    p.add_argument("--generations", type=int, help="horizon for every setting (default 2M)")
+    p.add_argument("--progress", action="store_true", help="one line per setting on stderr")
+    p.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from collapse_theory.tails.table import markdown, tail_loss_table, write_outputs
+
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0; got {args.seed}")
+    for name in ("replicates", "generations"):
+        value = getattr(args, name)
+        if value is not None and value < (10 if name == "replicates" else 2):
+            raise ValueError(
+                f"--{name} must be >= {10 if name == 'replicates' else 2}; got {value}"
+            )
+    report = (lambda line: print(line, file=sys.stderr)) if args.progress else None
+    table = tail_loss_table(
+        quick=args.quick,
+        seed=args.seed,
+        replicates=args.replicates,
+        generations=args.generations,
+        progress=report,
+    )
+    print(markdown(table), end="")
+    if args.out:
+        command = (
+            "collapse-theory tail-loss"
+            + "".join(
+                f" --{k} {getattr(args, k)}"
+                for k in ("seed", "replicates", "generations")
+                if getattr(args, k) is not None and (k != "seed" or args.seed != 0)
+            )
+            + (" --quick" if args.quick else "")
+            + f" --out {args.out}"
+        )
+        for path in write_outputs(table, args.out, command=command):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0

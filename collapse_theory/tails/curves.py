@@ -1,0 +1,143 @@
+r"""Per-generation summaries of the tail mass :math:`T_n` (one object for every method).
+
+A :class:`TailCurve` holds, at each recorded generation n: the expected tail mass
+:math:`E T_n`, its median and quantiles, :math:`P(T_n < \varepsilon T_0)`, the expected number
+of surviving tail states (categorical only) and the drift of the model's log scale. It is
+produced exactly (:mod:`.exact`), by Rao–Blackwellised Monte Carlo over the Gaussian chi-square
+path, or by plain Monte Carlo over simulated chains (:mod:`.montecarlo`); ``method`` says which.
+Sampled curves keep a ``resample`` function (the median curve of a bootstrap resample of the
+replicates or paths) that :func:`collapse_theory.tails.rates` uses for confidence intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["QUANTILE_LEVELS", "TailCurve", "curve_from_samples"]
+
+#: Quantile levels reported besides the median.
+QUANTILE_LEVELS = (0.1, 0.9)
+
+
+@dataclass(frozen=True)
+class TailCurve:
+    """Tail-mass statistics per recorded generation (arrays of shape ``(len(generations),)``).
+
+    Attributes
+    ----------
+    generations : ndarray of int
+    initial_mass : float
+        :math:`T_0`.
+    method : str
+        ``"exact"``, ``"rao-blackwell"`` or ``"monte-carlo"``.
+    mean, mean_se : ndarray
+        :math:`E T_n` and its standard error (0 where exact).
+    median : ndarray
+    quantiles : ndarray, shape (len(QUANTILE_LEVELS), G)
+    eps : float
+        Relative level of :attr:`prob_below`.
+    prob_below, prob_below_se : ndarray
+        :math:`P(T_n < \\varepsilon T_0)` and its standard error.
+    surviving, surviving_se : ndarray or None
+        Expected number of tail states still present (categorical only).
+    scale_drift, scale_drift_se : float
+        Per-generation drift of the model's log scale over the second half of the horizon
+        (Gaussian: :math:`d\\,E\\ln\\sigma_n^2/dn`; mixture: the same for the mixture variance;
+        categorical: :math:`d\\ln E[T_n(1-T_n)]/dn`), theory.md §1.3, §2.3.
+    num_draws : int
+        Replicates (Monte Carlo) or chi-square paths (Rao–Blackwell); 0 when exact.
+    samples : ndarray or None
+        Monte Carlo only: the tail masses themselves, shape (G, R).
+    """
+
+    generations: np.ndarray
+    initial_mass: float
+    method: str
+    mean: np.ndarray
+    mean_se: np.ndarray
+    median: np.ndarray
+    quantiles: np.ndarray
+    eps: float
+    prob_below: np.ndarray
+    prob_below_se: np.ndarray
+    surviving: np.ndarray | None = None
+    surviving_se: np.ndarray | None = None
+    scale_drift: float = float("nan")
+    scale_drift_se: float = float("nan")
+    num_draws: int = 0
+    samples: np.ndarray | None = field(default=None, compare=False, repr=False)
+    resample: Callable[[np.random.Generator], np.ndarray] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    def relative_median(self) -> np.ndarray:
+        """:math:`\\mathrm{median}(T_n) / T_0`."""
+        return self.median / self.initial_mass
+
+
+def curve_from_samples(
+    generations: np.ndarray,
+    masses: np.ndarray,
+    initial_mass: float,
+    eps: float,
+    *,
+    surviving: np.ndarray | None = None,
+    scale_drift: tuple[float, float] = (float("nan"), float("nan")),
+) -> TailCurve:
+    """Monte Carlo :class:`TailCurve` from tail masses of shape ``(G, R)`` (replicates last).
+
+    Standard errors: :math:`\\mathrm{sd}/\\sqrt R` for means, :math:`\\sqrt{p(1-p)/R}` for
+    probabilities.
+    """
+    masses = np.asarray(masses, dtype=np.float64)
+    num = masses.shape[1]
+    below = masses < eps * initial_mass
+    prob = below.mean(axis=1)
+    surv = surv_se = None
+    if surviving is not None:
+        surv = surviving.mean(axis=1)
+        surv_se = surviving.std(axis=1, ddof=1) / np.sqrt(num)
+
+    def resample(rng: np.random.Generator) -> np.ndarray:
+        return np.median(masses[:, rng.integers(0, num, num)], axis=1)
+
+    return TailCurve(
+        generations=np.asarray(generations),
+        initial_mass=float(initial_mass),
+        method="monte-carlo",
+        mean=masses.mean(axis=1),
+        mean_se=masses.std(axis=1, ddof=1) / np.sqrt(num),
+        median=np.median(masses, axis=1),
+        quantiles=np.quantile(masses, QUANTILE_LEVELS, axis=1),
+        eps=float(eps),
+        prob_below=prob,
+        prob_below_se=np.sqrt(prob * (1.0 - prob) / num),
+        surviving=surv,
+        surviving_se=surv_se,
+        scale_drift=float(scale_drift[0]),
+        scale_drift_se=float(scale_drift[1]),
+        num_draws=int(num),
+        samples=masses,
+        resample=resample,
+    )
+
+
+def drift_from_logs(generations: np.ndarray, log_scale: np.ndarray) -> tuple[float, float]:
+    """Mean per-generation change of per-replicate log scales (shape (G, R)) from the middle
+    recorded generation to the last, with its standard error."""
+    first, last = _half_window(generations)
+    steps = float(generations[last] - generations[first])
+    slopes = (log_scale[last] - log_scale[first]) / steps
+    return float(slopes.mean()), float(slopes.std(ddof=1) / np.sqrt(slopes.size))
+
+
+def _half_window(generations: np.ndarray) -> tuple[int, int]:
+    """Indices of the recorded generation closest to half the horizon, and of the last one."""
+    last = len(generations) - 1
+    first = int(np.argmin(np.abs(generations - generations[last] / 2.0)))
+    if first == last:
+        first = max(last - 1, 0)
+    return first, last

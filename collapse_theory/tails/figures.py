@@ -1,0 +1,109 @@
+"""Figures of the tail-loss table: median tail mass against generations / M."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["figure_regimes", "figure_replace"]
+
+_COLORS = {10: "#1f77b4", 100: "#d62728", 1000: "#2ca02c"}
+_REGIME_COLORS = {"replace": "#d62728", "fresh 10%": "#1f77b4", "accumulate": "#2ca02c"}
+_FLOOR = 1e-4
+_STYLE = {"font.size": 9, "legend.fontsize": 7.5, "axes.grid": True, "grid.alpha": 0.3}
+
+
+def _figure(ncols: int) -> tuple[Figure, list]:
+    with mpl.rc_context(_STYLE):
+        fig = Figure(figsize=(3.6 * ncols, 3.4), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+    for ax in axes:
+        ax.set_yscale("log")
+        ax.set_ylim(_FLOOR * 0.7, 2.0)
+        ax.set_xlabel("generation n / M")
+    axes[0].set_ylabel("median tail mass / original (0 drawn at 1e-4)")
+    return fig, axes
+
+
+def _panels(table) -> list[tuple[str, str, str, str]]:
+    """(family, model, estimator, title) of the panels, the largest categorical K first."""
+    keys = {(k[0], k[1], k[2]) for k in table.curves}
+    cats = sorted((k for k in keys if k[0] == "categorical"), key=lambda k: int(k[1].split("=")[1]))
+    panels = [(*cats[-1], f"categorical {cats[-1][1]}")] if cats else []
+    gauss = sorted((k for k in keys if k[0] == "gaussian"), key=lambda k: k[2] != "unbiased")
+    panels += [(f, m, e, f"Gaussian {m}, {e}") for f, m, e in gauss]
+    panels += [(f, m, e, f"mixture {m}") for f, m, e in sorted(keys) if f == "mixture"]
+    return panels
+
+
+def _relative(curve, values):
+    return np.maximum(values / curve.initial_mass, _FLOOR)
+
+
+def figure_replace(table) -> Figure:
+    """Replace: median tail mass / T0 against n / M for each M (Monte Carlo solid, exact or
+    Rao–Blackwell dashed black); under Replace the curves for different M nearly coincide —
+    the loss rate scales as 1/M."""
+    panels = _panels(table)
+    fig, axes = _figure(len(panels))
+    for ax, (family, model, estimator, title) in zip(axes, panels, strict=True):
+        for (f, mo, e, m, regime, method), curve in sorted(table.curves.items()):
+            if (f, mo, e, regime) != (family, model, estimator, "replace"):
+                continue
+            x = curve.generations / m
+            if method == "monte-carlo":
+                ax.plot(
+                    x,
+                    _relative(curve, curve.median),
+                    "-",
+                    color=_COLORS.get(m, "0.4"),
+                    lw=1.6,
+                    label=f"M={m} Monte Carlo",
+                )
+            else:
+                ax.plot(
+                    x,
+                    _relative(curve, curve.median),
+                    "--",
+                    color="k",
+                    lw=0.9,
+                    label=f"{method}" if m == 10 else None,
+                )
+        ax.set_title(title, fontsize=9)
+        ax.legend(loc="best")
+    fig.suptitle("Replace: the typical model loses its tail on the time scale M", fontsize=10)
+    return fig
+
+
+def figure_regimes(table) -> Figure:
+    """Median tail mass / T0 (10%–90% band shaded) for replace, fresh 10% and accumulate at
+    M = 100 (the largest M in the table if 100 is absent): fresh data and accumulation stop the
+    loss."""
+    panels = _panels(table)
+    sizes = sorted({k[3] for k in table.curves})
+    m_show = 100 if 100 in sizes else sizes[-1]
+    fig, axes = _figure(len(panels))
+    for ax, (family, model, estimator, title) in zip(axes, panels, strict=True):
+        for regime, color in _REGIME_COLORS.items():
+            curve = table.curves.get((family, model, estimator, m_show, regime, "monte-carlo"))
+            if curve is None:
+                continue
+            x = curve.generations / m_show
+            ax.fill_between(
+                x,
+                _relative(curve, curve.quantiles[0]),
+                _relative(curve, curve.quantiles[1]),
+                color=color,
+                alpha=0.15,
+                lw=0,
+            )
+            ax.plot(x, _relative(curve, curve.median), color=color, lw=1.6, label=regime)
+        ax.set_title(f"{title}, M={m_show}", fontsize=9)
+        ax.legend(loc="best")
+    fig.suptitle(
+        "Fresh data and accumulation stop the tail loss (median, 10–90% band)", fontsize=10
+    )
+    return fig

@@ -1,0 +1,482 @@
+r"""The tail-loss benchmark grid: family x estimator x M x regime (``collapse-theory tail-loss``).
+
+Grid (default): categorical Zipf(1.1) with K in {100, 1000} (tail: the lightest 10% of the mass,
+estimator: MLE, the only one), the 1-D Gaussian N(0, 1) (tail: the 10% of lowest density,
+|x| > 1.645; estimators unbiased and MLE) and the 1-D mixture 0.5 N(-2, 1) + 0.5 N(2, 1) (tail:
+the 10% of lowest density; EM, warm start) x M in {10, 100, 1000} x regime in {replace,
+fresh 10% ("mix"), accumulate}. Horizon n = 2M generations (the chains' time scale is M),
+except for the mixture under accumulate, whose refit on the growing pool costs O(n^2 M): at most
+200 generations there. Under Replace the categorical law is also computed exactly and the
+Gaussian one Rao–Blackwellised; both rows are shown next to the Monte Carlo row, with z-scores
+of their agreement.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from collapse_theory import gmm
+from collapse_theory._validate import check_int
+from collapse_theory.regimes import Accumulate, FreshData, Replace
+from collapse_theory.rng import as_seed_sequence
+from collapse_theory.tails.curves import TailCurve
+from collapse_theory.tails.definitions import CategoricalTail, GaussianTail, MixtureTail
+from collapse_theory.tails.exact import categorical_exact, gaussian_rao_blackwell
+from collapse_theory.tails.montecarlo import (
+    categorical_monte_carlo,
+    gaussian_monte_carlo,
+    mixture_monte_carlo,
+)
+from collapse_theory.tails.rates import TailRates, tail_rates
+
+__all__ = ["Setting", "TailLossTable", "default_grid", "tail_loss_table", "write_outputs"]
+
+#: Tail level used throughout the grid (fraction of the original mass).
+TAIL_QUANTILE = 0.1
+#: P(T_n < EPS * T0) is reported.
+EPS = 0.01
+#: Rates: crossing of CROSSING_FRACTION * T0 and the fit window end there.
+CROSSING_FRACTION = 0.1
+#: Longest horizon for the mixture under Accumulate (pool refits cost O(n^2 M)).
+MIXTURE_ACCUMULATE_HORIZON = 200
+REGIMES = {"replace": Replace(), "fresh 10%": FreshData(0.1), "accumulate": Accumulate()}
+
+
+def zipf(num_states: int, exponent: float = 1.1) -> np.ndarray:
+    """:math:`p_i \\propto i^{-a}`, i = 1..K."""
+    p = np.arange(1, num_states + 1, dtype=float) ** -exponent
+    return p / p.sum()
+
+
+def mixture0() -> gmm.Mixture:
+    """The grid's mixture: 0.5 N(-2, 1) + 0.5 N(2, 1)."""
+    return gmm.Mixture([0.5, 0.5], [[-2.0], [2.0]], [[[1.0]], [[1.0]]])
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One cell of the grid."""
+
+    family: str  # "categorical", "gaussian" or "mixture"
+    model: str
+    estimator: str
+    num_samples: int
+    regime: str
+    horizon: int
+    replicates: int
+
+    @property
+    def exact_available(self) -> bool:
+        return self.regime == "replace" and self.family in ("categorical", "gaussian")
+
+
+def record_generations(horizon: int) -> np.ndarray:
+    """Recorded generations: 21 evenly over the horizon plus 21 over its first quarter."""
+    grid = np.concatenate([np.linspace(0, horizon, 21), np.linspace(0, horizon / 4, 21)])
+    return np.unique(np.round(grid).astype(np.int64))
+
+
+def default_grid(
+    *, quick: bool = False, replicates: int | None = None, generations: int | None = None
+) -> list[Setting]:
+    """The grid of the module docstring; ``quick`` keeps M = 10, K = 100 and 2M generations
+    with few replicates (seconds, for tests). ``generations`` overrides every horizon,
+    ``replicates`` every replicate count."""
+    sizes = (10,) if quick else (10, 100, 1000)
+    models = [("categorical", "Zipf(1.1) K=100", "mle")]
+    if not quick:
+        models.append(("categorical", "Zipf(1.1) K=1000", "mle"))
+    models += [
+        ("gaussian", "N(0,1)", "unbiased"),
+        ("gaussian", "N(0,1)", "mle"),
+        ("mixture", "0.5N(-2,1)+0.5N(2,1)", "mle"),
+    ]
+    default_r = {"categorical": 1000, "gaussian": 4000, "mixture": 100}
+    out = []
+    for family, model, estimator in models:
+        for m in sizes:
+            for regime in REGIMES:
+                horizon = 2 * m
+                if family == "mixture" and regime == "accumulate":
+                    horizon = min(horizon, MIXTURE_ACCUMULATE_HORIZON)
+                r = default_r[family]
+                if family == "categorical" and m == 1000:
+                    # Fresh data and accumulation keep every state alive: O(K) per step.
+                    r = 400 if regime == "replace" else 200
+                if family == "mixture" and m == 1000:
+                    r = 64
+                if quick:
+                    r = min(r, 200)
+                out.append(
+                    Setting(
+                        family,
+                        model,
+                        estimator,
+                        m,
+                        regime,
+                        generations if generations is not None else horizon,
+                        replicates if replicates is not None else r,
+                    )
+                )
+    return out
+
+
+def _curves(setting: Setting, seed: np.random.SeedSequence) -> list[TailCurve]:
+    """Monte Carlo curve, then the exact / Rao–Blackwell one where it exists."""
+    gens = record_generations(setting.horizon)
+    regime = REGIMES[setting.regime]
+    mc_seed, exact_seed = seed.spawn(2)
+    m, r = setting.num_samples, setting.replicates
+    if setting.family == "categorical":
+        k = int(setting.model.split("K=")[1])
+        p0, tail = zipf(k), CategoricalTail(lightest_mass=TAIL_QUANTILE)
+        curves = [
+            categorical_monte_carlo(
+                p0, tail, m, gens, regime=regime, eps=EPS, num_replicates=r, seed=mc_seed
+            )
+        ]
+        if setting.exact_available:
+            curves.append(categorical_exact(p0, tail, m, gens, eps=EPS))
+    elif setting.family == "gaussian":
+        tail = GaussianTail(quantile=TAIL_QUANTILE)
+        curves = [
+            gaussian_monte_carlo(
+                tail,
+                m,
+                gens,
+                estimator=setting.estimator,
+                regime=regime,
+                eps=EPS,
+                num_replicates=r,
+                seed=mc_seed,
+            )
+        ]
+        if setting.exact_available:
+            curves.append(
+                gaussian_rao_blackwell(
+                    tail,
+                    m,
+                    gens,
+                    estimator=setting.estimator,
+                    eps=EPS,
+                    num_paths=min(max(r, 100), 2000),
+                    seed=exact_seed,
+                )
+            )
+    else:
+        curves = [
+            mixture_monte_carlo(
+                mixture0(),
+                MixtureTail(quantile=TAIL_QUANTILE),
+                m,
+                gens,
+                regime=regime,
+                eps=EPS,
+                num_replicates=r,
+                seed=mc_seed,
+            )
+        ]
+    return curves
+
+
+def _z(a: float, se_a: float, b: float, se_b: float) -> float:
+    scale = math.hypot(se_a, se_b)
+    if scale == 0.0:
+        return 0.0 if a == b else float("inf")
+    return (a - b) / scale
+
+
+def _ci_se(ci: tuple[float, float]) -> float:
+    """Standard error implied by a 95% interval (its half-width / 1.96); inf when open."""
+    return (ci[1] - ci[0]) / (2.0 * 1.959964)
+
+
+def agreement(mc: TailCurve, mc_rates: TailRates, ref: TailCurve, ref_rates: TailRates) -> dict:
+    """z-scores of Monte Carlo against exact / Rao–Blackwell: the largest |z| over recorded
+    generations n > 0 of E T_n and of P(T_n < eps T0) (probabilities where both SEs vanish,
+    i.e. both 0 or both 1, are skipped), and the z of the fitted rate (SEs from the intervals)."""
+    live = mc.generations > 0
+
+    def worst(a, sa, b, sb) -> float:
+        zs = [
+            _z(*v)
+            for v in zip(a[live], sa[live], b[live], sb[live], strict=True)
+            if v[1] + v[3] > 0
+        ]
+        return float(np.max(np.abs(zs))) if zs else 0.0
+
+    return {
+        "max_abs_z_mean": worst(mc.mean, mc.mean_se, ref.mean, ref.mean_se),
+        "max_abs_z_prob_below": worst(
+            mc.prob_below, mc.prob_below_se, ref.prob_below, ref.prob_below_se
+        ),
+        "z_rate": _z(
+            mc_rates.rate, _ci_se(mc_rates.rate_ci), ref_rates.rate, _ci_se(ref_rates.rate_ci)
+        ),
+        "comparisons": int(live.sum()),
+    }
+
+
+def _row(setting: Setting, curve: TailCurve, rates: TailRates) -> dict[str, Any]:
+    last = -1
+    t0 = curve.initial_mass
+    m = setting.num_samples
+    row: dict[str, Any] = {
+        "family": setting.family,
+        "model": setting.model,
+        "estimator": setting.estimator,
+        "M": m,
+        "regime": setting.regime,
+        "method": curve.method,
+        "n": int(curve.generations[last]),
+        "draws": curve.num_draws,
+        "T0": t0,
+        "median_Tn/T0": curve.median[last] / t0,
+        "q10_Tn/T0": curve.quantiles[0, last] / t0,
+        "q90_Tn/T0": curve.quantiles[1, last] / t0,
+        "mean_Tn/T0": curve.mean[last] / t0,
+        "mean_se/T0": curve.mean_se[last] / t0,
+        "P(Tn<0.01T0)": curve.prob_below[last],
+        "P_se": curve.prob_below_se[last],
+        "survivors_n": float("nan") if curve.surviving is None else curve.surviving[last],
+        "survivors_0": float("nan") if curve.surviving is None else curve.surviving[0],
+        "half_life": rates.half_life,
+        "half_life_lo": rates.half_life_ci[0],
+        "half_life_hi": rates.half_life_ci[1],
+        "n_0.1": rates.crossing,
+        "n_0.1_lo": rates.crossing_ci[0],
+        "n_0.1_hi": rates.crossing_ci[1],
+        "rate": rates.rate,
+        "rate_lo": rates.rate_ci[0],
+        "rate_hi": rates.rate_ci[1],
+        "rate*M": rates.rate * m,
+        "drift*M": curve.scale_drift * m,
+        "drift_se*M": curve.scale_drift_se * m,
+    }
+    return row
+
+
+@dataclass
+class TailLossTable:
+    """Rows (one per setting and method), agreement checks and the curves, for the figures."""
+
+    rows: list[dict[str, Any]]
+    agreement: list[dict[str, Any]]
+    curves: dict[tuple, TailCurve] = field(repr=False)
+    settings: dict[str, Any]
+    seconds: float
+
+
+def tail_loss_table(
+    *,
+    quick: bool = False,
+    seed: Any = 0,
+    replicates: int | None = None,
+    generations: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TailLossTable:
+    """Run the grid (:func:`default_grid`) and return the table.
+
+    Parameters
+    ----------
+    quick : bool
+        Tiny grid (seconds).
+    seed : int or SeedSequence
+        Every setting and the bootstraps get streams spawned from it, in grid order.
+    replicates, generations : int, optional
+        Override the replicate counts / horizons of the grid.
+    progress : callable, optional
+        Called with a line of text after each setting.
+
+    Returns
+    -------
+    TailLossTable
+    """
+    if replicates is not None:
+        replicates = check_int("replicates", replicates, minimum=10)
+    if generations is not None:
+        generations = check_int("generations", generations, minimum=2)
+    grid = default_grid(quick=quick, replicates=replicates, generations=generations)
+    seeds = as_seed_sequence(seed).spawn(len(grid))
+    rows, checks, curves = [], [], {}
+    start = time.perf_counter()
+    for setting, child in zip(grid, seeds, strict=True):
+        tick = time.perf_counter()
+        run_seed, boot_seed = child.spawn(2)
+        found = _curves(setting, run_seed)
+        rates = [tail_rates(c, fraction=CROSSING_FRACTION, seed=boot_seed) for c in found]
+        for curve, rate in zip(found, rates, strict=True):
+            rows.append(_row(setting, curve, rate))
+            curves[
+                (
+                    setting.family,
+                    setting.model,
+                    setting.estimator,
+                    setting.num_samples,
+                    setting.regime,
+                    curve.method,
+                )
+            ] = curve
+        if len(found) == 2:
+            checks.append(
+                {
+                    "family": setting.family,
+                    "model": setting.model,
+                    "estimator": setting.estimator,
+                    "M": setting.num_samples,
+                    "reference": found[1].method,
+                    **agreement(found[0], rates[0], found[1], rates[1]),
+                }
+            )
+        if progress is not None:
+            progress(
+                f"{setting.family} {setting.model} {setting.estimator} M={setting.num_samples} "
+                f"{setting.regime}: {time.perf_counter() - tick:.1f} s"
+            )
+    settings = {
+        "quick": quick,
+        "seed": repr(seed),
+        "tail_quantile": TAIL_QUANTILE,
+        "eps": EPS,
+        "crossing_fraction": CROSSING_FRACTION,
+        "mixture_accumulate_horizon": MIXTURE_ACCUMULATE_HORIZON,
+        "replicates": replicates,
+        "generations": generations,
+    }
+    return TailLossTable(rows, checks, curves, settings, time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output: Markdown, CSV, JSON, figures
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return "–"
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.{digits - 1}e}"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _interval(point: float, lo: float, hi: float) -> str:
+    if point == lo == hi or (math.isnan(point) and math.isnan(lo)):
+        return _fmt(point)
+    return f"{_fmt(point)} [{_fmt(lo)}, {_fmt(hi)}]"
+
+
+def markdown(table: TailLossTable) -> str:
+    """The table as Markdown (the CSV has every column)."""
+    head = (
+        "| family | model | est. | M | regime | method | n | T_n/T0 median [q10, q90] | "
+        "E T_n/T0 | P(T_n<0.01T0) | tail states n/0 | half-life | n(0.1 T0) | "
+        "rate [95% CI] | rate·M | drift·M |"
+    )
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    lines[1] = "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"
+    for r in table.rows:
+        survivors = (
+            "–"
+            if math.isnan(r["survivors_n"])
+            else f"{r['survivors_n']:.1f}/{r['survivors_0']:.0f}"
+        )
+        drift = _fmt(r["drift*M"]) + (
+            "" if r["drift_se*M"] == 0 else f" ± {_fmt(r['drift_se*M'], 2)}"
+        )
+        mean = _fmt(r["mean_Tn/T0"]) + (
+            "" if r["mean_se/T0"] == 0 else f" ± {_fmt(r['mean_se/T0'], 2)}"
+        )
+        cells = [
+            r["family"],
+            r["model"],
+            r["estimator"],
+            str(r["M"]),
+            r["regime"],
+            r["method"],
+            str(r["n"]),
+            f"{_fmt(r['median_Tn/T0'])} [{_fmt(r['q10_Tn/T0'], 2)}, {_fmt(r['q90_Tn/T0'], 2)}]",
+            mean,
+            _fmt(r["P(Tn<0.01T0)"]),
+            survivors,
+            _interval(r["half_life"], r["half_life_lo"], r["half_life_hi"]),
+            _interval(r["n_0.1"], r["n_0.1_lo"], r["n_0.1_hi"]),
+            _interval(r["rate"], r["rate_lo"], r["rate_hi"]),
+            _fmt(r["rate*M"]),
+            drift,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Agreement of Monte Carlo with the exact (categorical) and Rao–Blackwellised (Gaussian) "
+        "computations under Replace: largest |z| over the recorded generations n > 0 of E T_n and "
+        "of P(T_n < 0.01 T0), and z of the fitted rate (standard errors from the 95% intervals).",
+        "",
+        "| family | model | est. | M | reference | generations | max |z| E T_n | "
+        "max |z| P(T_n<0.01T0) | z rate |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in table.agreement:
+        lines.append(
+            f"| {c['family']} | {c['model']} | {c['estimator']} | {c['M']} | {c['reference']} | "
+            f"{c['comparisons']} | {c['max_abs_z_mean']:.2f} | {c['max_abs_z_prob_below']:.2f} | "
+            f"{c['z_rate']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(table: TailLossTable, out_dir: str | Path, *, command: str = "") -> list[Path]:
+    """Write ``tail_loss.md``, ``tail_loss.csv``, ``tail_loss.json`` and the figures
+    ``tail_loss_replace`` / ``tail_loss_regimes`` (PNG + PDF) into ``out_dir``."""
+    from collapse_theory.plotting import save_figure
+    from collapse_theory.tails.figures import figure_regimes, figure_replace
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    title = "# Tail-loss rates (`collapse-theory tail-loss`)\n\n"
+    intro = (
+        (f"Command: `{command}`  \n" if command else "")
+        + f"Settings: {json.dumps(table.settings)}; wall time {table.seconds:.0f} s.\n\n"
+        "T_n: mass of the original tail (lightest 10% of p0; |x| > 1.645 for N(0,1); lowest-"
+        "density 10% of the mixture) under model n. n: horizon (2M; the mixture under accumulate: "
+        "at most 200). half-life / n(0.1 T0): first generation where the median falls below "
+        "T0/2 / 0.1 T0 (– : not within n). rate: fitted exponential rate of the median "
+        "(collapse_theory.tails.rates). drift·M: M × per-generation drift of the log scale over "
+        "the second half (Gaussian E ln σ², mixture ln variance, categorical ln E[T(1−T)]). "
+        "[..]: 95% bootstrap intervals; exact rows have no sampling error.\n\n"
+    )
+    paths = [out / "tail_loss.md", out / "tail_loss.csv", out / "tail_loss.json"]
+    paths[0].write_text(title + intro + markdown(table))
+    with open(paths[1], "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table.rows[0]))
+        writer.writeheader()
+        writer.writerows(table.rows)
+    paths[2].write_text(
+        json.dumps(
+            {
+                "settings": table.settings,
+                "seconds": table.seconds,
+                "agreement": table.agreement,
+                "rows": table.rows,
+            },
+            indent=1,
+            default=float,
+        )
+    )
+    for name, figure in (
+        ("tail_loss_replace", figure_replace),
+        ("tail_loss_regimes", figure_regimes),
+    ):
+        paths.extend(save_figure(figure(table), out, name))
+    return paths
