@@ -490,3 +490,67 @@ def test_example_spec_is_valid():
     spec = sweep.load_spec(REPO / "docs" / "examples" / "sweep.toml")
     checked = sweep.plan(spec)
     assert spec.num_points == len(checked.arguments) == 24
+
+
+def test_points_may_record_different_generations(tmp_path):
+    xr = pytest.importorskip("xarray")
+    spec = sweep.SweepSpec(
+        "gaussian.simulate",
+        grid={"num_generations": [3, 7]},
+        fixed={"mean0": 0.0, "cov0": 2.0, "num_samples": 10, "record": "last"},
+        seed=4,
+        replicates=256,
+    )
+    result, _ = sweep.run_sweep(spec, tmp_path)
+    assert result.generations.tolist() == [[3], [7]]
+    data = result.to_xarray()
+    assert isinstance(data, xr.Dataset)
+    assert data["generations"].dims == ("num_generations", "generation")
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    replicates=st.integers(1, 1100),
+    block=st.sampled_from([256, 512, 768]),
+    order=st.randoms(use_true_random=False),
+)
+def test_any_blocks_any_order_same_point(replicates, block, order):
+    """Whatever the block size and the order tasks run in, a point is one simulator call."""
+    import tempfile
+
+    from collapse_theory.sweep.store import Store
+    from collapse_theory.sweep.tasks import build_tasks, run_task
+
+    spec = sweep.SweepSpec(
+        "gaussian.simulate",
+        grid={"num_samples": [3, 8]},
+        fixed={"mean0": 1.0, "cov0": 1.0, "num_generations": 4},
+        seed=9,
+        replicates=replicates,
+        block_replicates=block,
+    )
+    checked = sweep.plan(spec)
+    tasks = build_tasks(spec.num_points, replicates, block)
+    shuffled = list(tasks)
+    order.shuffle(shuffled)
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(folder, spec, tasks).open()
+        for task in shuffled:
+            output = run_task(spec.function, checked.arguments[task.point], spec.seed, task)
+            store.write(task, output, "test")
+        result = sweep.load(folder)
+    for point, m in enumerate([3, 8]):
+        direct = ct.gaussian.simulate(
+            1.0, 1.0, m, 4, num_replicates=replicates, seed=sweep.point_seed(9, point)
+        )
+        assert np.array_equal(result.arrays["var"][point], direct["var"])
+        assert np.array_equal(result.arrays["mean"][point], direct["mean"])
+
+
+def test_importing_needs_neither_dask_nor_xarray():
+    code = (
+        "import sys, collapse_theory.sweep, collapse_theory.sweep.cli; "
+        "print(sorted(m for m in ('dask', 'distributed', 'xarray') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
