@@ -302,6 +302,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RATE",
         help="family-wise false-alarm rate of the run (default 1e-3)",
     )
+    verify.add_argument(
+        "--backend",
+        choices=("numba", "jax"),
+        default=None,
+        help="simulation backend of every check (default numba)",
+    )
+    verify.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="rerun the Monte Carlo checks over --seeds seeds and compare the observed "
+        "family-wise failure rate with the stated one",
+    )
+    verify.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=200,
+        metavar="N",
+        help="number of seeds of --calibrate (default 200; seeds SEED .. SEED+N-1)",
+    )
     verify.set_defaults(handler=_cmd_verify)
 
     figures = sub.add_parser(
@@ -452,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from collapse_theory import verify
+    from collapse_theory import backends, verify
 
     if args.list:
         selected = verify.select(args.only)
@@ -465,14 +484,36 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     kwargs = {}
     if args.family_wise_rate is not None:
         kwargs["family_wise_rate"] = args.family_wise_rate
-    report = verify.run(
-        quick=args.quick, seed=args.seed, only=args.only, progress=sys.stderr.isatty(), **kwargs
-    )
+    with backends.use(args.backend or "numba"):
+        if args.calibrate:
+            return _calibrate(args, kwargs)
+        report = verify.run(
+            quick=args.quick, seed=args.seed, only=args.only, progress=sys.stderr.isatty(), **kwargs
+        )
     print(report.format())
     if args.out:
-        md, js = report.save(args.out)
-        print(f"wrote {md} and {js}", file=sys.stderr)
+        for path in report.save(args.out):
+            print(f"wrote {path}", file=sys.stderr)
     return 0 if report.passed else 1
+
+
+def _calibrate(args: argparse.Namespace, kwargs: dict[str, Any]) -> int:
+    from collapse_theory.verify.calibration import calibrate
+
+    result = calibrate(
+        args.seeds,
+        quick=args.quick,
+        first_seed=args.seed,
+        only=args.only,
+        out=args.out,
+        progress=sys.stderr.isatty(),
+        **kwargs,
+    )
+    print(result.format())
+    if args.out:
+        for path in result.save(args.out):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0 if result.consistent else 1
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ def test_registry_names_and_signatures() -> None:
         "w2_schedules",
         "variance_law",
         "categorical_survivors",
+        "absorption_time",
         "tail_mass",
         "gmm_snapshots",
         "gmm_l2",

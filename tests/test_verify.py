@@ -233,7 +233,9 @@ def test_subset_passes_and_is_reproducible(tmp_path):
     # another seed gives other numbers
     other = ct.verify.run(quick=True, seed=1, only=[FAST_MC[1]])
     assert other.rows[0].estimate != alone.rows[0].estimate
-    md, js = first.save(tmp_path)
+    md, js, page, *figures = first.save(tmp_path)
+    assert [f.name for f in figures] == ["verify_categorical.png"]  # the run's only family
+    assert page.read_text().count("data:image/png;base64,") == 1
     assert md.read_text().startswith("# collapse_theory verification report")
     data = json.loads(js.read_text())
     assert data["passed"] and len(data["rows"]) == len(only)

@@ -17,6 +17,7 @@ from scipy.special import comb, xlog1py
 from scipy.stats import binom
 
 from collapse_theory._validate import (
+    as_float_array,
     check_choice,
     check_generations,
     check_int,
@@ -34,6 +35,7 @@ __all__ = [
     "TailLoss",
     "absorption_bound",
     "absorption_time",
+    "absorption_time_survival",
     "eigenvalues",
     "expected_heterozygosity",
     "expected_survivors",
@@ -658,6 +660,86 @@ def fixation_probabilities(p0: Any) -> np.ndarray:
     [0.25, 0.75]
     """
     return check_probability_vector("p0", p0).copy()
+
+
+#: Series terms of the diffusion survival function: exp(-i(i+1) t / 2M) < e^-40 beyond them.
+_KIMURA_EXPONENT_CUTOFF = 40.0
+
+
+def _legendre_derivatives(z: float, degree: int) -> np.ndarray:
+    """:math:`P_i'(z)` for i = 0..degree by the stable three-term recurrences (|z| <= 1)."""
+    p_prev, p_cur = 1.0, z  # P_0, P_1
+    derivatives = np.zeros(degree + 1)
+    if degree >= 1:
+        derivatives[1] = 1.0
+    for i in range(1, degree):
+        p_next = ((2 * i + 1) * z * p_cur - i * p_prev) / (i + 1)
+        derivatives[i + 1] = derivatives[i - 1] + (2 * i + 1) * p_cur  # P'_{i+1}
+        p_prev, p_cur = p_cur, p_next
+    return derivatives
+
+
+def absorption_time_survival(
+    p: Any, num_samples: Any, generations: Any, method: str = "exact"
+) -> np.ndarray:
+    r"""Law of the absorption time of two states: :math:`P(T > n)`, T the first generation with
+    one state left, starting from frequencies (p, 1 - p) (theory.md §1.6).
+
+    - ``"exact"``: :math:`P(T > n) = 1 - P(p_n = 0) - P(p_n = 1)`, both from the exact lumped
+      chain (:func:`loss_probability`; the two events are disjoint).
+    - ``"diffusion"``: Kimura's eigenfunction expansion of the neutral diffusion with generator
+      :math:`rac{x(1-x)}{2M}\partial_x^2` (time in generations), with :math:`z = 1 - 2p`:
+
+      .. math::
+
+          P(T > t) pprox \sum_{i\ \mathrm{odd}} rac{2i+1}{i(i+1)}\, 4p(1-p)\, P_i'(z)\,
+          e^{-i(i+1)t/(2M)},
+
+      :math:`P_i` the Legendre polynomials. Its integral over t is Kimura's mean
+      :math:`-2M[p\ln p + (1-p)\ln(1-p)]` (:func:`absorption_time`); the series converges for
+      t > 0 (at t = 0 it oscillates about 1 and is clipped to [0, 1]).
+
+    Parameters
+    ----------
+    p : float
+        Initial frequency of the first state, in (0, 1).
+    num_samples : int or schedules.Constant
+        Constant M.
+    generations : int or array_like of int (float for "diffusion")
+        n >= 0.
+    method : {"exact", "diffusion"}
+
+    Returns
+    -------
+    ndarray, shape of generations
+
+    Examples
+    --------
+    >>> exact = absorption_time_survival(0.5, 200, [100, 400])
+    >>> diffusion = absorption_time_survival(0.5, 200, [100, 400], method="diffusion")
+    >>> [round(float(v), 3) for v in exact], [round(float(v), 3) for v in diffusion]
+    ([0.859, 0.2], [0.867, 0.203])
+    """
+    p = check_real("p", p, minimum=0.0, maximum=1.0, strict_minimum=True)
+    if p == 1.0:
+        raise ValueError("p must be in (0, 1): with p = 1 one state is absent from the start")
+    m = constant_size(num_samples, "absorption_time_survival")
+    method = check_choice("method", method, ("exact", "diffusion"))
+    if method == "exact":
+        lost = loss_probability(p, m, generations) + loss_probability(1.0 - p, m, generations)
+        return np.clip(1.0 - lost, 0.0, 1.0)
+    t = as_float_array("generations", generations)
+    if np.any(t < 0):
+        raise ValueError(f"generations must be >= 0; got {generations!r}")
+    t_min = float(np.min(t)) if t.size else 1.0
+    # enough terms that the first omitted one is below e^-40 at the smallest positive time
+    degree = int(math.sqrt(2.0 * m * _KIMURA_EXPONENT_CUTOFF / max(t_min, 1e-3))) + 2
+    degree = min(degree | 1, 20_001)  # odd; at t -> 0 the series is clipped anyway
+    i = np.arange(1, degree + 1, 2, dtype=np.float64)
+    derivatives = _legendre_derivatives(1.0 - 2.0 * p, degree)[1::2]
+    coefficients = (2 * i + 1) / (i * (i + 1)) * 4.0 * p * (1.0 - p) * derivatives
+    decay = np.exp(-np.multiply.outer(t, i * (i + 1)) / (2.0 * m))
+    return np.clip(decay @ coefficients, 0.0, 1.0)
 
 
 def absorption_bound(p0: Any, num_samples: Any, generations: Any) -> np.ndarray:

@@ -198,7 +198,7 @@ def select(only: Iterable[str] | None) -> list[Check]:
 
 
 #: Modules of this package that are machinery, not families of checks.
-_MACHINERY = frozenset({"registry", "runner"})
+_MACHINERY = frozenset({"calibration", "registry", "report", "runner"})
 _loaded = False
 
 

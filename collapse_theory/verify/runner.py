@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from collapse_theory._validate import check_real
+from collapse_theory.backends import resolve as resolve_backend
 from collapse_theory.progress import progress_bar
 from collapse_theory.rng import as_seed_sequence, seed_metadata
 from collapse_theory.verify.registry import Check, checks, select
@@ -145,6 +146,8 @@ class Report:
         The per-check two-sided threshold ``z*`` (Bonferroni over the Monte Carlo checks).
     versions : dict
         Python, numpy, numba, scipy and library versions.
+    backend : str
+        The simulation backend the checks ran on (:mod:`collapse_theory.backends`).
     seconds : float
         Wall time of the run.
     """
@@ -157,6 +160,7 @@ class Report:
     versions: Mapping[str, str]
     seconds: float
     num_monte_carlo: int = field(default=0)
+    backend: str = "numba"
 
     @property
     def passed(self) -> bool:
@@ -193,7 +197,7 @@ class Report:
         """``"N passed, M failed"``."""
         return f"{self.num_passed} passed, {self.num_failed} failed"
 
-    def _table(self) -> tuple[list[str], list[list[str]]]:
+    def table(self) -> tuple[list[str], list[list[str]]]:
         header = [
             "name",
             "section",
@@ -229,7 +233,7 @@ class Report:
 
     def format(self) -> str:
         """A plain-text table with a header (seed, versions, calibration) and a final count line."""
-        header, body = self._table()
+        header, body = self.table()
         widths = [
             max(len(h), *(len(r[c]) for r in body)) if body else len(h)
             for c, h in enumerate(header)
@@ -237,7 +241,7 @@ class Report:
         numeric = {3, 4, 5, 6, 7, 9}
         lines = [
             f"collapse_theory verify ({'quick' if self.quick else 'full'}), seed "
-            f"{self.seed.get('entropy')}, {self.seconds:.1f} s",
+            f"{self.seed.get('entropy')}, backend {self.backend}, {self.seconds:.1f} s",
             "versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
             "calibration: " + self.calibration_text(),
             "",
@@ -261,11 +265,12 @@ class Report:
 
     def to_markdown(self) -> str:
         """The report as Markdown: header, calibration, table, per-check parameters."""
-        header, body = self._table()
+        header, body = self.table()
         out = [
             f"# collapse_theory verification report ({'quick' if self.quick else 'full'})",
             "",
             f"- seed: `{json.dumps(dict(self.seed))}`",
+            f"- backend: {self.backend}",
             "- versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
             f"- calibration: {self.calibration_text()}",
             f"- result: **{self.summary_line()}** in {self.seconds:.1f} s",
@@ -308,6 +313,7 @@ class Report:
             {
                 "quick": self.quick,
                 "seed": dict(self.seed),
+                "backend": self.backend,
                 "versions": dict(self.versions),
                 "family_wise_rate": self.family_wise_rate,
                 "num_monte_carlo": self.num_monte_carlo,
@@ -320,15 +326,34 @@ class Report:
             }
         )
 
-    def save(self, directory: str | Path) -> tuple[Path, Path]:
-        """Write ``report.md`` and ``report.json`` into ``directory`` (created if needed)."""
+    def save(self, directory: str | Path, *, figures: bool = True) -> list[Path]:
+        """Write ``report.md``, ``report.json`` and a self-contained ``report.html`` into
+        ``directory`` (created if needed), with one figure per model family of the run
+        (``figures/verify_<family>.png`` and ``.pdf``: theory curve against a Monte Carlo band
+        over generations, :mod:`collapse_theory.verify.report`) unless ``figures`` is False."""
+        from collapse_theory.verify import report as report_module
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        pngs: dict[str, Path] = {}
+        if figures:
+            families = report_module.figure_families([row.name for row in self.rows])
+            seed = self.seed.get("entropy", 0)
+            pngs = report_module.family_figures(
+                directory, families, seed=seed if isinstance(seed, int) else 0, quick=self.quick
+            )
         md = directory / "report.md"
+        markdown = self.to_markdown()
+        if pngs:
+            markdown += "\n## Figures\n\n" + "".join(
+                f"![{family}]({png.relative_to(directory).as_posix()})\n\n"
+                for family, png in pngs.items()
+            )
+        md.write_text(markdown, encoding="utf-8")
         js = directory / "report.json"
-        md.write_text(self.to_markdown(), encoding="utf-8")
         js.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
-        return md, js
+        page = report_module.write_html(self, directory / "report.html", pngs)
+        return [md, js, page, *pngs.values()]
 
 
 def _run_one(
@@ -429,6 +454,7 @@ def run(
     if not isinstance(quick, bool):
         raise TypeError(f"quick must be True or False; got {quick!r}")
     root = as_seed_sequence(seed)
+    backend = resolve_backend(None)
     ordered = checks()
     position = {check.name: i for i, check in enumerate(ordered)}
     selected = select(only)
@@ -449,4 +475,5 @@ def run(
         versions=_versions(),
         seconds=time.perf_counter() - start,
         num_monte_carlo=num_mc,
+        backend=backend,
     )
