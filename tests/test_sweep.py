@@ -554,3 +554,15 @@ def test_importing_needs_neither_dask_nor_xarray():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_theory_values_refused_when_computed_name_the_point(tmp_path):
+    spec = sweep.SweepSpec(
+        "categorical.theory.expected_survivors",
+        grid={"p0": [[0.5, 0.5], [0.5, 0.6]]},
+        fixed={"num_samples": 10, "generations": [1, 2]},
+        seed=0,
+    )
+    with pytest.raises(ValueError, match=r"task p1-b0 \(grid point 1\): p0 must sum to 1"):
+        sweep.run_sweep(spec, tmp_path)
+    assert [row[2] for row in _log(tmp_path)] == ["p0-b0"]  # point 0 was computed and kept

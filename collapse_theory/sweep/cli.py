@@ -70,6 +70,12 @@ def _run(args: argparse.Namespace) -> int:
         )
     except ImportError as error:  # the Dask extra is missing: a usage error, one line
         raise ValueError(str(error)) from None
+    except KeyboardInterrupt:
+        print(
+            f"sweep interrupted; finished tasks are kept in {args.out}: rerun to resume",
+            file=sys.stderr,
+        )
+        raise
     axes = " x ".join(f"{name} ({len(values)})" for name, values in spec.grid.items())
     print(f"sweep {spec.function}: {spec.num_points} points [{axes}], {stats.total} tasks")
     print(

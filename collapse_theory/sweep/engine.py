@@ -181,8 +181,7 @@ def run_sweep(
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     started = time.perf_counter()
     with store.lock():
-        pending = store.scan(run_id)
-        discarded = _count_discarded(store, run_id)
+        pending, discarded = store.scan(run_id)
         arguments = {task.id: checked.arguments[task.point] for task in pending}
         computed = _execute(
             spec,
@@ -205,13 +204,6 @@ def run_sweep(
         run_id=run_id,
     )
     return merge(spec, store, tasks), stats
-
-
-def _count_discarded(store: Store, run_id: str) -> int:
-    if not store.log_path.exists():
-        return 0
-    lines = store.log_path.read_text(encoding="utf-8").splitlines()
-    return sum(1 for line in lines if line.startswith(f"discarded {run_id} "))
 
 
 def _execute(

@@ -183,12 +183,12 @@ class Store:
             return None, "belongs-to-another-task"
         return data, ""
 
-    def scan(self, run_id: str) -> list[Task]:
-        """The tasks still to compute. Corrupt files are deleted (and logged); leftovers of an
-        interrupted write are removed."""
+    def scan(self, run_id: str) -> tuple[list[Task], int]:
+        """The tasks still to compute, and how many files were discarded. Corrupt files are
+        deleted (and logged); leftovers of an interrupted write are removed."""
         for leftover in self.tasks_dir.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
-        pending = []
+        pending, discarded = [], 0
         for task in self.tasks:
             valid = False
             for path in self._files(task):
@@ -196,11 +196,12 @@ class Store:
                 if data is None or valid:
                     path.unlink(missing_ok=True)
                     self.log("discarded", run_id, task.id, reason or "duplicate")
+                    discarded += 1
                 else:
                     valid = True
             if not valid:
                 pending.append(task)
-        return pending
+        return pending, discarded
 
     def write(self, task: Task, output: TaskOutput, run_id: str) -> Path:
         """Store a completed task atomically and log it."""

@@ -101,7 +101,24 @@ def run_task(
     keep: tuple[str, ...] | None = None,
     num_threads: int = 1,
 ) -> TaskOutput:
-    """Compute one task (in this process, a pool worker or a Dask worker)."""
+    """Compute one task (in this process, a pool worker or a Dask worker).
+
+    A ValueError or TypeError raised by the function is raised again naming the task and point.
+    """
+    try:
+        return _compute(function_name, arguments, seed, task, keep, num_threads)
+    except (ValueError, TypeError) as error:
+        raise type(error)(f"task {task.id} (grid point {task.point}): {error}") from error
+
+
+def _compute(
+    function_name: str,
+    arguments: dict[str, Any],
+    seed: int,
+    task: Task,
+    keep: tuple[str, ...] | None,
+    num_threads: int,
+) -> TaskOutput:
     from collapse_theory.sweep.registry import is_simulator, resolve
 
     function = resolve(function_name)
