@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from scipy import integrate
 
 from collapse_theory.regimes import Accumulate, FreshData, Replace
 from collapse_theory.verify.registry import add_check
@@ -511,6 +512,61 @@ _register(
     _absorption_mc((0.5, 0.5), 50, 2000),
     quick=Q_SMALL,
     full=F_SMALL,
+)
+
+
+def _absorption_survival_mc(
+    p: float, num_samples: int, generations: int
+) -> Callable[[np.random.SeedSequence, bool], tuple[float, float]]:
+    """MC proportion of 2-state chains with both states still present after ``generations``."""
+
+    def estimate(ss: np.random.SeedSequence, quick: bool) -> tuple[float, float]:
+        run = _simulate(
+            (p, 1.0 - p),
+            num_samples,
+            generations,
+            ss,
+            _replicates(quick, Q_SMALL, F_SMALL),
+            record="last",
+        )
+        return mean_se((run["absorbed_at"] < 0).astype(np.float64))
+
+    return estimate
+
+
+_register(
+    "absorption_time_law",
+    "§1.6",
+    "P(T_abs > n) of two states (exact lumped chain) vs MC proportion not yet absorbed",
+    {"p0": [0.3, 0.7], "M": 50, "n": 60},
+    lambda: float(_theory("absorption_time_survival")(0.3, 50, 60)),
+    _absorption_survival_mc(0.3, 50, 60),
+    quick=Q_SMALL,
+    full=F_SMALL,
+)
+
+
+def _integrated_diffusion_survival(p: float, num_samples: int) -> float:
+    """∫_0^∞ P(T > t) dt of Kimura's series by adaptive quadrature (the mean absorption time)."""
+    survival = _theory("absorption_time_survival")
+
+    def integrand(t: float) -> float:
+        return float(survival(p, num_samples, [t], method="diffusion")[0])
+
+    head, _ = integrate.quad(integrand, 0.0, num_samples, epsabs=1e-10, limit=200)
+    tail, _ = integrate.quad(integrand, num_samples, 60.0 * num_samples, epsabs=1e-10, limit=200)
+    return head + tail
+
+
+_register(
+    "absorption_time_diffusion_law",
+    "§1.6",
+    "integral of Kimura's series for P(T > t) vs the diffusion mean -2M[p ln p + q ln q]",
+    {"p": 0.3, "M": 100},
+    lambda: _absorption_mean((0.3, 0.7), 100, "diffusion"),
+    lambda ss, quick: (_integrated_diffusion_survival(0.3, 100), 0.0),
+    kind="exact",
+    tolerance=1e-6,
 )
 
 
