@@ -240,6 +240,13 @@ def gaussian_rao_blackwell(
     divisor = m - 1.0 if estimator == "unbiased" else float(m)
 
     g_count = gens.size
+    table_bytes = 8 * num_paths * g_count * (_GRID_POINTS + 1)
+    if table_bytes > 2 * 2**30:
+        raise ValueError(
+            f"num_paths={num_paths} with {g_count} generations would store "
+            f"{table_bytes / 2**30:.1f} GiB of conditional probabilities (limit 2 GiB): "
+            "use fewer paths or fewer recorded generations"
+        )
     mean, mean_se = np.empty(g_count), np.empty(g_count)
     grids = np.empty((g_count, _GRID_POINTS + 1))
     cond = np.empty((num_paths, g_count, _GRID_POINTS + 1))

@@ -1,0 +1,41 @@
+"""Tail-loss rates over the default grid (issue 7; design.md goal 3).
+
+Runs ``collapse_theory.tails.tail_loss_table`` (the grid of ``collapse-theory tail-loss``) and
+writes ``results/tail_loss.md``, ``.csv``, ``.json`` (with the environment) and the figures
+``results/tail_loss_{replace,regimes}.png/.pdf``; the PNGs are also copied to ``docs/figures``.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 -m benchmarks.bench_tail_loss
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from benchmarks.common import RESULTS, environment
+from collapse_theory.tails.table import tail_loss_table, write_outputs
+
+DOCS_FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
+COMMAND = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 -m benchmarks.bench_tail_loss"
+
+
+def main() -> None:
+    table = tail_loss_table(seed=0, progress=lambda line: print(line, file=sys.stderr))
+    paths = write_outputs(table, RESULTS, command=COMMAND)
+    meta = RESULTS / "tail_loss.json"
+    payload = json.loads(meta.read_text())
+    payload["environment"] = environment()
+    meta.write_text(json.dumps(payload, indent=1, default=str))
+    with open(RESULTS / "tail_loss.md", "a") as handle:
+        handle.write("\nEnvironment: " + json.dumps(payload["environment"], default=str) + "\n")
+    DOCS_FIGURES.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        if path.suffix == ".png":
+            shutil.copy(path, DOCS_FIGURES / path.name)
+    print(f"{len(table.rows)} rows in {table.seconds:.0f} s; wrote {RESULTS / 'tail_loss.md'}")
+
+
+if __name__ == "__main__":
+    main()
