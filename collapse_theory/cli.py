@@ -477,8 +477,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         selected = verify.select(args.only)
         width = max(len(c.name) for c in selected)
         for check in selected:
+            size = check.size(args.quick).get("num_replicates")
+            cost = f"R={size:,}" if size else "-"
             print(
-                f"{check.name.ljust(width)}  {check.section:6}  {check.kind:11}  {check.description}"
+                f"{check.name.ljust(width)}  {check.section:6}  {check.kind:11}  {cost:>11}  "
+                f"{check.description}"
             )
         return 0
     kwargs = {}
