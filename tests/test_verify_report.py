@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate, stats
 
 import collapse_theory as ct
@@ -251,3 +253,16 @@ def test_absorption_survival_bad_input(kwargs, match):
     arguments = {"p": 0.5, "num_samples": 20, "generations": 10, **kwargs}
     with pytest.raises((ValueError, TypeError), match=match):
         ct.categorical.absorption_time_survival(**arguments)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    p=st.floats(1e-6, 1 - 1e-6),
+    m=st.integers(1, 300),
+    method=st.sampled_from(["exact", "diffusion"]),
+)
+def test_absorption_survival_is_a_survival_function(p, m, method):
+    t = np.array([1, 2, 5, 20, 100, 1000])
+    survival = ct.categorical.absorption_time_survival(p, m, t, method=method)
+    assert np.all(np.isfinite(survival)) and np.all((survival >= 0) & (survival <= 1))
+    assert np.all(np.diff(survival) <= 1e-9)  # non-increasing in t
