@@ -284,8 +284,12 @@ def _run_dask(
         for task in tasks
     }
     try:
-        for future, output in distributed.as_completed(futures, with_results=True):
-            yield futures[future], output
-            future.release()
+        # Results are gathered here, batch by batch, rather than by as_completed(with_results=
+        # True), which gathers every future concurrently on the client's event loop; under heavy
+        # load that tripped a tornado write-buffer assertion and left the run waiting forever.
+        for batch in distributed.as_completed(futures).batches():
+            for future, output in zip(batch, client.gather(batch), strict=True):
+                yield futures[future], output
+                future.release()
     finally:
         client.cancel(list(futures))
