@@ -168,7 +168,7 @@ def jax_block_keys(children: Sequence[np.random.SeedSequence]) -> np.ndarray:
 
 
 def run_jax_batches(
-    call: Callable[[np.ndarray, int, int], Sequence[np.ndarray]],
+    call: Callable[[np.ndarray, int, int, int], Sequence[np.ndarray]],
     block_keys: np.ndarray,
     num_replicates: int,
     *,
@@ -176,18 +176,22 @@ def run_jax_batches(
     label: str,
     progress: bool,
 ) -> list[np.ndarray]:
-    """Run ``call(keys, start, stop)`` over batches of whole replicate blocks; join the results.
+    """Run ``call(keys, width, start, stop)`` over batches of whole replicate blocks; join the
+    results.
 
     ``keys`` holds the key rows of the batch's blocks, always ``blocks_per_call`` of them (the
-    last batch is padded with repeated keys and its extra replicates dropped), so that a
-    simulation compiles one shape whatever ``num_replicates``' remainder; ``start:stop`` are the
-    batch's replicates (for per-replicate inputs). ``call`` returns arrays with the replicate
-    axis first. ``blocks_per_call`` is ``chunk_size`` if above 1, else :data:`JAX_BLOCKS_PER_CALL`,
-    capped at the number of blocks. Results depend only on the keys, not on the batching.
+    last batch is padded with repeated keys and its extra replicates dropped), and ``width`` is
+    the number of chains the device runs, ``min(num_replicates, blocks_per_call * BLOCK_SIZE)``
+    for every batch: a simulation compiles one shape whatever ``num_replicates``' remainder, and
+    fewer than one block of replicates costs no padding. ``start:stop`` are the batch's
+    replicates (for per-replicate inputs). ``call`` returns arrays with the replicate axis first.
+    ``blocks_per_call`` is ``chunk_size`` if above 1, else :data:`JAX_BLOCKS_PER_CALL`, capped at
+    the number of blocks. Results depend only on the keys, not on the batching.
     """
     num_blocks = block_keys.shape[0]
     per_call = chunk_size if chunk_size > 1 else JAX_BLOCKS_PER_CALL
     per_call = min(per_call, num_blocks)
+    width = min(num_replicates, per_call * BLOCK_SIZE)
     batches = [(b, min(b + per_call, num_blocks)) for b in range(0, num_blocks, per_call)]
     pieces: list[Sequence[np.ndarray]] = []
     with progress_bar(len(batches), label, enabled=progress) as advance:
@@ -197,16 +201,16 @@ def run_jax_batches(
                 keys = np.concatenate([keys, np.repeat(keys[-1:], per_call - keys.shape[0], 0)])
             start = first * BLOCK_SIZE
             stop = min(last * BLOCK_SIZE, num_replicates)
-            outputs = call(keys, start, stop)
+            outputs = call(keys, width, start, stop)
             pieces.append([np.asarray(o)[: stop - start] for o in outputs])
             advance(1)
     return [np.concatenate([piece[i] for piece in pieces]) for i in range(len(pieces[0]))]
 
 
-def jax_replicate_keys(block_key_data: Any) -> Any:
+def jax_replicate_keys(block_key_data: Any, width: int) -> Any:
     """Inside jitted code: the (blocks, 2) uint32 key rows become one threefry key per replicate,
-    ``split(block_key, BLOCK_SIZE)``, in block order (shape (blocks * BLOCK_SIZE,))."""
+    ``split(block_key, BLOCK_SIZE)``, in block order; the first ``width`` of them."""
     import jax
 
     keys = jax.random.wrap_key_data(block_key_data, impl="threefry2x32")
-    return jax.vmap(lambda key: jax.random.split(key, BLOCK_SIZE))(keys).reshape(-1)
+    return jax.vmap(lambda key: jax.random.split(key, BLOCK_SIZE))(keys).reshape(-1)[:width]

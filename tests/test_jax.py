@@ -221,6 +221,24 @@ def test_gaussian_same_seed_same_result_for_any_batching():
     assert not np.array_equal(other["var"], reference["var"])
 
 
+def test_gaussian_nd_samples_same_result_for_any_batching():
+    def run(**kwargs):
+        return ct.gaussian.simulate(
+            np.zeros(3),
+            COV3,
+            6,
+            8,
+            regime=REGIMES["mix"][0],
+            method="samples",
+            seed=14,
+            backend="jax",
+            **kwargs,
+        )
+
+    reference = run(num_replicates=R_JAX)
+    np.testing.assert_array_equal(run(num_replicates=R_JAX, chunk_size=5)["cov"], reference["cov"])
+
+
 def test_gaussian_record_keeps_only_the_recorded_generations():
     full = _gaussian_1d("jax", 13, R_JAX)
     last = _gaussian_1d("jax", 13, R_JAX, record=[0, 3, N_GAUSS])

@@ -20,6 +20,7 @@ import numpy as np
 from jax import lax
 
 from collapse_theory.backends import jax_replicate_keys, run_jax_batches
+from collapse_theory.gaussian._jax import tree_sum
 from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT
 
 #: Times the jitted entry point has been traced (compiled) in this process.
@@ -28,7 +29,7 @@ TRACES = {"chain": 0}
 
 def _multinomial(key, total, weights, dtype):
     """Multinomial(total, weights / sum(weights)) counts (weights need not be normalised)."""
-    weights = weights / jnp.sum(weights)
+    weights = weights / tree_sum(weights)
     return jax.random.multinomial(key, total, weights, dtype=dtype)
 
 
@@ -73,14 +74,14 @@ def _chain(
     return out[:num_slots], absorbed
 
 
-def _batch(block_keys, *args, **static):
+def _batch(block_keys, width, *args, **static):
     TRACES["chain"] += 1  # runs only while tracing
-    keys = jax_replicate_keys(block_keys)
+    keys = jax_replicate_keys(block_keys, width)
     in_axes = (0,) + (None,) * len(args)
     return jax.vmap(partial(_chain, **static), in_axes=in_axes)(keys, *args)
 
 
-_batch_jit = jax.jit(_batch, static_argnames=("regime", "num_slots", "dtype"))
+_batch_jit = jax.jit(_batch, static_argnames=("width", "regime", "num_slots", "dtype"))
 
 
 def simulate(
@@ -112,8 +113,8 @@ def simulate(
         )
         static = dict(regime=regime, num_slots=num_slots, dtype=dtype)
 
-        def call(keys: np.ndarray, start: int, stop: int) -> Any:
-            return _batch_jit(keys, *args, **static)
+        def call(keys: np.ndarray, width: int, start: int, stop: int) -> Any:
+            return _batch_jit(keys, width, *args, **static)
 
         p, absorbed = run_jax_batches(
             call,

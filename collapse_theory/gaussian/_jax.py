@@ -25,13 +25,39 @@ from jax import lax
 
 from collapse_theory.backends import jax_replicate_keys, run_jax_batches
 from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT, REPLACE
-from collapse_theory.rng import BLOCK_SIZE
 
 SUFFICIENT, SAMPLES = 0, 1
 #: Points drawn at once per chain by ``method="samples"``.
 SAMPLE_CHUNK = 128
 #: Times each jitted entry point has been traced (compiled) in this process.
 TRACES = {"1d": 0, "nd": 0}
+
+
+def tree_sum(x: Any, axis: int = -1) -> Any:
+    """Sum along ``axis`` by pairwise halving, elementwise adds only.
+
+    XLA chooses how to vectorise a reduction (``jnp.sum``, ``dot_general``) from the whole array's
+    shape, so a chain's sums would round differently with the number of chains batched beside it;
+    elementwise adds do not, which keeps results bit-identical for any ``chunk_size``.
+    """
+    x = jnp.moveaxis(x, axis, 0)
+    if x.shape[0] == 0:
+        return jnp.zeros(x.shape[1:], x.dtype)
+    while x.shape[0] > 1:
+        half = x.shape[0] // 2
+        head = x[:half] + x[half : 2 * half]
+        x = jnp.concatenate([head, x[2 * half :]]) if x.shape[0] % 2 else head
+    return x[0]
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """``a @ b`` over the last two axes by :func:`tree_sum` (batch-independent rounding)."""
+    return tree_sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
+
+
+def matvec(a: Any, v: Any) -> Any:
+    """``a @ v`` (matrix times vector over the last axes) by :func:`tree_sum`."""
+    return tree_sum(a * v[..., None, :], axis=-1)
 
 
 def cholesky_psd(cov: Any) -> Any:
@@ -42,10 +68,10 @@ def cholesky_psd(cov: Any) -> Any:
     chol = jnp.zeros_like(cov)
     definite = jnp.array(True)
     for j in range(d):
-        pivot = cov[j, j] - jnp.sum(chol[j, :j] ** 2)
+        pivot = cov[j, j] - tree_sum(chol[j, :j] ** 2)
         ok = (pivot > 0) & jnp.isfinite(pivot)
         root = jnp.sqrt(jnp.where(ok, pivot, 1))
-        column = (cov[j + 1 :, j] - chol[j + 1 :, :j] @ chol[j, :j]) / root
+        column = (cov[j + 1 :, j] - matvec(chol[j + 1 :, :j], chol[j, :j])) / root
         chol = chol.at[j, j].set(jnp.where(ok, root, 0))
         chol = chol.at[j + 1 :, j].set(jnp.where(ok, column, 0))
         definite = definite & ok
@@ -93,14 +119,14 @@ def _sufficient_nd(key, n, mean, chol, dtype):
     d = mean.shape[0]
     k_mean, k_diag, k_low = jax.random.split(key, 3)
     z = jax.random.normal(k_mean, (d,), dtype)
-    batch_mean = jnp.where(n > 0, mean + chol @ z / jnp.sqrt(jnp.maximum(n, 1)), 0)
+    batch_mean = jnp.where(n > 0, mean + matvec(chol, z) / jnp.sqrt(jnp.maximum(n, 1)), 0)
     dof = n - 1
     rows = jnp.arange(d, dtype=dtype)
     diagonal = jnp.sqrt(_chi2_or_zero(k_diag, dof - rows, dtype))
     below = (rows[None, :] < rows[:, None]) & (rows[None, :] < dof)
     factor = jnp.where(below, jax.random.normal(k_low, (d, d), dtype), 0) + jnp.diag(diagonal)
-    b = chol @ factor
-    return batch_mean, b @ b.T
+    b = matmul(chol, factor)
+    return batch_mean, matmul(b, b.T)
 
 
 def _samples(key, size, fresh, draw_fresh, draw_model, mean_shape, dtype):
@@ -119,9 +145,9 @@ def _samples(key, size, fresh, draw_fresh, draw_model, mean_shape, dtype):
         x = jnp.where(from_fresh, draw_fresh(z), draw_model(z))
         keep = (index < size).reshape(from_fresh.shape)
         count = jnp.sum(index < size).astype(dtype)
-        chunk_mean = jnp.sum(jnp.where(keep, x, 0), axis=0) / jnp.maximum(count, 1)
+        chunk_mean = tree_sum(jnp.where(keep, x, 0), axis=0) / jnp.maximum(count, 1)
         u = jnp.where(keep, x - chunk_mean, 0)
-        chunk_ss = jnp.sum(u * u, axis=0) if not mean_shape else u.T @ u
+        chunk_ss = tree_sum(u * u, axis=0) if not mean_shape else matmul(u.T, u)
         return (chunk + 1, *_merge(n, mean, ss, count, chunk_mean, chunk_ss))
 
     state = (jnp.zeros((), jnp.int32), jnp.zeros((), dtype), zeros_mean, zeros_ss)
@@ -184,10 +210,10 @@ def _chain(
         if method == SAMPLES:
 
             def draw_fresh(z):
-                return mean0 + chol0 * z if one_dim else mean0 + z @ chol0.T
+                return mean0 + chol0 * z if one_dim else mean0 + matvec(chol0, z)
 
             def draw_model(z):
-                return mean + chol * z if one_dim else mean + z @ chol.T
+                return mean + chol * z if one_dim else mean + matvec(chol, z)
 
             data = _samples(k_b, size, fresh, draw_fresh, draw_model, mean_shape, dtype)
         elif regime in (REPLACE, ACCUMULATE):
@@ -219,16 +245,16 @@ def _chain(
     return carry[4][:num_slots], carry[5][:num_slots]
 
 
-def _batch(block_keys, first_mean, first_cov, *args, **static):
+def _batch(block_keys, width, first_mean, first_cov, *args, **static):
     TRACES["1d" if first_mean.ndim == 1 else "nd"] += 1  # runs only while tracing
-    keys = jax_replicate_keys(block_keys)
+    keys = jax_replicate_keys(block_keys, width)
     chain = partial(_chain, **static)
     in_axes = (0, 0, 0) + (None,) * len(args)
     mean, cov = jax.vmap(chain, in_axes=in_axes)(keys, first_mean, first_cov, *args)
     return mean, cov
 
 
-_STATIC = ("regime", "method", "first_generation", "num_slots", "dtype")
+_STATIC = ("width", "regime", "method", "first_generation", "num_slots", "dtype")
 _batch_jit = jax.jit(_batch, static_argnames=_STATIC)
 
 
@@ -275,8 +301,7 @@ def simulate(
             dtype=dtype,
         )
 
-        def call(keys: np.ndarray, start: int, stop: int) -> Any:
-            width = keys.shape[0] * BLOCK_SIZE
+        def call(keys: np.ndarray, width: int, start: int, stop: int) -> Any:
             firsts = []
             for first, base in ((first_mean, mean0), (first_cov, cov0)):
                 padded = np.zeros((width, *np.shape(base)), dtype=dtype)
@@ -284,7 +309,7 @@ def simulate(
                     padded[: stop - start] = first[start:stop]
                 firsts.append(padded)
             mean, cov = shared[0], shared[1]
-            return _batch_jit(keys, *firsts, mean, cov, *shared[2:], **static)
+            return _batch_jit(keys, width, *firsts, mean, cov, *shared[2:], **static)
 
         return tuple(
             run_jax_batches(

@@ -25,7 +25,7 @@ import numpy as np
 from jax import lax
 
 from collapse_theory.backends import jax_replicate_keys, run_jax_batches
-from collapse_theory.gaussian._jax import cholesky_psd, fresh_count
+from collapse_theory.gaussian._jax import cholesky_psd, fresh_count, matmul, matvec, tree_sum
 from collapse_theory.regimes import ACCUMULATE
 
 WARM, KMEANS = 0, 1
@@ -40,7 +40,7 @@ def _eps10(dtype):
 
 
 def _prepare(weights, covs, active):
-    """Cholesky factors' inverses and log normalisers ``log w_k - log|L_k| - d log(2 pi) / 2``.
+    """Cholesky factors and log normalisers ``log w_k - log|L_k| - d log(2 pi) / 2``.
 
     Components with a covariance that is not positive definite are lost; if that would leave none,
     only the last active one stays and ``ok`` is False (EM stops: data without spread)."""
@@ -53,36 +53,46 @@ def _prepare(weights, covs, active):
     active = jnp.where(ok, kept, active & (index == last))
     weights = jnp.where(active, weights, 0)
     safe = jnp.where(active[:, None, None] & definite[:, None, None], chol, jnp.eye(d))
-    inv_chol = jax.vmap(
-        lambda c: jax.scipy.linalg.solve_triangular(c, jnp.eye(d, dtype=c.dtype), lower=True)
-    )(safe)
-    half_log_det = jnp.sum(jnp.log(jnp.diagonal(safe, axis1=1, axis2=2)), axis=1)
+    half_log_det = tree_sum(jnp.log(jnp.diagonal(safe, axis1=1, axis2=2)), axis=1)
     log_w = jnp.log(jnp.where(weights > 0, weights, 1))
     log_norm = jnp.where(weights > 0, log_w, -jnp.inf) - half_log_det - 0.5 * d * _LOG_2PI
-    return weights, active, inv_chol, log_norm, ok
+    return weights, active, safe, log_norm, ok
 
 
-def _e_step(x, mask, num_points, means, active, inv_chol, log_norm):
+def _solve_lower(chol, u):
+    """``L_k^{-1} u_kn`` for chol (K, d, d) and u (K, N, d), by forward substitution (d is small;
+    elementwise, so batch-independent)."""
+    z = []
+    for i in range(chol.shape[-1]):
+        acc = u[..., i]
+        for j in range(i):
+            acc = acc - chol[:, None, i, j] * z[j]
+        z.append(acc / chol[:, None, i, i])
+    return jnp.stack(z, axis=-1)
+
+
+def _e_step(x, mask, num_points, means, active, chol, log_norm):
     """Responsibilities (K, N) (0 on masked points) and the mean log-likelihood."""
-    z = jnp.einsum("kij,knj->kni", inv_chol, x[None] - means[:, None])
-    lp = log_norm[:, None] - 0.5 * jnp.sum(z * z, axis=-1)
+    z = _solve_lower(chol, x[None] - means[:, None])
+    lp = log_norm[:, None] - 0.5 * tree_sum(z * z, axis=-1)
     lp = jnp.where(active[:, None], lp, -jnp.inf)
-    lse = jax.scipy.special.logsumexp(lp, axis=0)
+    top = jnp.max(lp, axis=0)
+    lse = top + jnp.log(tree_sum(jnp.exp(lp - top[None]), axis=0))
     lse = jnp.where(mask, lse, 0)
     resp = jnp.where(mask[None] & active[:, None], jnp.exp(lp - lse[None]), 0)
-    return resp, jnp.sum(lse) / num_points
+    return resp, tree_sum(lse) / num_points
 
 
 def _m_step(x, resp, weights, means, covs, active, reg_covar, diagonal):
     """scikit-learn's M step; a component with responsibility mass <= d is lost (frozen)."""
     d = x.shape[-1]
-    mass = jnp.sum(resp, axis=1)
+    mass = tree_sum(resp, axis=1)
     active = active & (mass > d)
     nk = mass + _eps10(x.dtype)
-    total = jnp.sum(jnp.where(active, nk, 0))
-    new_means = (resp @ x) / nk[:, None]
+    total = tree_sum(jnp.where(active, nk, 0))
+    new_means = matmul(resp, x) / nk[:, None]
     u = x[None] - new_means[:, None]
-    new_covs = jnp.einsum("kn,kni,knj->kij", resp, u, u) / nk[:, None, None]
+    new_covs = matmul(jnp.swapaxes(resp[:, :, None] * u, 1, 2), u) / nk[:, None, None]
     if diagonal:
         new_covs = new_covs * jnp.eye(d)
     new_covs = new_covs + reg_covar * jnp.eye(d)
@@ -103,8 +113,8 @@ def _em(x, mask, num_points, params, tol, max_iter, reg_covar, diagonal):
 
     def body(state):
         it, _, lower, _, _, (weights, means, covs, active) = state
-        weights, active, inv_chol, log_norm, ok = _prepare(weights, covs, active)
-        resp, new_lower = _e_step(x, mask, num_points, means, active, inv_chol, log_norm)
+        weights, active, chol, log_norm, ok = _prepare(weights, covs, active)
+        resp, new_lower = _e_step(x, mask, num_points, means, active, chol, log_norm)
         fitted = _m_step(x, resp, weights, means, covs, active, reg_covar, diagonal)
         params = jax.tree.map(
             lambda new, old: jnp.where(ok, new, old), fitted, (weights, means, covs, active)
@@ -133,7 +143,7 @@ def _em(x, mask, num_points, params, tol, max_iter, reg_covar, diagonal):
     # A covariance made singular by the last M step marks its component lost now.
     weights, active, _, _, _ = _prepare(weights, covs, active)
     weights = jnp.where(active, weights, 0)
-    weights = weights / jnp.maximum(jnp.sum(weights), jnp.finfo(dtype).tiny)
+    weights = weights / jnp.maximum(tree_sum(weights), jnp.finfo(dtype).tiny)
     return (weights, means, covs, active), iterations, converged, lower
 
 
@@ -150,18 +160,18 @@ def _kmeans_init(key, x, mask, num_points, covs, diagonal):
         num_points.astype(jnp.int32) - 1,
     )
     centres = jnp.zeros((num_components, x.shape[-1]), dtype).at[0].set(x[first])
-    dist = jnp.where(mask, jnp.sum((x - x[first]) ** 2, axis=-1), 0)
+    dist = jnp.where(mask, tree_sum((x - x[first]) ** 2, axis=-1), 0)
     for c in range(1, num_components):
-        total = jnp.sum(dist)
+        total = tree_sum(dist)
         u = jax.random.uniform(keys[c], dtype=dtype)
         by_distance = jnp.argmax(jnp.cumsum(dist) > u * total)
         uniform = jnp.minimum(jnp.floor(u * num_points).astype(jnp.int32), num_points - 1)
         pick = jnp.where(total > 0, by_distance, uniform.astype(by_distance.dtype))
         centres = centres.at[c].set(x[pick])
-        dist = jnp.minimum(dist, jnp.where(mask, jnp.sum((x - x[pick]) ** 2, axis=-1), 0))
+        dist = jnp.minimum(dist, jnp.where(mask, tree_sum((x - x[pick]) ** 2, axis=-1), 0))
 
     def assign(centres):
-        distance = jnp.sum((x[:, None] - centres[None]) ** 2, axis=-1)
+        distance = tree_sum((x[:, None] - centres[None]) ** 2, axis=-1)
         return jnp.argmin(distance, axis=1).astype(jnp.int32)
 
     def cond(state):
@@ -173,8 +183,8 @@ def _kmeans_init(key, x, mask, num_points, covs, diagonal):
         new = assign(centres)
         changed = jnp.any((new != labels) & mask)
         one_hot = jax.nn.one_hot(new, num_components, dtype=dtype) * mask[:, None]
-        counts = jnp.sum(one_hot, axis=0)
-        sums = one_hot.T @ x
+        counts = tree_sum(one_hot, axis=0)
+        sums = matmul(one_hot.T, x)
         moved = jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1)[:, None], centres)
         return it + 1, changed, new, jnp.where(changed, moved, centres)
 
@@ -198,7 +208,7 @@ def _sample(key, weights, means, chol, active, buffer_rows):
     )
     component = jax.random.categorical(k_comp, logits, shape=(buffer_rows,))
     z = jax.random.normal(k_z, (buffer_rows, means.shape[-1]), means.dtype)
-    return means[component] + jnp.einsum("nij,nj->ni", chol[component], z)
+    return means[component] + matvec(chol[component], z)
 
 
 def _chain(
@@ -283,9 +293,9 @@ def _chain(
     return tuple(out[:num_slots] for out in carry[4])
 
 
-def _batch(block_keys, *args, **static):
+def _batch(block_keys, width, *args, **static):
     TRACES["chain"] += 1  # runs only while tracing
-    keys = jax_replicate_keys(block_keys)
+    keys = jax_replicate_keys(block_keys, width)
     in_axes = (0,) + (None,) * len(args)
     return jax.vmap(partial(_chain, **static), in_axes=in_axes)(keys, *args)
 
@@ -293,6 +303,7 @@ def _batch(block_keys, *args, **static):
 _batch_jit = jax.jit(
     _batch,
     static_argnames=(
+        "width",
         "regime",
         "init",
         "diagonal",
@@ -354,8 +365,8 @@ def simulate(
             dtype=dtype,
         )
 
-        def call(keys: np.ndarray, start: int, stop: int) -> Any:
-            return _batch_jit(keys, *args, **static)
+        def call(keys: np.ndarray, width: int, start: int, stop: int) -> Any:
+            return _batch_jit(keys, width, *args, **static)
 
         outputs = run_jax_batches(
             call, block_keys, num_replicates, chunk_size=chunk_size, label="gmm", progress=progress
