@@ -468,9 +468,10 @@ def test_command_line(tmp_path, capsys):
     spec_path = tmp_path / "spec.toml"
     spec_path.write_text(_toml(CATEGORICAL))
     out = tmp_path / "out"
-    assert main(["sweep", str(spec_path), "--out", str(out), "--no-progress"]) == 0
-    printed = capsys.readouterr().out
-    assert "6 points" in printed and "computed 18" in printed
+    assert main(["sweep", str(spec_path), "--out", str(out), "--progress"]) == 0
+    printed = capsys.readouterr()
+    assert "6 points" in printed.out and "computed 18" in printed.out
+    assert "sweep (0 of 18 tasks already done)" in printed.err and "18/18" in printed.err
     assert main(["sweep", str(spec_path), "--out", str(out)]) == 0
     assert "computed 0, already done 18" in capsys.readouterr().out
     _same(sweep.load(out), sweep.run_sweep(_spec(CATEGORICAL), tmp_path / "api")[0])
