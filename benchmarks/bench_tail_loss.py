@@ -2,7 +2,7 @@
 
 Runs ``collapse_theory.tails.tail_loss_table`` (the grid of ``collapse-theory tail-loss``) and
 writes ``results/tail_loss.md``, ``.csv``, ``.json`` (with the environment) and the figures
-``results/tail_loss_{replace,regimes}.png/.pdf``; the PNGs are also copied to ``docs/figures``.
+``docs/figures/tail_loss_{replace,regimes}.png``.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 -m benchmarks.bench_tail_loss
 """
@@ -31,9 +31,11 @@ def main() -> None:
     with open(RESULTS / "tail_loss.md", "a") as handle:
         handle.write("\nEnvironment: " + json.dumps(payload["environment"], default=str) + "\n")
     DOCS_FIGURES.mkdir(parents=True, exist_ok=True)
-    for path in paths:
+    for path in paths:  # the figures live in docs/figures (PNG); the PDFs are not kept
         if path.suffix == ".png":
-            shutil.copy(path, DOCS_FIGURES / path.name)
+            shutil.move(path, DOCS_FIGURES / path.name)
+        elif path.suffix == ".pdf":
+            path.unlink()
     print(f"{len(table.rows)} rows in {table.seconds:.0f} s; wrote {RESULTS / 'tail_loss.md'}")
 
 

@@ -99,12 +99,12 @@ class CategoricalTail:
             if tau <= positive[0]:
                 raise ValueError(
                     f"threshold={tau!r} leaves the tail empty: the smallest positive p0 is "
-                    f"{positive[0]!r}; allowed: smallest p0 < threshold <= largest p0"
+                    f"{float(positive[0])!r}; allowed: smallest p0 < threshold <= largest p0"
                 )
             if tau > positive[-1]:
                 raise ValueError(
                     f"threshold={tau!r} puts every state in the tail (largest p0 is "
-                    f"{positive[-1]!r}); allowed: smallest p0 < threshold <= largest p0"
+                    f"{float(positive[-1])!r}); allowed: smallest p0 < threshold <= largest p0"
                 )
         else:
             q = self.lightest_mass
@@ -114,7 +114,7 @@ class CategoricalTail:
             if fits.size == 0:
                 raise ValueError(
                     f"lightest_mass={q!r} is below the mass of the lightest state(s), "
-                    f"{cumulative[0]!r} (equal probabilities count together): the tail would "
+                    f"{float(cumulative[0])!r} (equal probabilities count together): the tail would "
                     f"be empty; allowed: q in [{cumulative[0]:.3g}, 1)"
                 )
             if fits[-1] == positive.size - 1:
