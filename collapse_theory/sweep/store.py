@@ -133,7 +133,7 @@ class Store:
                     f"{self.root} is not empty and holds no sweep index.json; give an empty or "
                     "new output directory"
                 )
-            self.tasks_dir.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True)
             index = {
                 "format": FORMAT,
                 "spec_hash": self.spec_hash,
