@@ -295,6 +295,26 @@ def test_categorical_agrees_with_numba_and_naive(name):
     np.testing.assert_array_equal(runs[0]["absorbed_at"], naive.first_absorption(runs[0]["p"]))
 
 
+def test_categorical_large_samples_take_the_binomial_path_and_agree():
+    assert 5000 * P0.size > categorical_jax.COMPARISON_BUDGET  # conditional binomials
+    runs = [
+        ct.categorical.simulate(
+            P0,
+            5000,
+            30,
+            num_replicates=n,
+            regime=ct.FreshData(0.25, "split"),
+            seed=s,
+            backend=b,
+            record="last",
+        )
+        for b, n, s in [("jax", R_JAX, 15), ("numba", R_NUMBA, 16)]
+    ]
+    np.testing.assert_allclose(runs[0]["p"].sum(axis=-1), 1.0, rtol=1e-12)
+    assert_same_distribution([heterozygosity(run["p"][-1]) for run in runs])
+    assert_same_distribution([run["p"][-1][:, 3] for run in runs])
+
+
 def test_categorical_smoothing_agrees_with_numba():
     runs = [
         ct.categorical.simulate(
