@@ -68,7 +68,7 @@ def categorical_exact(
     from the law of the lumped chain; surviving tail states
     :math:`\sum_{i\in A}(1 - P(p_{n,i} = 0))`; the scale drift
     :math:`\ln E[T_n(1-T_n)]` per generation is :math:`\ln(1-1/M)` exactly (§1.3), here read off
-    the computed laws. Truncation error of every probability below about 1e-12.
+    the computed laws (NaN when the lumped chain is absorbed by mid-horizon). Truncation error of every probability below about 1e-12.
 
     Parameters
     ----------
@@ -119,7 +119,8 @@ def categorical_exact(
         prob[j] = float(probs[fractions < eps * t0].sum())
     lost_each = lumped_loss_probability(p0[states][:, None], m, gens[None, :])[0]
     first, last = _half_window(gens)
-    drift = float(np.log(het[last] / het[first]) / (gens[last] - gens[first]))
+    with np.errstate(divide="ignore", invalid="ignore"):  # NaN once every chain is absorbed
+        drift = float(np.log(het[last] / het[first]) / (gens[last] - gens[first]))
     zeros = np.zeros(g)
     return TailCurve(
         generations=gens,

@@ -46,7 +46,8 @@ def categorical_monte_carlo(
     (theory.md §1.9) and the number of tail states still present.
 
     The scale drift is :math:`d\ln E[T_n(1-T_n)]/dn` over the second half of the horizon, with a
-    delta-method standard error (under Replace it is :math:`\ln(1-1/M)`, §1.3).
+    delta-method standard error (under Replace it is :math:`\ln(1-1/M)`, §1.3; NaN once every
+    replicate is absorbed by mid-horizon).
 
     Examples
     --------
@@ -80,11 +81,12 @@ def categorical_monte_carlo(
     m1, m2 = het[first].mean(), het[last].mean()
     steps = float(gens[last] - gens[first])
     # Delta method for ln(mean h_last) - ln(mean h_first) from paired replicates.
-    influence = het[last] / m2 - het[first] / m1
-    drift = (
-        float(np.log(m2 / m1) / steps),
-        float(influence.std(ddof=1) / np.sqrt(num_replicates) / steps),
-    )
+    with np.errstate(divide="ignore", invalid="ignore"):  # NaN once every chain is absorbed
+        influence = het[last] / m2 - het[first] / m1
+        drift = (
+            float(np.log(m2 / m1) / steps),
+            float(influence.std(ddof=1) / np.sqrt(num_replicates) / steps),
+        )
     return curve_from_samples(
         gens, masses, t0, eps, surviving=(p_tail > 0).sum(axis=-1), scale_drift=drift
     )
