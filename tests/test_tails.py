@@ -491,3 +491,23 @@ def test_cli_errors_and_help(capsys):
         main(["tail-loss", "--help"])
     assert stop.value.code == 0
     assert "Tail-loss rates over the grid" in capsys.readouterr().out
+
+
+def test_sample_size_schedules_exact_and_monte_carlo_agree():
+    """A growing schedule M_i = 10 + 5i: exact / Rao–Blackwell against Monte Carlo."""
+    schedule = ct.schedules.Linear(10, 5)
+    gens = np.arange(0, 31, 5)
+    live = gens > 0
+    p0 = zipf(20)
+    tail = CategoricalTail(lightest_mass=0.2)
+    exact = categorical_exact(p0, tail, schedule, gens, eps=0.3)
+    mc = categorical_monte_carlo(p0, tail, schedule, gens, eps=0.3, num_replicates=4000, seed=8)
+    assert np.max(np.abs(z_prob(mc.prob_below, exact.prob_below, 4000)[live])) < Z_MAX
+    z_surv = (mc.surviving - exact.surviving)[live] / mc.surviving_se[live]
+    assert np.max(np.abs(z_surv)) < Z_MAX
+    g = GaussianTail(k=2.0)
+    rb = gaussian_rao_blackwell(g, schedule, gens, num_paths=1000, seed=1)
+    mc = gaussian_monte_carlo(g, schedule, gens, num_replicates=4000, seed=2)
+    z = z_prob(mc.prob_below, rb.prob_below, 4000, rb.prob_below_se)
+    assert np.max(np.abs(z[live])) < Z_MAX
+    assert abs(mc.scale_drift - rb.scale_drift) / mc.scale_drift_se < Z_MAX

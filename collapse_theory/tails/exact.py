@@ -27,6 +27,7 @@ from collapse_theory.categorical import markov
 from collapse_theory.categorical.markov import lumped_loss_probability
 from collapse_theory.gaussian.theory import log_variance_cumulants
 from collapse_theory.rng import as_seed_sequence
+from collapse_theory.schedules import sample_sizes
 from collapse_theory.tails.curves import QUANTILE_LEVELS, TailCurve, _half_window
 from collapse_theory.tails.definitions import CategoricalTail, GaussianTail
 
@@ -60,7 +61,7 @@ def _law_quantile(fractions: np.ndarray, cdf: np.ndarray, level: float) -> float
 
 
 def categorical_exact(
-    p0: Any, tail: CategoricalTail, num_samples: int, generations: Any, *, eps: float = 0.01
+    p0: Any, tail: CategoricalTail, num_samples: Any, generations: Any, *, eps: float = 0.01
 ) -> TailCurve:
     r"""Exact tail-mass law of the categorical model under Replace (theory.md §1.4, §1.9).
 
@@ -74,8 +75,8 @@ def categorical_exact(
     ----------
     p0 : array_like, shape (K,)
     tail : CategoricalTail
-    num_samples : int
-        Constant M >= 1.
+    num_samples : int or schedule
+        M >= 1, or a sample-size schedule.
     generations : array_like of int
         Recorded generations, including 0.
     eps : float
@@ -96,11 +97,11 @@ def categorical_exact(
         raise TypeError(f"tail must be a CategoricalTail; got {type(tail).__name__}")
     states = tail.states(p0)
     p0 = np.asarray(p0, dtype=float) / np.sum(p0)
-    m = check_int("num_samples", num_samples, minimum=1)
     gens = _check_record(generations)
+    sample_sizes(num_samples, int(gens[-1]))  # validates the schedule (M_i >= 1)
     eps = _check_eps(eps)
     t0 = float(p0[states].sum())
-    path = markov.propagate(t0, m, gens, distributions=True)
+    path = markov.propagate(t0, num_samples, gens, distributions=True)
     g = gens.size
     mean, median, prob, het = (np.empty(g) for _ in range(4))
     quantiles = np.empty((len(QUANTILE_LEVELS), g))
@@ -117,7 +118,7 @@ def categorical_exact(
         median[j] = _law_quantile(fractions, cdf, 0.5)
         quantiles[:, j] = [_law_quantile(fractions, cdf, q) for q in QUANTILE_LEVELS]
         prob[j] = float(probs[fractions < eps * t0].sum())
-    lost_each = lumped_loss_probability(p0[states][:, None], m, gens[None, :])[0]
+    lost_each = lumped_loss_probability(p0[states][:, None], num_samples, gens[None, :])[0]
     first, last = _half_window(gens)
     with np.errstate(divide="ignore", invalid="ignore"):  # NaN once every chain is absorbed
         drift = float(np.log(het[last] / het[first]) / (gens[last] - gens[first]))
@@ -184,7 +185,7 @@ def _grid_quantile(grid: np.ndarray, cdf: np.ndarray, level: float) -> float:
 
 def gaussian_rao_blackwell(
     tail: GaussianTail,
-    num_samples: int,
+    num_samples: Any,
     generations: Any,
     *,
     estimator: str = "unbiased",
@@ -199,15 +200,16 @@ def gaussian_rao_blackwell(
     :math:`A_n = \sum_{i<n} B_i/M` (MLE: :math:`S = \chi^2_{M-1}/M`); the mean is
     :math:`E[2\bar\Phi(k/\sqrt{A_n+B_n})]`, the distribution function the path average of
     :math:`2\Phi(d_t/\sqrt{A_n})-1` (module docstring), evaluated on a log grid of levels per
-    generation, from which the median and quantiles are interpolated. The scale drift
-    :math:`d\,E\ln\sigma_n^2/dn = \psi((M-1)/2) - \ln((M-1)/2)` (+ :math:`\ln((M-1)/M)` for the
-    MLE) is exact (§2.3, §2.6).
+    generation, from which the median and quantiles are interpolated. The scale drift over the
+    second half of the horizon, :math:`(\kappa_1(n) - \kappa_1(n/2))/(n/2)` with
+    :math:`\kappa_1 = E\ln\sigma_n^2`, is exact (§2.3, §2.6): for constant M,
+    :math:`\psi((M-1)/2) - \ln((M-1)/2)` per generation (+ :math:`\ln((M-1)/M)` for the MLE).
 
     Parameters
     ----------
     tail : GaussianTail
-    num_samples : int
-        Constant M >= 2.
+    num_samples : int or schedule
+        M >= 2, or a sample-size schedule (every M_i >= 2).
     generations : array_like of int
         Recorded generations, including 0.
     estimator : {"unbiased", "mle"}
@@ -230,15 +232,17 @@ def gaussian_rao_blackwell(
     """
     if not isinstance(tail, GaussianTail):
         raise TypeError(f"tail must be a GaussianTail; got {type(tail).__name__}")
-    m = check_int("num_samples", num_samples, minimum=2)
     gens = _check_record(generations)
+    sizes = sample_sizes(num_samples, int(gens[-1])).astype(np.float64)
+    if sizes.size and sizes.min() < 2:
+        raise ValueError(f"num_samples must be >= 2 in every generation; got {int(sizes.min())}")
     estimator = check_choice("estimator", estimator, ("unbiased", "mle"))
     eps = _check_eps(eps)
     num_paths = check_int("num_paths", num_paths, minimum=100, maximum=10**7)
     rng = np.random.default_rng(as_seed_sequence(seed))
     k = tail.width
     t0 = tail.original_mass
-    divisor = m - 1.0 if estimator == "unbiased" else float(m)
+    divisors = sizes - 1.0 if estimator == "unbiased" else sizes
 
     g_count = gens.size
     table_bytes = 8 * num_paths * g_count * (_GRID_POINTS + 1)
@@ -256,8 +260,9 @@ def gaussian_rao_blackwell(
     gen = 0
     for j, target in enumerate(gens):
         while gen < target:
+            m = sizes[gen]
             a += np.exp(log_b) / m
-            log_b += np.log(rng.chisquare(m - 1.0, num_paths) / divisor)
+            log_b += np.log(rng.chisquare(m - 1.0, num_paths) / divisors[gen])
             gen += 1
         per_path = 2.0 * ndtr(-k / np.sqrt(a + np.exp(log_b)))
         mean[j] = per_path.mean()
@@ -295,7 +300,11 @@ def gaussian_rao_blackwell(
         med[gens == 0] = t0
         return med
 
-    kappa1 = log_variance_cumulants(m, 1, order=1, estimator=estimator)[0]
+    first, last = _half_window(gens)
+    kappa1 = log_variance_cumulants(num_samples, gens[[first, last]], order=1, estimator=estimator)[
+        0
+    ]
+    drift = (kappa1[1] - kappa1[0]) / float(gens[last] - gens[first])
     return TailCurve(
         generations=gens,
         initial_mass=t0,
@@ -307,7 +316,7 @@ def gaussian_rao_blackwell(
         eps=eps,
         prob_below=prob,
         prob_below_se=prob_se,
-        scale_drift=float(kappa1),
+        scale_drift=float(drift),
         scale_drift_se=0.0,
         num_draws=num_paths,
         resample=resample,
