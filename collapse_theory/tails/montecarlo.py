@@ -168,8 +168,7 @@ def mixture_monte_carlo(
     """
     if not isinstance(tail, MixtureTail):
         raise TypeError(f"tail must be a MixtureTail; got {type(tail).__name__}")
-    intervals_ok = tail.intervals(mixture0)  # validates mixture0 (1-D) before simulating
-    del intervals_ok
+    t0 = tail.original_mass(mixture0)  # also validates mixture0 (1-D) before simulating
     gens = _check_record(generations)
     eps = _check_eps(eps)
     num_replicates = check_int("num_replicates", num_replicates, minimum=2)
@@ -186,4 +185,4 @@ def mixture_monte_carlo(
     weights, means, covs = run["weights"], run["means"], run["covs"]
     masses = tail.mass(mixture0, weights, means[..., 0], covs[..., 0, 0])
     drift = drift_from_logs(gens, np.log(mixture_variance(weights, means, covs)[..., 0]))
-    return curve_from_samples(gens, masses, tail.original_mass(mixture0), eps, scale_drift=drift)
+    return curve_from_samples(gens, masses, t0, eps, scale_drift=drift)
