@@ -6,7 +6,7 @@ generation after generation, on samples of their predecessor (Shumailov et al., 
 
 __version__ = "0.1.0"
 
-from collapse_theory import categorical, gaussian, gmm, metrics, schedules, verify
+from collapse_theory import backends, categorical, gaussian, gmm, metrics, schedules, tails, verify
 from collapse_theory.regimes import Accumulate, FreshData, Replace
 from collapse_theory.results import SimulationResult, Summary
 
@@ -17,10 +17,12 @@ __all__ = [
     "SimulationResult",
     "Summary",
     "__version__",
+    "backends",
     "categorical",
     "gaussian",
     "gmm",
     "metrics",
     "schedules",
+    "tails",
     "verify",
 ]

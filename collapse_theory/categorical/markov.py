@@ -41,6 +41,7 @@ __all__ = [
     "lumped_distribution",
     "lumped_loss_probability",
     "num_compositions",
+    "propagate",
 ]
 
 #: Largest number of compositions for which a dense composition chain is built (memory S^2 * 8).
