@@ -474,7 +474,9 @@ def test_command_line(tmp_path, capsys):
     assert "sweep (0 of 18 tasks already done)" in printed.err and "0/18" in printed.err
     assert main(["sweep", str(spec_path), "--out", str(out)]) == 0
     assert "computed 0, already done 18" in capsys.readouterr().out
-    _same(sweep.load(out), sweep.run_sweep(_spec(CATEGORICAL), tmp_path / "api")[0])
+    _same(sweep.load(out), sweep.run_sweep(CATEGORICAL, tmp_path / "api")[0])  # a dict spec
+    with pytest.raises(TypeError, match="spec must be a SweepSpec or a mapping"):
+        sweep.run_sweep("spec.toml", tmp_path / "api")
 
     bad = dict(CATEGORICAL, grid={"num_samples": [5, -1]})
     spec_path.write_text(_toml(bad))

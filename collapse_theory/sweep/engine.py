@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -122,7 +122,7 @@ def _dask_client(kind: str, target: Any, client: Any) -> Iterator[Any]:
 
 
 def run_sweep(
-    spec: SweepSpec,
+    spec: SweepSpec | Mapping[str, Any],
     out: str | Path,
     *,
     scheduler: str = "inprocess",
@@ -139,7 +139,8 @@ def run_sweep(
 
     Parameters
     ----------
-    spec : SweepSpec
+    spec : SweepSpec or mapping
+        The sweep (a mapping is read with :meth:`SweepSpec.from_dict`).
     out : path
         Output directory (created; a directory holding another spec is refused).
     scheduler : str
@@ -173,6 +174,10 @@ def run_sweep(
     >>> result.arrays["value"].shape, stats.computed
     ((2, 2), 2)
     """
+    if isinstance(spec, Mapping):
+        spec = SweepSpec.from_dict(spec)
+    if not isinstance(spec, SweepSpec):
+        raise TypeError(f"spec must be a SweepSpec or a mapping; got {_show(spec)}")
     kind, target = ("client", None) if client is not None else parse_scheduler(scheduler, workers)
     threads_per_task = check_int("threads_per_task", threads_per_task, minimum=1)
     checked = plan(spec)
