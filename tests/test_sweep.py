@@ -199,12 +199,13 @@ def test_identical_on_every_executor(tmp_path, dask_cluster):
     cluster, client = dask_cluster
     spec = _spec(CATEGORICAL)
     serial, _ = sweep.run_sweep(spec, tmp_path / "serial")
+    threaded, _ = sweep.run_sweep(spec, tmp_path / "threads", threads_per_task=2)
     pool, pool_stats = sweep.run_sweep(spec, tmp_path / "pool", scheduler="processes:2")
     on_client, client_stats = sweep.run_sweep(spec, tmp_path / "client", client=client)
     by_address, _ = sweep.run_sweep(spec, tmp_path / "address", scheduler=cluster.scheduler_address)
     assert pool_stats.computed == client_stats.computed == 18
     assert len(client.scheduler_info()["workers"]) == 2
-    for other in (pool, on_client, by_address):
+    for other in (threaded, pool, on_client, by_address):
         _same(serial, other)
 
 
