@@ -789,8 +789,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except UsageError as error:
         return _fail(str(error))
-    except (ValueError, TypeError, OSError, KeyError) as error:
-        return _fail(str(error).strip("'\""))
+    except KeyError as error:  # str() of a KeyError is the repr of its message
+        return _fail(str(error.args[0]) if error.args else "missing key")
+    except (ValueError, TypeError, OSError) as error:
+        return _fail(str(error))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
