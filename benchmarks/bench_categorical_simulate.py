@@ -4,6 +4,10 @@ Baseline: the best vectorised numpy, one ``Generator.multinomial`` call over all
 generation. Both sides simulate the same chain (Replace regime, keep only the last generation).
 Also records scaling in M (cost should be flat), K and R, and the first-call compile time.
 
+The jax backend runs P3 in the same run (``--no-jax`` skips it) over ``--jax-generations``
+generations (its cost per generation is constant, so chain-generations/s is comparable), timed
+after a first call at the same shapes.
+
 Run from the repository root::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_categorical_simulate.py
@@ -72,6 +76,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generations", type=int, default=1000)
     parser.add_argument("--replicates", type=int, default=1000)
+    parser.add_argument("--jax-generations", type=int, default=50)
+    parser.add_argument("--no-jax", action="store_true", help="skip the jax backend row")
     args = parser.parse_args()
 
     p0 = zipf(1.1, 1000)
@@ -94,6 +100,29 @@ def main() -> None:
                 "seconds": seconds,
                 "chain-generations/s": chain_generations / seconds,
                 "ratio vs numpy": t_numpy / seconds,
+            }
+        )
+    if not args.no_jax:
+        from collapse_theory.backends import jax_devices
+
+        n_jax = args.jax_generations
+
+        def jax_run(seed: int) -> np.ndarray:
+            run = ct.categorical.simulate(
+                p0, m, n_jax, num_replicates=r, record="last", seed=seed, backend="jax"
+            )
+            return run["p"][0]
+
+        first, _ = best_time(lambda: jax_run(1), 1)
+        t_jax, _ = best_time(lambda: jax_run(2), 1)
+        rows.append(
+            {
+                "workload": f"P3 (n={n_jax} timed)",
+                "implementation": f"collapse_theory jax on {','.join(jax_devices())} "
+                f"(compile {first - t_jax:.1f} s)",
+                "seconds": t_jax * n / n_jax,
+                "chain-generations/s": n_jax * r / t_jax,
+                "ratio vs numpy": t_numpy / (t_jax * n / n_jax),
             }
         )
     survivors = {
@@ -132,6 +161,7 @@ def main() -> None:
         rows,
         {
             "mean surviving states at n": survivors,
+            "load average (1, 5, 15 min) at the end": os.getloadavg(),
             "scaling": scaling,
             "first call with empty numba cache (s)": compile_time,
         },

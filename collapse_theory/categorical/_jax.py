@@ -1,7 +1,7 @@
 """Jax kernels for the categorical (Wright–Fisher) simulator (theory.md §1), for CPU and GPU.
 
 Each generation draws ``C ~ Multinomial(M, q)`` in one of two exact ways, chosen once per run
-from the largest M: when ``M K <= COMPARISON_BUDGET``, by inversion of M uniforms against the
+from the largest M (rounded up to a power of two, at least 64): when ``M K <= COMPARISON_BUDGET``, by inversion of M uniforms against the
 cumulative q (counts are differences of "draws below q_1 + ... + q_k", M K comparisons, no
 loops: fast for small samples), otherwise by ``jax.random.multinomial`` (conditional binomials
 over the K states, inversion or BTRS rejection: O(K) per chain and generation, flat in M). One chain is a ``lax.scan`` over generations, ``vmap`` runs a
@@ -138,12 +138,13 @@ def simulate(
             as_float(fraction),
             as_float(pseudo_count),
         )
-        largest = int(sizes.max(initial=0))
+        # Rounded up to a power of two (at least 64) so that other sample sizes reuse the kernel.
+        largest = 1 << max(int(sizes.max(initial=1)) - 1, 63).bit_length()
         by_comparison = largest * p0.size <= COMPARISON_BUDGET
         static = dict(
             regime=regime,
             num_slots=num_slots,
-            max_total=max(largest, 1) if by_comparison else 0,
+            max_total=largest if by_comparison else 0,
             dtype=dtype,
         )
 
