@@ -42,6 +42,9 @@ SCHEDULE = ct.schedules.Linear(8, 2.0)
 N_GAUSS = 10
 P0 = np.array([0.5, 0.3, 0.15, 0.05])
 N_CAT = 15
+MIX = ct.gmm.Mixture(
+    [0.4, 0.6], [[-3.0, 0.0], [3.0, 0.0]], [np.eye(2), np.array([[1.0, 0.3], [0.3, 0.5]])]
+)
 
 
 def assert_same_distribution(samples: list[np.ndarray], *, ks: bool = True) -> None:
@@ -209,6 +212,16 @@ def test_gaussian_float32_is_opt_in_and_agrees_in_distribution():
     )
 
 
+def test_float32_categorical_and_mixtures_run_in_float32():
+    with backends.use("jax", dtype="float32"):
+        p = ct.categorical.simulate(P0, 20, 5, num_replicates=300, seed=1, record="last")["p"]
+        fit = ct.gmm.simulate(MIX, 40, 2, num_replicates=64, seed=2, record="last")
+    assert p.dtype == np.float32 and fit["covs"].dtype == np.float32
+    np.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(fit["weights"].sum(axis=-1), 1.0, rtol=1e-6)
+    assert np.all(fit["converged"]) and np.all(np.linalg.eigvalsh(fit["covs"][0]) > 0)
+
+
 def test_gaussian_same_seed_same_result_for_any_batching():
     reference = _gaussian_1d("jax", 11, R_JAX)
     for chunk_size in (5,):
@@ -334,9 +347,6 @@ def test_categorical_same_seed_same_result_for_any_batching():
 # ---------------------------------------------------------------------------------------------
 # Gaussian mixtures
 
-MIX = ct.gmm.Mixture(
-    [0.4, 0.6], [[-3.0, 0.0], [3.0, 0.0]], [np.eye(2), np.array([[1.0, 0.3], [0.3, 0.5]])]
-)
 R_GMM = 512
 
 

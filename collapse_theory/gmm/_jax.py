@@ -52,7 +52,9 @@ def _prepare(weights, covs, active):
     ok = jnp.any(kept)
     active = jnp.where(ok, kept, active & (index == last))
     weights = jnp.where(active, weights, 0)
-    safe = jnp.where(active[:, None, None] & definite[:, None, None], chol, jnp.eye(d))
+    safe = jnp.where(
+        active[:, None, None] & definite[:, None, None], chol, jnp.eye(d, dtype=covs.dtype)
+    )
     half_log_det = tree_sum(jnp.log(jnp.diagonal(safe, axis1=1, axis2=2)), axis=1)
     log_w = jnp.log(jnp.where(weights > 0, weights, 1))
     log_norm = jnp.where(weights > 0, log_w, -jnp.inf) - half_log_det - 0.5 * d * _LOG_2PI
@@ -94,8 +96,8 @@ def _m_step(x, resp, weights, means, covs, active, reg_covar, diagonal):
     u = x[None] - new_means[:, None]
     new_covs = matmul(jnp.swapaxes(resp[:, :, None] * u, 1, 2), u) / nk[:, None, None]
     if diagonal:
-        new_covs = new_covs * jnp.eye(d)
-    new_covs = new_covs + reg_covar * jnp.eye(d)
+        new_covs = new_covs * jnp.eye(d, dtype=x.dtype)
+    new_covs = new_covs + reg_covar * jnp.eye(d, dtype=x.dtype)
     weights = jnp.where(active, nk / total, 0)
     means = jnp.where(active[:, None], new_means, means)
     covs = jnp.where(active[:, None, None], new_covs, covs)
@@ -277,7 +279,9 @@ def _chain(
             mask = rows < size
         if init == KMEANS:
             params = _kmeans_init(k_init, x, mask, num_points, params[2], diagonal)
-            covs = params[2] + jnp.where(params[3][:, None, None], reg_covar * jnp.eye(d), 0)
+            covs = params[2] + jnp.where(
+                params[3][:, None, None], reg_covar * jnp.eye(d, dtype=dtype), 0
+            )
             params = (params[0], params[1], covs, params[3])
         params, iterations, converged, lower = _em(
             x, mask, num_points, params, tol, max_iter, reg_covar, diagonal
