@@ -212,12 +212,10 @@ def test_gaussian_float32_is_opt_in_and_agrees_in_distribution():
     )
 
 
-def test_float32_categorical_and_mixtures_run_in_float32():
+def test_float32_mixtures_run_in_float32():
     with backends.use("jax", dtype="float32"):
-        p = ct.categorical.simulate(P0, 20, 5, num_replicates=300, seed=1, record="last")["p"]
         fit = ct.gmm.simulate(MIX, 40, 2, num_replicates=64, seed=2, record="last")
-    assert p.dtype == np.float32 and fit["covs"].dtype == np.float32
-    np.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-6)
+    assert fit["covs"].dtype == np.float32
     np.testing.assert_allclose(fit["weights"].sum(axis=-1), 1.0, rtol=1e-6)
     assert np.all(fit["converged"]) and np.all(np.linalg.eigvalsh(fit["covs"][0]) > 0)
 
