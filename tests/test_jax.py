@@ -374,6 +374,25 @@ def test_gmm_agrees_with_numba(init):
     np.testing.assert_allclose(runs[0]["weights"].sum(axis=-1), 1.0, rtol=1e-12)
 
 
+def test_gmm_accumulate_agrees_with_numba():
+    runs = [
+        ct.gmm.simulate(
+            MIX,
+            40,
+            4,
+            num_replicates=R_GMM,
+            regime=ct.Accumulate(),
+            seed=s,
+            backend=b,
+            record="last",
+        )
+        for b, s in [("jax", 6), ("numba", 7)]
+    ]
+    stats = [_mixture_statistics(run["weights"][0], run["covs"][0]) for run in runs]
+    assert_same_distribution([s[0] for s in stats])
+    assert_same_distribution([s[1] for s in stats])
+
+
 def test_gmm_warm_agrees_with_naive_em():
     rng = np.random.default_rng(3)
     chains = [naive.gmm_chain(MIX, np.full(3, 40), rng=rng) for _ in range(150)]
