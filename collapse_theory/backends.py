@@ -135,8 +135,10 @@ def use(backend: str, *, dtype: str | None = None) -> Iterator[str]:
     'float64'
     """
     name = resolve(backend)
+    if dtype is not None:
+        check_choice("dtype", dtype, DTYPES)  # before anything is set: a bad call changes nothing
     token = _DEFAULT.set(name)
-    dtype_token = None if dtype is None else _JAX_DTYPE.set(check_choice("dtype", dtype, DTYPES))
+    dtype_token = None if dtype is None else _JAX_DTYPE.set(dtype)
     try:
         yield name
     finally:

@@ -94,6 +94,7 @@ def test_use_sets_the_default_backend_and_dtype():
     with pytest.raises(ValueError, match="dtype"):
         with backends.use("jax", dtype="float16"):
             pass
+    assert backends.resolve(None) == "numba"  # a refused call leaves the default alone
     with pytest.raises(ValueError, match="backend"):
         backends.resolve("cuda")
 
