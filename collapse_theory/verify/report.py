@@ -98,39 +98,57 @@ def figure_categorical(seed: Any = 0, quick: bool = True) -> Any:
     return fig
 
 
+def _unbiased_against_mle(
+    simulate: Callable[[str, np.random.SeedSequence], tuple[np.ndarray, np.ndarray]],
+    theory: Callable[[str, np.ndarray], np.ndarray],
+    ylabel: str,
+    title: str,
+    seed: Any,
+) -> Any:
+    """Two panels for both estimators: theory line and MC band, then MC mean − theory."""
+    fig, (ax, ax_res) = _new(2)
+    for color, estimator, child in zip(
+        ("C0", "C3"), ("unbiased", "mle"), _seeds(seed, 2), strict=True
+    ):
+        gens, samples = simulate(estimator, child)
+        exact = theory(estimator, gens)
+        line_color = "k" if estimator == "unbiased" else "0.4"
+        ax.plot(gens, exact, "-", color=line_color, lw=1.2, label=f"theory ({estimator})")
+        _band(ax, gens, samples, color, estimator)
+        _residual(ax_res, gens, samples, exact, color, estimator)
+    ax.set(xlabel="generation n", ylabel=ylabel, title="(a) theory and simulation")
+    ax.legend()
+    ax_res.set(
+        xlabel="generation n", ylabel="MC mean − theory", title="(b) difference, ± 2 SE band"
+    )
+    ax_res.legend()
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def figure_gaussian(seed: Any = 0, quick: bool = True) -> Any:
     """:math:`E\\ln\\sigma_n^2` against generations, unbiased and MLE (§2.3, §2.6)."""
     import collapse_theory as ct
 
     m, n = 20, 100
     reps = 4000 if quick else 40_000
-    fig, (ax, ax_res) = _new(2)
-    for color, estimator, child in zip(
-        ("C0", "C3"), ("unbiased", "mle"), _seeds(seed, 2), strict=True
-    ):
+
+    def simulate(estimator: str, child: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
         run = ct.gaussian.simulate(
             0.0, 1.0, m, n, num_replicates=reps, estimator=estimator, seed=child
         )
-        gens = run.generations
-        kappa1 = ct.gaussian.log_variance_cumulants(m, gens, 1, estimator=estimator)[0]
-        ax.plot(
-            gens,
-            kappa1,
-            "-",
-            color="k" if estimator == "unbiased" else "0.4",
-            lw=1.2,
-            label=f"theory $\\kappa_1$ ({estimator})",
-        )
-        _band(ax, gens, np.log(run["var"]), color, estimator)
-        _residual(ax_res, gens, np.log(run["var"]), kappa1, color, estimator)
-    ax.set(xlabel="generation n", ylabel=r"$E\,\ln\sigma_n^2$", title="(a) theory and simulation")
-    ax.legend()
-    ax_res.set(
-        xlabel="generation n", ylabel="MC mean − theory", title="(b) difference, ± 2 SE band"
+        return run.generations, np.log(run["var"])
+
+    def theory(estimator: str, gens: np.ndarray) -> np.ndarray:
+        return ct.gaussian.log_variance_cumulants(m, gens, 1, estimator=estimator)[0]
+
+    return _unbiased_against_mle(
+        simulate,
+        theory,
+        r"$E\,\ln\sigma_n^2$",
+        f"1-D Gaussian, M = {m}, R = {reps} (§2.3, §2.6)",
+        seed,
     )
-    ax_res.legend()
-    fig.suptitle(f"1-D Gaussian, M = {m}, R = {reps} (§2.3, §2.6)", fontsize=10)
-    return fig
 
 
 def figure_multivariate(seed: Any = 0, quick: bool = True) -> Any:
@@ -140,34 +158,23 @@ def figure_multivariate(seed: Any = 0, quick: bool = True) -> Any:
 
     m, n = 12, 30
     reps = 2000 if quick else 20_000
-    fig, (ax, ax_res) = _new(2)
-    for color, estimator, child in zip(
-        ("C0", "C3"), ("unbiased", "mle"), _seeds(seed, 2), strict=True
-    ):
+
+    def simulate(estimator: str, child: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
         run = ct.gaussian.simulate(
             np.zeros(3), COV3, m, n, num_replicates=reps, estimator=estimator, seed=child
         )
-        gens = run.generations
-        theory = ct.gaussian.expected_log_det(COV3, m, gens, estimator=estimator)
-        ax.plot(
-            gens,
-            theory,
-            "-",
-            color="k" if estimator == "unbiased" else "0.4",
-            lw=1.2,
-            label=f"theory ({estimator})",
-        )
-        log_det = np.linalg.slogdet(run["cov"])[1]
-        _band(ax, gens, log_det, color, estimator)
-        _residual(ax_res, gens, log_det, theory, color, estimator)
-    ax.set(xlabel="generation n", ylabel=r"$E\,\ln\det\Sigma_n$", title="(a) theory and simulation")
-    ax.legend()
-    ax_res.set(
-        xlabel="generation n", ylabel="MC mean − theory", title="(b) difference, ± 2 SE band"
+        return run.generations, np.linalg.slogdet(run["cov"])[1]
+
+    def theory(estimator: str, gens: np.ndarray) -> np.ndarray:
+        return ct.gaussian.expected_log_det(COV3, m, gens, estimator=estimator)
+
+    return _unbiased_against_mle(
+        simulate,
+        theory,
+        r"$E\,\ln\det\Sigma_n$",
+        f"Gaussian in d = 3, M = {m}, R = {reps} (§3.3)",
+        seed,
     )
-    ax_res.legend()
-    fig.suptitle(f"Gaussian in d = 3, M = {m}, R = {reps} (§3.3)", fontsize=10)
-    return fig
 
 
 def figure_gmm(seed: Any = 0, quick: bool = True) -> Any:
