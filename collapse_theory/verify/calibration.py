@@ -17,8 +17,8 @@ fails a run).
 
 Seeds: run ``i`` uses root seed ``first_seed + i`` exactly as ``collapse-theory verify --seed``
 does, so any run of the calibration can be replayed alone. Runs are appended one line per seed to
-``calibration_runs.jsonl`` in the output directory and reused on restart (same quick flag and
-family-wise rate), so a long calibration can be interrupted and resumed.
+``calibration_runs.jsonl`` in the output directory and reused on restart (same quick flag,
+family-wise rate and backend), so a long calibration can be interrupted and resumed.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import numpy as np
 from scipy import stats
 
 from collapse_theory._validate import check_int, check_real
+from collapse_theory.backends import resolve as resolve_backend
 from collapse_theory.progress import progress_bar
 from collapse_theory.verify.registry import select
 from collapse_theory.verify.runner import DEFAULT_FAMILY_WISE_RATE, bonferroni_threshold, run
@@ -282,7 +283,9 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _read_runs(path: Path, quick: bool, rate: float, names: tuple[str, ...]) -> dict[int, list]:
+def _read_runs(
+    path: Path, quick: bool, rate: float, backend: str, names: tuple[str, ...]
+) -> dict[int, list]:
     """Previously finished runs of the same configuration (one JSON object per line)."""
     runs: dict[int, list] = {}
     if not path.exists():
@@ -292,7 +295,11 @@ def _read_runs(path: Path, quick: bool, rate: float, names: tuple[str, ...]) -> 
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by an interruption
-        if record.get("quick") != quick or record.get("family_wise_rate") != rate:
+        if (
+            record.get("quick") != quick
+            or record.get("family_wise_rate") != rate
+            or record.get("backend", "numba") != backend
+        ):
             continue
         z_by_name = record.get("z", {})
         if all(name in z_by_name for name in names):
@@ -351,7 +358,8 @@ def calibrate(
     if not names:
         raise ValueError(f"only: selects no Monte Carlo check; got {only!r}")
     path = None if out is None else Path(out) / RUNS_FILE
-    done = {} if path is None else _read_runs(path, quick, family_wise_rate, names)
+    backend = resolve_backend(None)
+    done = {} if path is None else _read_runs(path, quick, family_wise_rate, backend, names)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     seeds = np.arange(first_seed, first_seed + num_seeds)
@@ -368,6 +376,7 @@ def calibrate(
                     record = {
                         "seed": int(seed),
                         "quick": quick,
+                        "backend": backend,
                         "family_wise_rate": family_wise_rate,
                         "seconds": report.seconds,
                         "z": {

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from collapse_theory import backends
 from collapse_theory._validate import check_real
 from collapse_theory.backends import resolve as resolve_backend
 from collapse_theory.progress import progress_bar
@@ -342,9 +343,10 @@ class Report:
         if figures:
             families = report_module.figure_families([row.name for row in self.rows])
             seed = self.seed.get("entropy", 0)
-            pngs = report_module.family_figures(
-                directory, families, seed=seed if isinstance(seed, int) else 0, quick=self.quick
-            )
+            with backends.use(self.backend):  # figures simulated on the backend of the checks
+                pngs = report_module.family_figures(
+                    directory, families, seed=seed if isinstance(seed, int) else 0, quick=self.quick
+                )
         md = directory / "report.md"
         markdown = self.to_markdown()
         if pngs:
