@@ -239,7 +239,9 @@ def gaussian_rao_blackwell(
     estimator = check_choice("estimator", estimator, ("unbiased", "mle"))
     eps = _check_eps(eps)
     num_paths = check_int("num_paths", num_paths, minimum=100, maximum=10**7)
-    rng = np.random.default_rng(as_seed_sequence(seed))
+    # separate streams: the chi-square paths must not depend on which generations are recorded
+    path_seed, grid_seed = as_seed_sequence(seed).spawn(2)
+    rng, grid_rng = np.random.default_rng(path_seed), np.random.default_rng(grid_seed)
     k = tail.width
     t0 = tail.original_mass
     divisors = sizes - 1.0 if estimator == "unbiased" else sizes
@@ -267,7 +269,7 @@ def gaussian_rao_blackwell(
         per_path = 2.0 * ndtr(-k / np.sqrt(a + np.exp(log_b)))
         mean[j] = per_path.mean()
         mean_se[j] = per_path.std(ddof=1) / np.sqrt(num_paths)
-        grids[j] = _level_grid(k, log_b, a, eps * t0, rng)
+        grids[j] = _level_grid(k, log_b, a, eps * t0, grid_rng)
         if target == 0:
             cond[:, j, :] = (grids[j] >= t0)[None, :]
         else:
