@@ -644,6 +644,10 @@ for _m, _n in ((10, 20), (100, 50)):
 
 
 def _tail_median_estimate(ss: np.random.SeedSequence, quick: bool) -> tuple[float, float]:
+    # The library's median is itself Monte Carlo: its seed comes from this check's stream, so
+    # its error is independent across runs (a fixed seed gave every run the same offset, which
+    # the calibration's per-check bias test flagged: mean z -0.46 over 123 seeds).
+    median_ss, simulation_ss = ss.spawn(2)
     median = _value(
         "expected_tail_mass",
         _TAIL_K,
@@ -651,9 +655,9 @@ def _tail_median_estimate(ss: np.random.SeedSequence, quick: bool) -> tuple[floa
         50,
         statistic="median",
         num_paths=_RB_PATHS,
-        seed=_RB_SEED,
+        seed=median_ss,
     )
-    mu, var = _run_1d(ss, 100, 50, _size(quick, R_1D))
+    mu, var = _run_1d(simulation_ss, 100, 50, _size(quick, R_1D))
     return _tail_median_direct(mu, var, median)
 
 
