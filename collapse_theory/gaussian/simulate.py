@@ -209,76 +209,61 @@ def simulate(
             chunk_size,
             progress,
         )
-        return _result(
-            recorded,
-            trajectories,
-            seed_sequence,
-            backend,
-            mean0_array,
-            var0 if one_dim else cov0_array,
-            schedule,
-            sizes,
-            num_generations,
-            num_replicates,
-            estimator,
-            regime,
-            method,
-            data0,
-        )
-    common = (
-        sizes,
-        fresh_counts,
-        regime_code(regime),
-        fraction,
-        ddof,
-        _numba.SUFFICIENT if method == "sufficient" else _numba.SAMPLES,
-        slots,
-    )
-
-    if one_dim:
-        out_mean = np.empty((recorded.size, num_replicates))
-        out_var = np.empty((recorded.size, num_replicates))
-
-        def work(generator: np.random.Generator, start: int, stop: int) -> None:
-            _numba.simulate_block_1d(
-                generator,
-                float(mean0_array),
-                var0,
-                *first_fits(generator, stop - start),
-                first_generation,
-                *common,
-                out_mean[:, start:stop],
-                out_var[:, start:stop],
-            )
-
-        trajectories = {"mean": out_mean, "var": out_var}
     else:
-        out_mean = np.empty((recorded.size, num_replicates, dim))
-        out_cov = np.empty((recorded.size, num_replicates, dim, dim))
+        common = (
+            sizes,
+            fresh_counts,
+            regime_code(regime),
+            fraction,
+            ddof,
+            _numba.SUFFICIENT if method == "sufficient" else _numba.SAMPLES,
+            slots,
+        )
 
-        def work(generator: np.random.Generator, start: int, stop: int) -> None:
-            _numba.simulate_block_nd(
-                generator,
-                mean0_array,
-                cov0_array,
-                *first_fits(generator, stop - start),
-                first_generation,
-                *common,
-                out_mean[:, start:stop],
-                out_cov[:, start:stop],
-            )
+        if one_dim:
+            out_mean = np.empty((recorded.size, num_replicates))
+            out_var = np.empty((recorded.size, num_replicates))
 
-        trajectories = {"mean": out_mean, "cov": out_cov}
+            def work(generator: np.random.Generator, start: int, stop: int) -> None:
+                _numba.simulate_block_1d(
+                    generator,
+                    float(mean0_array),
+                    var0,
+                    *first_fits(generator, stop - start),
+                    first_generation,
+                    *common,
+                    out_mean[:, start:stop],
+                    out_var[:, start:stop],
+                )
 
-    seed_sequence = run_replicate_blocks(
-        work,
-        seed,
-        num_replicates,
-        label="gaussian",
-        progress=progress,
-        num_threads=num_threads,
-        chunk_size=chunk_size,
-    )
+            trajectories = {"mean": out_mean, "var": out_var}
+        else:
+            out_mean = np.empty((recorded.size, num_replicates, dim))
+            out_cov = np.empty((recorded.size, num_replicates, dim, dim))
+
+            def work(generator: np.random.Generator, start: int, stop: int) -> None:
+                _numba.simulate_block_nd(
+                    generator,
+                    mean0_array,
+                    cov0_array,
+                    *first_fits(generator, stop - start),
+                    first_generation,
+                    *common,
+                    out_mean[:, start:stop],
+                    out_cov[:, start:stop],
+                )
+
+            trajectories = {"mean": out_mean, "cov": out_cov}
+
+        seed_sequence = run_replicate_blocks(
+            work,
+            seed,
+            num_replicates,
+            label="gaussian",
+            progress=progress,
+            num_threads=num_threads,
+            chunk_size=chunk_size,
+        )
     return _result(
         recorded,
         trajectories,
