@@ -570,3 +570,18 @@ def test_theory_values_refused_when_computed_name_the_point(tmp_path):
     with pytest.raises(ValueError, match=r"task p1-b0 \(grid point 1\): p0 must sum to 1"):
         sweep.run_sweep(spec, tmp_path)
     assert [row[2] for row in _log(tmp_path)] == ["p0-b0"]  # point 0 was computed and kept
+
+
+def test_ambient_backend_does_not_reach_the_tasks():
+    """A sweep runs the backend its spec names (numba when none), whatever ``backends.use``
+    block surrounds it, so in-process results equal those of workers that never see it."""
+    from collapse_theory import backends
+    from collapse_theory.sweep.tasks import Task, run_task
+
+    task = Task(id="p0-b0", point=0, block=0, start=0, stop=256)
+    arguments = {"p0": [0.5, 0.5], "num_samples": 10, "num_generations": 3}
+    plain = run_task("categorical.simulate", arguments, 1, task)
+    with backends.use("jax"):
+        inside = run_task("categorical.simulate", arguments, 1, task)
+    assert inside.metadata["backend"] == plain.metadata["backend"] == "numba"
+    np.testing.assert_array_equal(inside.arrays["p"], plain.arrays["p"])

@@ -127,6 +127,10 @@ def _compute(
         if "seed" in inspect.signature(function).parameters:
             kwargs["seed"] = point_seed(seed, task.point)
         return TaskOutput(None, _theory_outputs(function(**kwargs)), {}, {})
+    # The backend is part of the spec (``backend = "jax"`` in [fixed] or [grid]), numba when it
+    # is not named: never an ambient ``backends.use`` block, which pool and Dask workers would
+    # not see, so every scheduler computes the same numbers.
+    arguments = {"backend": "numba", **arguments}
     result = function(
         **arguments,
         num_replicates=task.stop - task.start,
