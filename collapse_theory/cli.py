@@ -456,13 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     paper.set_defaults(handler=_cmd_gmm_paper)
 
     for module_name in _SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:  # TODO(lead): drop once both modules exist
-            if error.name is None or not module_name.startswith(error.name):
-                raise
-            continue
-        module.add_subcommand(sub, _Parser)
+        importlib.import_module(module_name).add_subcommand(sub, _Parser)
     return parser
 
 
