@@ -141,7 +141,12 @@ def tail_rates(
     else:
         rng = np.random.default_rng(as_seed_sequence(seed))
         draws = np.array([summary(curve.resample(rng)) for _ in range(num_bootstrap)])
-        intervals = [_percentile_interval(draws[:, i]) for i in range(3)]
+        # A resample that never crosses has crossing time +inf; one whose rate cannot be fitted
+        # has no rate at all and is left out of the rate's interval.
+        intervals = [_percentile_interval(draws[:, i]) for i in range(2)]
+        rates = draws[:, 2]
+        fitted = rates[np.isfinite(rates)]
+        intervals.append(_percentile_interval(fitted) if fitted.size else (math.nan, math.nan))
         used = num_bootstrap
     return TailRates(
         fraction=fraction,

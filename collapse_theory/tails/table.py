@@ -190,6 +190,8 @@ def _curves(setting: Setting, seed: np.random.SeedSequence) -> list[TailCurve]:
 
 def _z(a: float, se_a: float, b: float, se_b: float) -> float:
     scale = math.hypot(se_a, se_b)
+    if not math.isfinite(scale):
+        return math.nan  # an open interval: no z-score (never a silent pass)
     if scale == 0.0:
         return 0.0 if a == b else float("inf")
     return (a - b) / scale
@@ -315,7 +317,10 @@ def tail_loss_table(
         tick = time.perf_counter()
         run_seed, boot_seed = child.spawn(2)
         found = _curves(setting, run_seed)
-        rates = [tail_rates(c, fraction=CROSSING_FRACTION, seed=boot_seed) for c in found]
+        rates = [
+            tail_rates(c, fraction=CROSSING_FRACTION, seed=s)
+            for c, s in zip(found, boot_seed.spawn(len(found)), strict=True)
+        ]  # independent bootstraps: agreement() treats the two intervals as independent
         for curve, rate in zip(found, rates, strict=True):
             rows.append(_row(setting, curve, rate))
             curves[
