@@ -42,7 +42,7 @@ def per_chain_loop(
 
 
 def vectorised_numpy(num_replicates: int, num_samples: int, num_generations: int, seed: int):
-    """Sufficient statistics for all replicates at once (theory.md §2.1)."""
+    """Sufficient statistics for all replicates at once (docs/theory.md §2.1)."""
     rng = np.random.default_rng(seed)
     mean = np.zeros(num_replicates)
     var = np.ones(num_replicates)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import RESULTS, environment
+from collapse_theory._json import dumps, write_json
 from collapse_theory.tails.table import tail_loss_table, write_outputs
 
 DOCS_FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
@@ -27,9 +28,9 @@ def main() -> None:
     meta = RESULTS / "tail_loss.json"
     payload = json.loads(meta.read_text())
     payload["environment"] = environment()
-    meta.write_text(json.dumps(payload, indent=1, default=str))
+    write_json(meta, payload, indent=1)
     with open(RESULTS / "tail_loss.md", "a") as handle:
-        handle.write("\nEnvironment: " + json.dumps(payload["environment"], default=str) + "\n")
+        handle.write("\nEnvironment: " + dumps(payload["environment"]) + "\n")
     DOCS_FIGURES.mkdir(parents=True, exist_ok=True)
     for path in paths:  # the figures live in docs/figures (PNG); the PDFs are not kept
         if path.suffix == ".png":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -15,6 +14,7 @@ import numpy as np
 import scipy
 
 import collapse_theory
+from collapse_theory._json import dumps, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -58,12 +58,12 @@ def write_report(name: str, title: str, rows: list[dict[str, Any]], extra: dict[
     """Write ``results/NAME.json`` and ``results/NAME.md`` (a table of ``rows``)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"title": title, "rows": rows, "environment": environment(), **extra}
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
+    write_json(RESULTS / f"{name}.json", payload)
     columns = list(rows[0])
     lines = [f"# {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
-    lines += ["", "Environment: " + json.dumps(payload["environment"], default=str)]
+    lines += ["", "Environment: " + dumps(payload["environment"])]
     for key, value in extra.items():
         lines.append(f"{key}: {value}")
     path = RESULTS / f"{name}.md"

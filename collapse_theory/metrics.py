@@ -1,4 +1,4 @@
-r"""Distances, divergences and tail masses between fitted models (theory.md §1, §2.5, §2.9, §3.6).
+r"""Distances, divergences and tail masses between fitted models (docs/theory.md §1, §2.5, §2.9, §3.6).
 
 Gaussian metrics take a mean and a variance (1-D: scalars) or a mean vector and a covariance
 matrix (d-D). Categorical metrics take probability vectors.
@@ -71,7 +71,7 @@ def _gaussian_pair(m1: Any, c1: Any, m2: Any, c2: Any) -> tuple[np.ndarray, ...]
 
 
 def w2_gaussian(m1: Any, c1: Any, m2: Any, c2: Any, *, squared: bool = False) -> float:
-    r"""2-Wasserstein distance between :math:`N(m_1, C_1)` and :math:`N(m_2, C_2)` (theory.md §3.6).
+    r"""2-Wasserstein distance between :math:`N(m_1, C_1)` and :math:`N(m_2, C_2)` (docs/theory.md §3.6).
 
     .. math::
 
@@ -83,7 +83,7 @@ def w2_gaussian(m1: Any, c1: Any, m2: Any, c2: Any, *, squared: bool = False) ->
     averaged with that of :math:`C_2^{1/2} C_1^{1/2}` so that the rounded value is symmetric; square roots are symmetric, by eigendecomposition, with rounding
     negatives clipped to zero. The result is therefore exactly symmetric, finite for singular
     covariances, never negative, and zero (up to rounding) for equal inputs. In 1-D it reduces to
-    :math:`(m_1-m_2)^2 + (\sigma_1 - \sigma_2)^2` (theory.md §2.5), computed directly.
+    :math:`(m_1-m_2)^2 + (\sigma_1 - \sigma_2)^2` (docs/theory.md §2.5), computed directly.
 
     Parameters
     ----------
@@ -216,7 +216,7 @@ def kl_gaussian(m1: Any, c1: Any, m2: Any, c2: Any) -> float:
 def tail_mass_gaussian(
     mean: Any, var: Any, k: Any, center: Any = 0.0, scale: Any = 1.0
 ) -> np.ndarray | float:
-    r""":math:`P(|X - c| > k\,s)` for :math:`X \sim N(m, v)` (theory.md §2.9).
+    r""":math:`P(|X - c| > k\,s)` for :math:`X \sim N(m, v)` (docs/theory.md §2.9).
 
     .. math::
 
@@ -317,7 +317,7 @@ def entropy(p: Any) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# Gaussian mixtures (theory.md §4)
+# Gaussian mixtures (docs/theory.md §4)
 
 __all__ += ["l2_gmm", "mw2_gmm"]
 
@@ -354,7 +354,7 @@ def _gaussian_overlaps(
 
 
 def l2_gmm(a: Any, b: Any, *, squared: bool = False) -> float:
-    r"""L2 distance between the densities of two Gaussian mixtures, in closed form (theory.md §4).
+    r"""L2 distance between the densities of two Gaussian mixtures, in closed form (docs/theory.md §4).
 
     .. math::
 
@@ -417,7 +417,7 @@ def mw2_gmm(a: Any, b: Any, *, squared: bool = False) -> float:
 
     optimal transport between the component weights with Bures costs
     :math:`W_2^2 = \|m_i - m'_j\|^2 + \operatorname{tr}(C_i + C'_j - 2 (C'^{1/2}_j C_i
-    C'^{1/2}_j)^{1/2})` (theory.md §3.6). It upper-bounds :math:`W_2` between the mixtures and
+    C'^{1/2}_j)^{1/2})` (docs/theory.md §3.6). It upper-bounds :math:`W_2` between the mixtures and
     equals the Bures distance for single Gaussians. The transport problem is solved exactly by
     POT's ``ot.emd2``.
 

@@ -1,4 +1,4 @@
-"""Data regimes: what each generation's model is fitted to (theory.md, "Indexing").
+"""Data regimes: what each generation's model is fitted to (docs/theory.md, "Indexing").
 
 - :class:`Replace`: fit only the newest dataset, drawn from the previous model (the paper's setting).
 - :class:`FreshData`: a fraction of every dataset comes from the original model.
@@ -27,7 +27,7 @@ class Replace:
 
 @dataclass(frozen=True)
 class FreshData:
-    """A fraction of each dataset comes from the original model (theory.md §1.7, §2.7)."""
+    """A fraction of each dataset comes from the original model (docs/theory.md §1.7, §2.7)."""
 
     fraction: float
     variant: Literal["mix", "split"] = "mix"
@@ -41,7 +41,7 @@ class FreshData:
 
 @dataclass(frozen=True)
 class Accumulate:
-    """Fit the pool of all datasets so far (theory.md §1.8, §2.8)."""
+    """Fit the pool of all datasets so far (docs/theory.md §1.8, §2.8)."""
 
 
 Regime = Replace | FreshData | Accumulate

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from collapse_theory._json import dumps
+
 __all__ = ["SimulationResult", "Summary", "run_metadata", "summarize"]
 
 DEFAULT_QUANTILES = (0.05, 0.25, 0.75, 0.95)
@@ -96,18 +98,6 @@ def summarize(
     )
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_ready(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 @dataclass(frozen=True)
 class SimulationResult:
     """Arrays recorded by a simulator, with the metadata needed to reproduce them."""
@@ -163,7 +153,7 @@ class SimulationResult:
         with open(path, "wb") as handle:
             np.savez(handle, **arrays)
         with zipfile.ZipFile(path, "a") as archive:
-            archive.writestr(_METADATA_MEMBER, json.dumps(_json_ready(self.metadata), indent=2))
+            archive.writestr(_METADATA_MEMBER, dumps(self.metadata, indent=2))
         return path
 
     @classmethod

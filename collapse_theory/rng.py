@@ -27,6 +27,7 @@ __all__ = [
     "run_blocks",
     "run_replicate_blocks",
     "seed_metadata",
+    "spawn",
 ]
 
 #: Replicates per random stream. Part of the reproducibility contract: changing it changes results.
@@ -157,3 +158,8 @@ def run_replicate_blocks(
             run_block, len(bounds), num_threads=num_threads, chunk_size=chunk_size, on_done=advance
         )
     return seed_sequence
+
+
+def spawn(seed: SeedLike, count: int) -> list[np.random.SeedSequence]:
+    """``count`` independent child streams of ``seed`` (see :func:`as_seed_sequence`)."""
+    return as_seed_sequence(seed).spawn(count)

@@ -1,4 +1,4 @@
-"""Sample-size schedules M_0, M_1, ... (theory.md §2.3, §2.5).
+"""Sample-size schedules M_0, M_1, ... (docs/theory.md §2.3, §2.5).
 
 Dataset i holds M_i draws from model i; model i+1 is fitted to it. A schedule turns a number of
 generations n into the integer array (M_0, ..., M_{n-1}). Whether the model collapses almost

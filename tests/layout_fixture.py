@@ -134,9 +134,7 @@ def theory_cases() -> dict[str, Case]:
         "g_trace": lambda: g.trace_moments(cov2, 10, gens),
         "g_lyapunov": lambda: g.lyapunov_exponents(3, 10),
         "g_w2_bounds": lambda: g.w2_squared_bounds(cov2, 10, gens),
-        "g_w2_moments": lambda: __import__("collapse_theory.plotting").plotting.w2_squared_moments(
-            ct.schedules.Linear(10, 5), 30
-        ),
+        "g_w2_moments": lambda: g.w2_squared_moments(ct.schedules.Linear(10, 5), 30),
         "tails_categorical": lambda: ct.tails.categorical_exact(
             p0, ct.tails.CategoricalTail(lightest_mass=0.1), 20, np.arange(0, 41, 5)
         ),

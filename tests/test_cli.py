@@ -10,14 +10,9 @@ import numpy as np
 import pytest
 
 import collapse_theory as ct
-from collapse_theory.cli import (
-    main,
-    parse_matrix,
-    parse_p0,
-    parse_record,
-    parse_regime,
-    parse_vector,
-)
+from collapse_theory._cli import parse_matrix, parse_record, parse_regime, parse_vector
+from collapse_theory.categorical.cli import parse_p0
+from collapse_theory.cli import main
 
 FAST = ["categorical.eigenvalues_two_state", "categorical.loss_one_generation"]
 

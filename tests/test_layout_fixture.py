@@ -13,12 +13,26 @@ from tests.layout_fixture import FIXTURE, cases, flatten, same
 
 STORED = np.load(FIXTURE, allow_pickle=False)
 
+#: Outputs changed on purpose by the move, each with its reason. They must still agree with the
+#: recording to rounding (relative 1e-12), so that nothing but the stated change happened.
+CHANGED_ON_PURPOSE = {
+    # categorical_exact and tail_loss were two implementations of one tail law; merged, the
+    # expected number of surviving tail states is now summed from P(state survives), computed
+    # directly by the lumped chain, instead of 1 - P(lost) (no cancellation when P(lost) ~ 1).
+    "tails_categorical/surviving": "one categorical tail law",
+    "tail_loss_quick/rows/1/survivors_n": "one categorical tail law",
+}
+
 
 @pytest.mark.parametrize("name", list(cases()))
 def test_bit_identical_to_the_recorded_fixture(name: str) -> None:
     arrays = flatten(cases()[name](), name)
     stored = {k: STORED[k] for k in STORED.files if k.split("/", 1)[0] == name}
     assert stored, f"no recorded arrays for case {name!r}"
-    assert sorted(arrays) == sorted(stored)
+    missing = sorted(set(stored) - set(arrays))
+    assert not missing, f"{name}: outputs no longer computed: {missing}"
     differ = [k for k in stored if not same(stored[k], arrays[k])]
-    assert not differ, f"{name}: {differ}"
+    unexplained = [k for k in differ if k not in CHANGED_ON_PURPOSE]
+    assert not unexplained, f"{name}: {unexplained}"
+    for key in differ:
+        np.testing.assert_allclose(arrays[key], stored[key], rtol=1e-12, err_msg=key)

@@ -68,7 +68,7 @@ def test_save_figure_rejects_bad_input(tmp_path) -> None:
 
 def test_w2_squared_moments_mean_is_exact() -> None:
     for schedule in (20, ct.schedules.Linear(20, 20.0), ct.schedules.Power(20, 2.0)):
-        mean, var = plotting.w2_squared_moments(schedule, 50)
+        mean, var = ct.gaussian.w2_squared_moments(schedule, 50)
         np.testing.assert_allclose(
             mean, ct.gaussian.expected_w2_squared(schedule, np.arange(51)), rtol=1e-8, atol=1e-12
         )
@@ -79,6 +79,6 @@ def test_w2_squared_moments_variance_against_monte_carlo() -> None:
     # Light tails at M = 200: the sample variance of W2^2 is a sound estimate.
     run = ct.gaussian.simulate(0.0, 1.0, 200, 30, num_replicates=100_000, record=[30], seed=3)
     w2 = run["mean"][0] ** 2 + (np.sqrt(run["var"][0]) - 1.0) ** 2
-    _, var = plotting.w2_squared_moments(200, 30)
+    _, var = ct.gaussian.w2_squared_moments(200, 30)
     # relative SE of a sample variance ~ sqrt((kurtosis - 1) / R) ~ 1.5 %; 5 SE margin
     assert abs(w2.var(ddof=1) / var[30] - 1.0) < 0.08

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import collapse_theory as ct
+from collapse_theory._stats import covariance_se, mean_se, variance_se
 from collapse_theory.verify import Check, bonferroni_threshold
-from collapse_theory.verify.categorical import covariance_se, mean_se, variance_se
 
 # Cheap checks (well under a second each) used for runs inside the tests.
 FAST_MC = ["categorical.heterozygosity", "categorical.covariance", "categorical.variance_first"]

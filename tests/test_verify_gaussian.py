@@ -1,4 +1,4 @@
-"""The Gaussian checks of ``collapse-theory verify`` (theory.md §2-3)."""
+"""The Gaussian checks of ``collapse-theory verify`` (docs/theory.md §2-3)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import collapse_theory as ct
-from collapse_theory.verify.gaussian import COV3, bures_w2_squared, proportion_se
+from collapse_theory._stats import proportion_se
+from collapse_theory.gaussian.checks import COV3, bures_w2_squared
 
 SECTIONS = {f"§2.{i}" for i in range(2, 10)} | {f"§3.{i}" for i in range(2, 7)}
 
@@ -43,7 +44,7 @@ def test_all_pass_quick_seed0(quick_report):
     assert quick_report.seconds < 120
 
 
-# theory.md's check values, reproduced by the checks' closed forms
+# docs/theory.md's check values, reproduced by the checks' closed forms
 SPEC_VALUES = {
     "gaussian.std": (0.5744, 4),
     "gaussian.variance_of_variance": (0.2214, 4),

@@ -220,7 +220,7 @@ def test_absorption_survival_exact_approaches_diffusion(p):
 
 def test_absorption_survival_matches_the_dense_chain():
     """Exact law vs brute force: powers of the dense (M+1)x(M+1) binomial chain."""
-    from collapse_theory.verify.categorical import binomial_chain
+    from collapse_theory.categorical.checks import binomial_chain
 
     m, p = 30, 0.3
     matrix = binomial_chain(m)

@@ -1,10 +1,10 @@
 """Categorical model: recursive fitting of a discrete distribution (neutral Wright–Fisher).
 
-Closed forms (theory.md §1) live in :mod:`.theory` and :mod:`.markov`; the simulator in
+Closed forms (docs/theory.md §1) live in :mod:`.theory` and :mod:`.markov`; the simulator in
 :mod:`.simulate`.
 """
 
-from collapse_theory.categorical import markov
+from collapse_theory.categorical import cli, markov, tails
 from collapse_theory.categorical.markov import (
     LumpedDistribution,
     composition_chain,
@@ -12,9 +12,9 @@ from collapse_theory.categorical.markov import (
     lumped_loss_probability,
 )
 from collapse_theory.categorical.simulate import heterozygosity, num_surviving, simulate
+from collapse_theory.categorical.tails import TailLoss, tail_loss
 from collapse_theory.categorical.theory import (
     AbsorptionTime,
-    TailLoss,
     absorption_bound,
     absorption_time,
     absorption_time_survival,
@@ -25,11 +25,20 @@ from collapse_theory.categorical.theory import (
     loss_probability,
     moments,
     stationary_moments,
-    tail_loss,
     transition_matrix,
+    zipf,
+)
+from collapse_theory.families import Family
+
+FAMILY = Family(
+    "categorical",
+    simulator_arrays=("p", "absorbed_at"),
+    theory=True,
+    sweep_arguments={"p0": cli.decode_p0},
 )
 
 __all__ = [
+    "FAMILY",
     "AbsorptionTime",
     "LumpedDistribution",
     "TailLoss",
@@ -51,5 +60,7 @@ __all__ = [
     "simulate",
     "stationary_moments",
     "tail_loss",
+    "tails",
     "transition_matrix",
+    "zipf",
 ]

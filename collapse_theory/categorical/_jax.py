@@ -1,4 +1,4 @@
-"""Jax kernels for the categorical (Wright–Fisher) simulator (theory.md §1), for CPU and GPU.
+"""Jax kernels for the categorical (Wright–Fisher) simulator (docs/theory.md §1), for CPU and GPU.
 
 Each generation draws ``C ~ Multinomial(M, q)`` in one of two exact ways, chosen once per run
 from the largest M (rounded up to a power of two, at least 64): when ``M K <= COMPARISON_BUDGET``, by inversion of M uniforms against the

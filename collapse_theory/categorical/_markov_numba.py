@@ -1,4 +1,4 @@
-"""Numba kernels for the exact lumped (2-state) Wright–Fisher chain (theory.md §1.4).
+"""Numba kernels for the exact lumped (2-state) Wright–Fisher chain (docs/theory.md §1.4).
 
 The chain's count moves from ``j`` (out of ``m_prev``) to ``Bin(m_next, j / m_prev)``. Rows of the
 kernel are built once per (m_prev, m_next) pair and source range, keeping only the band of target

@@ -1,4 +1,4 @@
-r"""Exact Markov-chain machinery for the categorical model (theory.md §1.1, §1.4, §1.6, §1.9).
+r"""Exact Markov-chain machinery for the categorical model (docs/theory.md §1.1, §1.4, §1.6, §1.9).
 
 Two tools:
 
@@ -90,7 +90,7 @@ def _multinomial_log_pmf(counts: np.ndarray, probs: np.ndarray) -> np.ndarray:
 
 
 def composition_chain(num_states: int, num_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    r"""The full K-state Wright–Fisher chain on compositions of M (theory.md §1.1, §1.5, §1.6).
+    r"""The full K-state Wright–Fisher chain on compositions of M (docs/theory.md §1.1, §1.5, §1.6).
 
     States are the count vectors :math:`c \in \mathbb{N}^K` with :math:`\sum_i c_i = M`
     (there are :math:`\binom{M+K-1}{K-1}` of them); the transition matrix is
@@ -140,7 +140,7 @@ def composition_chain(num_states: int, num_samples: int) -> tuple[np.ndarray, np
 
 
 # ---------------------------------------------------------------------------------------------
-# Absorption times by the fundamental matrix (theory.md §1.6)
+# Absorption times by the fundamental matrix (docs/theory.md §1.6)
 
 
 def absorption_time_two_state(p: float, num_samples: int) -> float:
@@ -179,7 +179,7 @@ def absorption_time_compositions(p0: np.ndarray, num_samples: int) -> tuple[floa
 
 
 # ---------------------------------------------------------------------------------------------
-# Banded propagation of the lumped chain (theory.md §1.4)
+# Banded propagation of the lumped chain (docs/theory.md §1.4)
 
 
 class _Sizes:
@@ -437,7 +437,7 @@ MAX_BACKWARD = 50_000
 def _loss_backward(
     p_values: np.ndarray, m: int, record: np.ndarray, tol: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""P(p_{n,A} = 0) for many initial fractions at once, constant M (theory.md §1.4).
+    r"""P(p_{n,A} = 0) for many initial fractions at once, constant M (docs/theory.md §1.4).
 
     Propagates the hitting probabilities :math:`h_s(j) = P(\text{count hits 0 within } s
     \text{ steps} \mid \text{count } j)` backwards, :math:`h_{s+1} = P h_s`, :math:`h_0 = e_0`,
@@ -543,7 +543,7 @@ def _per_value(p: np.ndarray, gens: np.ndarray, fn) -> tuple[np.ndarray, ...]:
 def lumped_loss_probability(
     p: Any, num_samples: Any, generations: Any, *, tol: float = DEFAULT_TOLERANCE
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Exact :math:`P(p_{n,A} = 0)` with a rigorous truncation error bound (theory.md §1.4).
+    r"""Exact :math:`P(p_{n,A} = 0)` with a rigorous truncation error bound (docs/theory.md §1.4).
 
     The lumped count is a 2-state Wright–Fisher chain: :math:`C_1 \sim \mathrm{Bin}(M_0, p)`
     and :math:`C_{i+1} \mid C_i = j \sim \mathrm{Bin}(M_i, j / M_{i-1})`, so
@@ -608,7 +608,7 @@ def lumped_loss_probability(
 
 @dataclass(frozen=True)
 class LumpedDistribution:
-    """Distribution of the lumped fraction :math:`p_{n,A}` at one generation (theory.md §1.4).
+    """Distribution of the lumped fraction :math:`p_{n,A}` at one generation (docs/theory.md §1.4).
 
     :attr:`fractions` and :attr:`probabilities` give the law: 0, the transient fractions
     ``(first_count + i) / num_samples`` (probabilities ``pmf``), and 1, up to ``error_bound`` in
@@ -644,7 +644,7 @@ class LumpedDistribution:
 def lumped_distribution(
     p: Any, num_samples: Any, generation: int, *, tol: float = DEFAULT_TOLERANCE
 ) -> LumpedDistribution:
-    r"""Exact law of the lumped fraction :math:`p_{n,A}` after n generations (theory.md §1.4, §1.9).
+    r"""Exact law of the lumped fraction :math:`p_{n,A}` after n generations (docs/theory.md §1.4, §1.9).
 
     Same banded propagation as :func:`lumped_loss_probability`; returns the whole distribution
     :math:`b(p)^\top P_1\cdots P_{n-1}`.

@@ -1,4 +1,4 @@
-"""Public simulator of the categorical model (theory.md §1).
+"""Public simulator of the categorical model (docs/theory.md §1).
 
 Generation i+1 is the empirical frequency vector of M_i draws from generation i:
 C_{i+1} | p_i ~ Multinomial(M_i, p_i), p_{i+1} = C_{i+1} / M_i (Replace), with the FreshData,
@@ -54,7 +54,7 @@ def simulate(
     with :math:`q_i = p_i` (Replace), :math:`q_i = (1-\alpha)p_i + \alpha p_0` (FreshData "mix"),
     :math:`\mathrm{round}(\alpha M_i)` draws from :math:`p_0` plus the rest from :math:`p_i`
     (FreshData "split"), or, for Accumulate, :math:`p_{i+1}` the pooled frequencies of all
-    batches so far (theory.md §1, §1.7, §1.8).
+    batches so far (docs/theory.md §1, §1.7, §1.8).
 
     Parameters
     ----------
@@ -193,7 +193,7 @@ def simulate(
 
 
 def heterozygosity(p: np.ndarray) -> np.ndarray:
-    """H = 1 - sum_i p_i^2 along the last axis (theory.md §1.3)."""
+    """H = 1 - sum_i p_i^2 along the last axis (docs/theory.md §1.3)."""
     return 1.0 - np.einsum("...k,...k->...", p, p)
 
 

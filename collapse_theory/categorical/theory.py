@@ -1,4 +1,4 @@
-r"""Closed forms for the categorical model, the neutral Wright–Fisher chain (theory.md §1).
+r"""Closed forms for the categorical model, the neutral Wright–Fisher chain (docs/theory.md §1).
 
 Generation :math:`i+1` is the empirical frequency vector of :math:`M_i` draws from generation
 :math:`i`: :math:`C_{i+1} \mid p_i \sim \mathrm{Mult}(M_i, p_i)`, :math:`p_{i+1} = C_{i+1}/M_i`.
@@ -32,7 +32,6 @@ from collapse_theory.schedules import Constant, as_schedule, constant_size
 
 __all__ = [
     "AbsorptionTime",
-    "TailLoss",
     "absorption_bound",
     "absorption_time",
     "absorption_time_survival",
@@ -43,8 +42,8 @@ __all__ = [
     "loss_probability",
     "moments",
     "stationary_moments",
-    "tail_loss",
     "transition_matrix",
+    "zipf",
 ]
 
 #: Largest M for which the dense (M+1) x (M+1) transition matrix is built (~200 MiB).
@@ -105,7 +104,7 @@ def _sigma0(p0: np.ndarray) -> np.ndarray:
 
 
 def transition_matrix(num_samples: Any) -> np.ndarray:
-    r"""Dense transition matrix of the 2-state (lumped) chain (theory.md §1.4).
+    r"""Dense transition matrix of the 2-state (lumped) chain (docs/theory.md §1.4).
 
     .. math:: P_{jk} = \binom{M}{k} \Big(\frac{j}{M}\Big)^k \Big(1 - \frac{j}{M}\Big)^{M-k},
               \qquad j, k = 0, \dots, M.
@@ -148,7 +147,7 @@ def transition_matrix(num_samples: Any) -> np.ndarray:
 def eigenvalues(
     num_samples: Any, num_states: int = 2, *, max_index: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Eigenvalues of the K-state Wright–Fisher chain with their multiplicities (theory.md §1.5).
+    r"""Eigenvalues of the K-state Wright–Fisher chain with their multiplicities (docs/theory.md §1.5).
 
     .. math:: \lambda_k = \prod_{j<k} \Big(1 - \frac{j}{M}\Big) = \frac{M!}{(M-k)!\,M^k},
               \qquad k = 0, \dots, M,
@@ -210,7 +209,7 @@ def eigenvalues(
 
 
 def expected_heterozygosity(p0: Any, num_samples: Any, generations: Any) -> np.ndarray:
-    r"""Expected heterozygosity :math:`E H_n` (theory.md §1.3).
+    r"""Expected heterozygosity :math:`E H_n` (docs/theory.md §1.3).
 
     .. math:: E H_n = H_0 \prod_{i<n} \Big(1 - \frac{1}{M_i}\Big),
               \qquad H_0 = 1 - \sum_i p_{0,i}^2 .
@@ -280,7 +279,7 @@ def _cov_scale(num_samples: Any, gens: np.ndarray, regime: Any) -> np.ndarray:
 def moments(
     p0: Any, num_samples: Any, generations: Any, regime: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Mean and covariance of :math:`p_n` (theory.md §1.2, §1.3, §1.7, §1.8).
+    r"""Mean and covariance of :math:`p_n` (docs/theory.md §1.2, §1.3, §1.7, §1.8).
 
     The mean is always :math:`p_0` (martingale). With :math:`\Sigma_0 = \mathrm{diag}\,p_0 -
     p_0 p_0^\top`, the covariance is :math:`c_n \Sigma_0` where
@@ -334,7 +333,7 @@ def moments(
 def stationary_moments(
     p0: Any, num_samples: Any, fresh: FreshData
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Stationary mean and covariance under fresh data (theory.md §1.7).
+    r"""Stationary mean and covariance under fresh data (docs/theory.md §1.7).
 
     Mean :math:`p_0`; covariance :math:`c\,\Sigma_0` with
 
@@ -448,7 +447,7 @@ def loss_probability(
     p: Any, num_samples: Any, generations: Any, method: str = "exact"
 ) -> np.ndarray:
     r"""Probability that a state (or lumped set of states) of initial probability p is lost by
-    generation n, :math:`P(p_{n,A} = 0)` (theory.md §1.4).
+    generation n, :math:`P(p_{n,A} = 0)` (docs/theory.md §1.4).
 
     - ``"exact"``: the lumped 2-state chain, :math:`[b(p)^\top P_1 \cdots P_{n-1}]_0` with
       :math:`b(p) = \mathrm{Bin}(M_0, p)`; one generation gives :math:`(1-p)^{M_0}`. Computed by
@@ -504,7 +503,7 @@ def _survival(p0: np.ndarray, num_samples: Any, gens: np.ndarray, method: str) -
 def expected_survivors(
     p0: Any, num_samples: Any, generations: Any, method: str = "exact"
 ) -> np.ndarray:
-    r"""Expected number of states still present at generation n (theory.md §1.4).
+    r"""Expected number of states still present at generation n (docs/theory.md §1.4).
 
     .. math:: E N_n = \sum_i \big(1 - P(p_{n,i} = 0)\big)
 
@@ -546,97 +545,12 @@ def expected_survivors(
 # §1.9 tail loss
 
 
-@dataclass(frozen=True)
-class TailLoss:
-    """Loss of the tail A = {i : p0_i < threshold} over generations (theory.md §1.9).
-
-    Arrays have the shape of the requested generations.
-    """
-
-    generations: np.ndarray
-    threshold: float
-    tail_states: np.ndarray
-    initial_mass: float
-    prob_all_lost: np.ndarray
-    expected_surviving: np.ndarray
-    expected_mass: np.ndarray
-    median_mass: np.ndarray
-    error_bound: np.ndarray
-
-
-def tail_loss(p0: Any, num_samples: Any, generations: Any, threshold: float) -> TailLoss:
-    r"""How the tail :math:`A = \{i : p_{0,i} < \tau\}` is lost (theory.md §1.9).
-
-    - ``prob_all_lost``: :math:`P(p_{n,A} = 0)`, exact from the lumped chain started at
-      :math:`p_A = \sum_{i \in A} p_{0,i}` (§1.4);
-    - ``expected_surviving``: :math:`\sum_{i\in A} (1 - P(p_{n,i} = 0))`;
-    - ``expected_mass``: :math:`E\, p_{n,A} = p_A` for every n (martingale);
-    - ``median_mass``: the exact median (smallest f with :math:`P(p_{n,A} \le f) \ge 1/2`) of
-      the lumped fraction, from the lumped chain's distribution.
-
-    Parameters
-    ----------
-    p0 : array_like, shape (K,)
-        Initial distribution.
-    num_samples : int or schedule
-        M or M_0, M_1, ...
-    generations : int or array_like of int
-        n >= 0.
-    threshold : float
-        :math:`\tau \in (0, 1]`.
-
-    Returns
-    -------
-    TailLoss
-
-    Raises
-    ------
-    ValueError
-        If threshold is outside (0, 1] or no state lies below it; TypeError on wrong types.
-
-    Examples
-    --------
-    >>> tl = tail_loss([0.9, 0.05, 0.05], 20, [1, 5], 0.1)
-    >>> tl.tail_states.tolist(), round(tl.initial_mass, 3)
-    ([1, 2], 0.1)
-    """
-    p0 = check_probability_vector("p0", p0)
-    gens = check_generations("generations", generations)
-    as_schedule(num_samples)
-    threshold = check_real("threshold", threshold, minimum=0.0, maximum=1.0, strict_minimum=True)
-    tail = np.nonzero(p0 < threshold)[0]
-    if tail.size == 0:
-        raise ValueError(
-            f"threshold={threshold} leaves the tail empty: no state has p0 < {threshold} "
-            f"(smallest p0 is {p0.min()!r}); raise the threshold"
-        )
-    mass = float(min(1.0, p0[tail].sum()))
-    ug, inverse = np.unique(gens.ravel(), return_inverse=True)
-    if ug.size:
-        path = _markov.propagate(mass, num_samples, ug, median=True)
-        lost, median, bound = path.lost, path.median, path.bound
-    else:
-        lost = median = bound = np.zeros(0)
-    surviving = _survival(p0[tail], num_samples, gens, "exact").sum(axis=0)
-    return TailLoss(
-        generations=gens,
-        threshold=threshold,
-        tail_states=tail,
-        initial_mass=mass,
-        prob_all_lost=lost[inverse].reshape(gens.shape),
-        expected_surviving=surviving,
-        expected_mass=np.full(gens.shape, mass),
-        median_mass=median[inverse].reshape(gens.shape),
-        error_bound=bound[inverse].reshape(gens.shape),
-    )
-
-
 # ---------------------------------------------------------------------------------------------
 # §1.1, §1.2, §1.6 absorption
 
 
 def fixation_probabilities(p0: Any) -> np.ndarray:
-    r"""Probability that each state is the last survivor: :math:`p_{0,i}` (theory.md §1.2).
+    r"""Probability that each state is the last survivor: :math:`p_{0,i}` (docs/theory.md §1.2).
 
     By the martingale :math:`E p_n = p_0` and absorption with probability 1.
 
@@ -683,16 +597,16 @@ def absorption_time_survival(
     p: Any, num_samples: Any, generations: Any, method: str = "exact"
 ) -> np.ndarray:
     r"""Law of the absorption time of two states: :math:`P(T > n)`, T the first generation with
-    one state left, starting from frequencies (p, 1 - p) (theory.md §1.6).
+    one state left, starting from frequencies (p, 1 - p) (docs/theory.md §1.6).
 
     - ``"exact"``: :math:`P(T > n) = 1 - P(p_n = 0) - P(p_n = 1)`, both from the exact lumped
       chain (:func:`loss_probability`; the two events are disjoint).
     - ``"diffusion"``: Kimura's eigenfunction expansion of the neutral diffusion with generator
-      :math:`rac{x(1-x)}{2M}\partial_x^2` (time in generations), with :math:`z = 1 - 2p`:
+      :math:`\frac{x(1-x)}{2M}\partial_x^2` (time in generations), with :math:`z = 1 - 2p`:
 
       .. math::
 
-          P(T > t) pprox \sum_{i\ \mathrm{odd}} rac{2i+1}{i(i+1)}\, 4p(1-p)\, P_i'(z)\,
+          P(T > t) \approx \sum_{i\ \mathrm{odd}} \frac{2i+1}{i(i+1)}\, 4p(1-p)\, P_i'(z)\,
           e^{-i(i+1)t/(2M)},
 
       :math:`P_i` the Legendre polynomials. Its integral over t is Kimura's mean
@@ -743,7 +657,7 @@ def absorption_time_survival(
 
 
 def absorption_bound(p0: Any, num_samples: Any, generations: Any) -> np.ndarray:
-    r"""Upper bound on :math:`P(T_{abs} > n)` (theory.md §1.1).
+    r"""Upper bound on :math:`P(T_{abs} > n)` (docs/theory.md §1.1).
 
     .. math:: P(T_{abs} > n) \le \frac{M^2 H_0 \lambda_2^n}{2(M-1)}, \qquad
               \lambda_2 = 1 - 1/M
@@ -793,7 +707,7 @@ def absorption_bound(p0: Any, num_samples: Any, generations: Any) -> np.ndarray:
 
 @dataclass(frozen=True)
 class AbsorptionTime:
-    """Mean time until one state is left (theory.md §1.6).
+    """Mean time until one state is left (docs/theory.md §1.6).
 
     ``mean`` is computed by ``method`` ("exact" or "diffusion"); ``diffusion`` always holds the
     Kimura/Littler approximation for comparison; ``num_transient_states`` is the size of the
@@ -809,7 +723,7 @@ class AbsorptionTime:
 
 
 def absorption_time(p0: Any, num_samples: Any, method: str = "auto") -> AbsorptionTime:
-    r"""Mean absorption time (until one state is left) from p0 (theory.md §1.6).
+    r"""Mean absorption time (until one state is left) from p0 (docs/theory.md §1.6).
 
     - ``"exact"``: fundamental matrix :math:`t = (I - Q)^{-1} \mathbf 1` on the transient states
       (2 states present: counts 1..M-1; K > 2: compositions of M with at least two non-zero
@@ -874,3 +788,28 @@ def absorption_time(p0: Any, num_samples: Any, method: str = "auto") -> Absorpti
     else:
         mean, transient = _markov.absorption_time_compositions(present, m)
     return AbsorptionTime(mean, "exact", diffusion, m, k, transient)
+
+
+def zipf(num_states: int, exponent: float = 1.1) -> np.ndarray:
+    r"""The Zipf distribution :math:`p_i \propto i^{-a}`, i = 1..K, the field's usual vocabulary.
+
+    Parameters
+    ----------
+    num_states : int
+        K >= 1.
+    exponent : float, default 1.1
+        a >= 0 (finite).
+
+    Returns
+    -------
+    numpy.ndarray, shape (K,)
+
+    Examples
+    --------
+    >>> zipf(3, 1.0).round(4).tolist()
+    [0.5455, 0.2727, 0.1818]
+    """
+    num_states = check_int("num_states", num_states, minimum=1)
+    exponent = check_real("exponent", exponent, minimum=0.0)
+    weights = np.arange(1, num_states + 1, dtype=np.float64) ** -exponent
+    return weights / weights.sum()

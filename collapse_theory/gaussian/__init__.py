@@ -1,8 +1,10 @@
-"""Gaussian model: recursive fitting of a Gaussian (theory.md §2 in 1-D, §3 in d dimensions).
+"""Gaussian model: recursive fitting of a Gaussian (docs/theory.md §2 in 1-D, §3 in d dimensions).
 
 Closed forms live in :mod:`.theory`; the simulator in :mod:`.simulate`.
 """
 
+from collapse_theory.families import Family
+from collapse_theory.gaussian import cli, tails
 from collapse_theory.gaussian.simulate import simulate
 from collapse_theory.gaussian.theory import (
     expected_det,
@@ -25,9 +27,22 @@ from collapse_theory.gaussian.theory import (
     w2_first_order_isotropic,
     w2_lower_bound,
     w2_squared_bounds,
+    w2_squared_moments,
+)
+
+FAMILY = Family(
+    "gaussian",
+    simulator_arrays=("mean", "var", "cov"),
+    theory=True,
+    sweep_arguments={
+        "mean0": cli.decode_array,
+        "cov0": cli.decode_array,
+        "estimator": cli.decode_estimator,
+    },
 )
 
 __all__ = [
+    "FAMILY",
     "expected_det",
     "expected_log_det",
     "expected_mean_drift",
@@ -42,6 +57,7 @@ __all__ = [
     "prob_variance_below",
     "simulate",
     "stationary_moments",
+    "tails",
     "trace_moments",
     "variance_log_det",
     "variance_of_variance",
@@ -49,4 +65,5 @@ __all__ = [
     "w2_first_order_isotropic",
     "w2_lower_bound",
     "w2_squared_bounds",
+    "w2_squared_moments",
 ]

@@ -1,4 +1,4 @@
-"""Jax kernels for the Gaussian simulator (theory.md §2.1, §3.1), for CPU and GPU.
+"""Jax kernels for the Gaussian simulator (docs/theory.md §2.1, §3.1), for CPU and GPU.
 
 The same model as :mod:`collapse_theory.gaussian._numba`: every generation fits the mean and the
 (co)variance of a dataset summarised by its size, mean and scatter. ``method="sufficient"`` draws

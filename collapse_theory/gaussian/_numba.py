@@ -1,4 +1,4 @@
-"""Numba kernels for the Gaussian simulator (theory.md §2.1, §3.1).
+"""Numba kernels for the Gaussian simulator (docs/theory.md §2.1, §3.1).
 
 Every generation fits the mean and the (co)variance of a dataset; a dataset is summarised by its
 size, mean and scatter (sum of squared deviations; a matrix in d dimensions). The "sufficient"
@@ -63,7 +63,7 @@ def _merge_1d(n_a, mean_a, ss_a, n_b, mean_b, ss_b):
 def _replace_sufficient_1d(
     rng, first_generation, sizes, ddof, record_slot, means, variances, out_mean, out_var
 ):
-    """The hot path (Replace, sufficient statistics, theory.md §2.1), generation by generation
+    """The hot path (Replace, sufficient statistics, docs/theory.md §2.1), generation by generation
     over the block's chains so that each generation's constants are computed once:
     mu' = mu + sigma Z / sqrt(M), sigma'^2 = sigma^2 chi2_{M-1} / (M - ddof)."""
     for g in range(first_generation, sizes.size):

@@ -1,4 +1,4 @@
-"""Public simulator of the Gaussian model (theory.md §2 in one dimension, §3 in d dimensions).
+"""Public simulator of the Gaussian model (docs/theory.md §2 in one dimension, §3 in d dimensions).
 
 Model i+1 is the Gaussian fitted (sample mean and unbiased or maximum-likelihood covariance) to
 M_i draws from model i, under the Replace, FreshData and Accumulate regimes.
@@ -71,7 +71,7 @@ def simulate(
     chunk_size: int = 1,
     data0: Any = None,
 ) -> SimulationResult:
-    r"""Simulate recursive fitting of a Gaussian (theory.md §2.1, §3.1).
+    r"""Simulate recursive fitting of a Gaussian (docs/theory.md §2.1, §3.1).
 
     .. math::
 
@@ -115,7 +115,7 @@ def simulate(
         ``backend="jax"``, ``chunk_size`` > 1 is the number of blocks per device call (default
         64) and ``num_threads`` is not used.
     data0 : array_like or scipy.stats frozen distribution, optional
-        A non-Gaussian model 0 (theory.md §2.1: only the first fit differs). An array of points,
+        A non-Gaussian model 0 (docs/theory.md §2.1: only the first fit differs). An array of points,
         shape (N,) or (N, d), is resampled with replacement (its empirical distribution); a
         distribution is sampled with its ``rvs``. Dataset 0 is drawn point by point, the later
         ones by ``method``. ``mean0`` and ``cov0`` must then be None: they are taken from

@@ -1,4 +1,4 @@
-r"""Closed forms of recursive Gaussian fitting (theory.md §2 in one dimension, §3 in d dimensions).
+r"""Closed forms of recursive Gaussian fitting (docs/theory.md §2 in one dimension, §3 in d dimensions).
 
 Model 0 is :math:`N(\mu_0, \sigma_0^2)` (or :math:`N(\mu_0, \Sigma_0)`); model i+1 is fitted to M_i
 draws from model i, with :math:`k_i = M_i - 1`. With the unbiased estimator (ddof=1) the fitted
@@ -40,7 +40,7 @@ from collapse_theory._validate import (
     check_real,
 )
 from collapse_theory.regimes import FreshData, Replace, check_regime
-from collapse_theory.schedules import MAX_SAMPLE_SIZE, Constant, as_schedule
+from collapse_theory.schedules import MAX_SAMPLE_SIZE, Constant, as_schedule, sample_sizes
 
 __all__ = [
     "expected_det",
@@ -63,6 +63,7 @@ __all__ = [
     "w2_first_order_isotropic",
     "w2_lower_bound",
     "w2_squared_bounds",
+    "w2_squared_moments",
 ]
 
 ESTIMATORS = ("unbiased", "mle")
@@ -185,10 +186,10 @@ def _scaled(log_factor: np.ndarray, log_scale: float) -> np.ndarray:
 
 
 def _fresh_step(size: float, beta: float, split: bool, mle: bool) -> np.ndarray:
-    """3x3 affine map (V, D, 1) -> (V', D', 1) of one FreshData generation (theory.md §2.7)."""
+    """3x3 affine map (V, D, 1) -> (V', D', 1) of one FreshData generation (docs/theory.md §2.7)."""
     ratio = (size - 1.0) / size if mle else 1.0
     if split:
-        # m = beta*M true draws, M - m synthetic: pooled fit (theory.md §2.7).
+        # m = beta*M true draws, M - m synthetic: pooled fit (docs/theory.md §2.7).
         cross = beta * (1.0 - beta) * size / (size - 1.0) if size > 1 else 0.0
         v_row = [ratio * (1.0 - beta), ratio * cross, ratio * beta]
         d_row = [(1.0 - beta) / size, (1.0 - beta) ** 2, beta / size]
@@ -245,7 +246,7 @@ def _fresh_moments(
 def _accumulate_moments(
     sizes: np.ndarray, gens: np.ndarray, mle: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""(V_n, D_n) for the accumulate regime with any schedule (theory.md §2.8).
+    r"""(V_n, D_n) for the accumulate regime with any schedule (docs/theory.md §2.8).
 
     Pool sizes :math:`N_j = \sum_{i<j} M_i`. Model j >= 1 is fitted to the pool of N_j points; with
     :math:`d_j = N_j - 1` (unbiased) or :math:`N_j` (MLE), the expected sum of squares gives
@@ -314,7 +315,7 @@ def expected_variance(
     estimator: str = "unbiased",
     regime: Any = REPLACE,
 ) -> np.ndarray:
-    r"""Expected fitted variance :math:`E\sigma_n^2` (theory.md §2.2, §2.6, §2.7, §2.8).
+    r"""Expected fitted variance :math:`E\sigma_n^2` (docs/theory.md §2.2, §2.6, §2.7, §2.8).
 
     - Replace, unbiased: :math:`\sigma_0^2` (a martingale, not uniformly integrable).
     - Replace, MLE: :math:`\sigma_0^2 \prod_{i<n} r_i`, :math:`r_i = (M_i - 1)/M_i`.
@@ -367,7 +368,7 @@ def mean_squared_drift(
     estimator: str = "unbiased",
     regime: Any = REPLACE,
 ) -> np.ndarray:
-    r"""Mean squared drift of the mean :math:`E(\mu_n - \mu_0)^2` (theory.md §2.4, 2.6–2.8).
+    r"""Mean squared drift of the mean :math:`E(\mu_n - \mu_0)^2` (docs/theory.md §2.4, 2.6–2.8).
 
     - Replace, unbiased: :math:`\sigma_0^2 \sum_{i<n} 1/M_i` (§2.4).
     - Replace, MLE: :math:`\sigma_0^2(1 - \prod_{i<n} r_i)` (§2.6; since :math:`1/M_i = 1 - r_i`
@@ -398,7 +399,7 @@ def fresh_draw_variance(
     estimator: str = "unbiased",
     regime: Any = REPLACE,
 ) -> np.ndarray:
-    r"""Variance of one draw X from model n about :math:`\mu_0` (theory.md §2.4).
+    r"""Variance of one draw X from model n about :math:`\mu_0` (docs/theory.md §2.4).
 
     :math:`\operatorname{Var} X = E\sigma_n^2 + E(\mu_n - \mu_0)^2`; Replace/unbiased:
     :math:`\sigma_0^2(1 + \sum_{i<n}1/M_i)`; Replace/MLE: :math:`\sigma_0^2` (conservation, §2.6).
@@ -422,7 +423,7 @@ def expected_std(
     estimator: str = "unbiased",
     regime: Any = REPLACE,
 ) -> np.ndarray:
-    r"""Expected fitted standard deviation :math:`E\sigma_n` (theory.md §2.2, §2.6).
+    r"""Expected fitted standard deviation :math:`E\sigma_n` (docs/theory.md §2.2, §2.6).
 
     :math:`E\sigma_n = \sigma_0 \prod_{i<n} c(k_i)`,
     :math:`c(k) = \sqrt{2/k}\,\Gamma(\tfrac{k+1}{2})/\Gamma(\tfrac k2) \approx 1 - 1/(4k)` (unbiased);
@@ -452,7 +453,7 @@ def variance_of_variance(
     estimator: str = "unbiased",
     regime: Any = REPLACE,
 ) -> np.ndarray:
-    r""":math:`\operatorname{Var}\sigma_n^2` (theory.md §2.2, §2.6).
+    r""":math:`\operatorname{Var}\sigma_n^2` (docs/theory.md §2.2, §2.6).
 
     Unbiased: :math:`\sigma_0^4[\prod_{i<n}(1 + 2/k_i) - 1]`. MLE (:math:`E S = r`,
     :math:`E S^2 = r^2(1+2/k)`): :math:`\sigma_0^4 \prod_i r_i^2\,[\prod_i(1 + 2/k_i) - 1]`.
@@ -489,7 +490,7 @@ def variance_of_variance(
 
 
 # ---------------------------------------------------------------------------------------------
-# Log scale (theory.md §2.3)
+# Log scale (docs/theory.md §2.3)
 
 
 def _log_variance_parts(
@@ -635,7 +636,7 @@ def prob_variance_below(
     method: str = "exact",
     log_eps: bool = False,
 ) -> np.ndarray:
-    r""":math:`P(\sigma_n^2 < \varepsilon)` (theory.md §2.3).
+    r""":math:`P(\sigma_n^2 < \varepsilon)` (docs/theory.md §2.3).
 
     With :math:`L = \ln(\sigma_n^2/\sigma_0^2)` and :math:`x = \ln(\varepsilon/\sigma_0^2)`:
 
@@ -723,13 +724,13 @@ def prob_variance_below(
 
 
 # ---------------------------------------------------------------------------------------------
-# Wasserstein-2 (theory.md §2.5, §2.6)
+# Wasserstein-2 (docs/theory.md §2.5, §2.6)
 
 
 def expected_w2_squared(
     num_samples: Any, generations: Any, *, sigma0: float = 1.0, estimator: str = "unbiased"
 ) -> np.ndarray:
-    r"""Exact :math:`E\,W_2^2(N(\mu_n,\sigma_n^2), N(\mu_0,\sigma_0^2))` (theory.md §2.5, §2.6).
+    r"""Exact :math:`E\,W_2^2(N(\mu_n,\sigma_n^2), N(\mu_0,\sigma_0^2))` (docs/theory.md §2.5, §2.6).
 
     With :math:`W_2^2 = (\mu_n-\mu_0)^2 + (\sigma_n - \sigma_0)^2`:
 
@@ -764,7 +765,7 @@ def expected_w2_squared(
 def w2_lower_bound(
     num_samples: Any, generations: Any, *, sigma0: float = 1.0, estimator: str = "unbiased"
 ) -> np.ndarray:
-    r"""Lower bound :math:`E\,W_2^2 \ge E(\mu_n - \mu_0)^2` (theory.md §2.5).
+    r"""Lower bound :math:`E\,W_2^2 \ge E(\mu_n - \mu_0)^2` (docs/theory.md §2.5).
 
     Unbiased: :math:`\sigma_0^2\sum_{i<n} 1/M_i` — linear in n at fixed M; it also holds for a
     non-Gaussian :math:`D_0` since :math:`W_2 \ge |\Delta\,\text{mean}|` (the divergence of the
@@ -801,7 +802,7 @@ def w2_first_order(
 
 
 # ---------------------------------------------------------------------------------------------
-# Tail mass (theory.md §2.9)
+# Tail mass (docs/theory.md §2.9)
 
 
 def _check_seed(seed: Any) -> np.random.Generator:
@@ -823,7 +824,7 @@ def expected_tail_mass(
     num_paths: int = 100_000,
     seed: Any = None,
 ) -> np.ndarray:
-    r"""Tail mass of model n beyond :math:`k\sigma_0` (theory.md §2.9): mean or median over models.
+    r"""Tail mass of model n beyond :math:`k\sigma_0` (docs/theory.md §2.9): mean or median over models.
 
     **centered=False** — about the original mean: :math:`T_n = P_n(|X-\mu_0| > k\sigma_0)
     = \bar\Phi((k-\delta)/s) + \Phi((-k-\delta)/s)`, :math:`\delta = (\mu_n-\mu_0)/\sigma_0`,
@@ -944,7 +945,7 @@ def expected_tail_mass(
 
 
 # ---------------------------------------------------------------------------------------------
-# Fresh data: stationary state (theory.md §2.7)
+# Fresh data: stationary state (docs/theory.md §2.7)
 
 
 def stationary_moments(
@@ -1013,7 +1014,7 @@ def stationary_moments(
 
 
 # ---------------------------------------------------------------------------------------------
-# Multivariate (theory.md §3)
+# Multivariate (docs/theory.md §3)
 
 
 def _prepare_cov(
@@ -1051,7 +1052,7 @@ def _log_det(cov: np.ndarray) -> float:
 def expected_log_det(
     cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
 ) -> np.ndarray:
-    r""":math:`E\ln\det\Sigma_n` (theory.md §3.3).
+    r""":math:`E\ln\det\Sigma_n` (docs/theory.md §3.3).
 
     .. math::
 
@@ -1095,7 +1096,7 @@ def variance_log_det(cov0: Any, num_samples: Any, generations: Any) -> np.ndarra
 def expected_det(
     cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
 ) -> np.ndarray:
-    r""":math:`E\det\Sigma_n = \det\Sigma_0\prod_{i<n}\prod_{j=1}^d (k_i-j+1)/k_i` (theory.md §3.3).
+    r""":math:`E\det\Sigma_n = \det\Sigma_0\prod_{i<n}\prod_{j=1}^d (k_i-j+1)/k_i` (docs/theory.md §3.3).
 
     MLE: times :math:`\prod_i r_i^d`. Evaluated as the exponential of a cumulative sum of
     ``log1p`` terms; the answer underflows to 0 only when it is below the float range.
@@ -1112,7 +1113,7 @@ def trace_moments(
     cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""(:math:`E\operatorname{tr}\Sigma_n`, :math:`\operatorname{Var}\operatorname{tr}\Sigma_n`)
-    (theory.md §3.2, §3.4).
+    (docs/theory.md §3.2, §3.4).
 
     With :math:`a_n = E(\operatorname{tr}\Sigma_n)^2`, :math:`b_n = E\operatorname{tr}\Sigma_n^2`,
     the Wishart moments give :math:`a_{n+1} = a_n + 2b_n/k`,
@@ -1151,7 +1152,7 @@ def trace_moments(
 
 def lyapunov_exponents(dim: int, num_samples: int, *, estimator: str = "unbiased") -> np.ndarray:
     r"""Lyapunov spectrum :math:`\lim (1/n)\ln\lambda_j(\Sigma_n) = \psi(\tfrac{k-j+1}{2}) - \ln\tfrac k2`
-    (theory.md §3.5), j = 1..d, all negative (MLE: plus :math:`\ln r`).
+    (docs/theory.md §3.5), j = 1..d, all negative (MLE: plus :math:`\ln r`).
 
     Parameters
     ----------
@@ -1216,7 +1217,7 @@ def w2_squared_bounds(
 def w2_first_order_isotropic(
     sigma2: float, dim: int, num_samples: Any, generations: Any
 ) -> np.ndarray:
-    r"""First-order :math:`E\,W_2^2` for :math:`\Sigma_0 = \sigma^2 I` (theory.md §3.6).
+    r"""First-order :math:`E\,W_2^2` for :math:`\Sigma_0 = \sigma^2 I` (docs/theory.md §3.6).
 
     .. math:: \sigma^2\Bigl[d\sum_{i<n} 1/M_i + \tfrac{d(d+1)}{4}\sum_{i<n} 1/k_i\Bigr]
 
@@ -1238,3 +1239,68 @@ def w2_first_order_isotropic(
         d * _cumulative(1.0 / sizes, gens)
         + d * (d + 1) / 4.0 * _cumulative(1.0 / (sizes - 1.0), gens)
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Moments of W2^2 (docs/theory.md §2.4-2.5)
+
+
+def w2_squared_moments(num_samples: Any, num_generations: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Exact mean and variance of :math:`W_n = W_2^2(N(\mu_n,\sigma_n^2), N(\mu_0,\sigma_0^2))`
+    for the unbiased estimator, :math:`\sigma_0 = 1`, n = 0..num_generations (docs/theory.md §2.4–2.5).
+
+    Used to size honest Monte Carlo bands. With :math:`B_i = \sigma_i^2/\sigma_0^2`,
+    :math:`A_n = \sum_{i<n} B_i/M_i` and :math:`g_q(i) = E B_i^q = \prod_{l<i} (2/k_l)^q
+    \Gamma(k_l/2+q)/\Gamma(k_l/2)`, given the chi-square path :math:`\mu_n - \mu_0 \sim
+    N(0, A_n)`, so :math:`W_n = A_n Z^2 + (\sqrt{B_n} - 1)^2` and
+
+    .. math::
+
+        E W_n^2 = 3\sum_{i,j<n}\frac{g_2(\min(i,j))}{M_iM_j}
+        + 2\sum_{i<n}\frac{g_2(i) - 2g_{3/2}(i)\,g_{1/2}(n)/g_{1/2}(i) + 1}{M_i}
+        + E(\sqrt{B_n} - 1)^4,
+
+    using :math:`E[B_i^a B_j^b] = g_{a+b}(i)\,g_b(j)/g_b(i)` for :math:`i \le j`. The mean equals
+    :func:`collapse_theory.gaussian.expected_w2_squared` (to ~1e-9 relative: this helper sizes
+    Monte Carlo bands and is not written for M ~ 10⁹). Cost O(n²).
+
+    Parameters
+    ----------
+    num_samples : int or schedule
+        M_i >= 2.
+    num_generations : int
+        Largest n.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Mean and variance of :math:`W_n`, each of shape (num_generations + 1,).
+
+    Examples
+    --------
+    >>> mean, var = w2_squared_moments(20, 10)
+    >>> round(float(mean[10]), 4), round(float(var[10]), 3)
+    (0.7465, 1.227)
+    """
+    sizes = sample_sizes(num_samples, num_generations).astype(np.float64)
+    if sizes.size and sizes.min() < 2:
+        raise ValueError(f"num_samples must be >= 2 for the unbiased estimator; got {sizes.min()}")
+    k = sizes - 1.0
+
+    def log_g(q: float) -> np.ndarray:
+        terms = q * np.log(2.0 / k) + gammaln(0.5 * k + q) - gammaln(0.5 * k)
+        return np.concatenate([[0.0], np.cumsum(terms)])
+
+    g2, g32, g12 = log_g(2.0), log_g(1.5), log_g(0.5)
+    w = 1.0 / sizes
+    mean = np.empty(num_generations + 1)
+    second = np.empty(num_generations + 1)
+    for n in range(num_generations + 1):
+        wn, big = w[:n], np.exp(g2[:n])
+        tail_sums = np.cumsum(wn[::-1])[::-1]  # sum_{j >= i} w_j
+        e_a2 = float(np.sum(wn * big * (2.0 * tail_sums - wn)))
+        cross = float(np.sum(wn * (big - 2.0 * np.exp(g32[:n] + g12[n] - g12[:n]) + 1.0)))
+        quartic = np.exp(g2[n]) - 4.0 * np.exp(g32[n]) + 6.0 - 4.0 * np.exp(g12[n]) + 1.0
+        mean[n] = wn.sum() + 2.0 - 2.0 * np.exp(g12[n])
+        second[n] = 3.0 * e_a2 + 2.0 * cross + quartic
+    return mean, np.maximum(second - mean**2, 0.0)

@@ -1,4 +1,4 @@
-"""Jax kernels for recursive EM fitting of Gaussian mixtures (theory.md §4), for CPU and GPU.
+"""Jax kernels for recursive EM fitting of Gaussian mixtures (docs/theory.md §4), for CPU and GPU.
 
 The same EM as :mod:`collapse_theory.gmm._numba` (scikit-learn's ``GaussianMixture`` step for
 step): log-sum-exp responsibilities, ``N_k = S_k + 10 eps``, two-pass covariances, stop at the

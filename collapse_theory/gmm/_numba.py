@@ -1,4 +1,4 @@
-"""Numba kernels for Gaussian mixtures: batched EM and the recursive-fitting simulator (theory.md §4).
+"""Numba kernels for Gaussian mixtures: batched EM and the recursive-fitting simulator (docs/theory.md §4).
 
 EM follows scikit-learn's ``GaussianMixture`` (full covariances) step for step so that, on the same
 data and initialisation, both reach the same log-likelihood:
@@ -12,10 +12,10 @@ data and initialisation, both reach the same log-likelihood:
   ``lower_bound_``).
 
 A component is *lost* when its responsibility mass ``sum_n r_nk`` falls to ``d`` points or fewer
-(too few to determine a d x d covariance; theory.md §3 needs M > d) or its covariance is not
+(too few to determine a d x d covariance; docs/theory.md §3 needs M > d) or its covariance is not
 positive definite: its weight becomes exactly 0, its mean and covariance stay as they were when
 it was lost, and it takes no further part (in this fit and, warm-started, in later generations). This is
-the mixture analogue of a Wright–Fisher state hitting 0 (theory.md §1, §4); scikit-learn raises an
+the mixture analogue of a Wright–Fisher state hitting 0 (docs/theory.md §1, §4); scikit-learn raises an
 error in the same situation.
 """
 

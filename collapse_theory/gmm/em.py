@@ -1,4 +1,4 @@
-"""Batched EM for Gaussian mixtures with full covariances (theory.md §4)."""
+"""Batched EM for Gaussian mixtures with full covariances (docs/theory.md §4)."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def fit_em(
     :math:`m_k = \sum_n r_{nk} x_n / N_k`, :math:`C_k = \sum_n r_{nk}(x_n - m_k)(x_n - m_k)^\top
     / N_k + \text{reg\_covar}\, I`; it stops when :math:`|L_t - L_{t-1}| <` ``tol``.
 
-    **Why** ``reg_covar`` **defaults to 0.** Model collapse (theory.md §2.6, §4) is the decay of
+    **Why** ``reg_covar`` **defaults to 0.** Model collapse (docs/theory.md §2.6, §4) is the decay of
     the fitted variance, generation after generation, towards 0 (per dimension
     :math:`E\sigma_n^2 = \sigma_0^2 ((M-1)/M)^n` for the maximum-likelihood fit). A regulariser
     adds ``reg_covar`` to every fitted variance, so the recursion floors the variance near

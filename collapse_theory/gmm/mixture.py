@@ -1,4 +1,4 @@
-"""A Gaussian mixture with validated parameters: sampling and log-density (theory.md §4)."""
+"""A Gaussian mixture with validated parameters: sampling and log-density (docs/theory.md §4)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class Mixture:
 
         f(x) = \sum_{k=1}^{K} w_k \, N(x; m_k, C_k),
 
-    the model family of theory.md §4.
+    the model family of docs/theory.md §4.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-r"""The paper's Gaussian-mixture experiment as one call (theory.md §4).
+r"""The paper's Gaussian-mixture experiment as one call (docs/theory.md §4).
 
 A 2-component, full-covariance mixture is refitted by EM, generation after generation, to
 N = 1000 samples of the previous fit (tol 1e-5, at most 2000 iterations, no covariance
@@ -13,8 +13,8 @@ and covariance, :math:`\bar m = \sum_k w_k m_k` and :math:`\sum_k w_k (C_k + m_k
 of the data. The sample covariance of N iid draws has expectation :math:`(N-1)/N` times the
 covariance of the law they come from, whatever that law is, so per dimension
 :math:`E\sigma_n^2 = \sigma_0^2 ((N-1)/N)^n` and the median falls at the log rate
-:math:`E\ln(\chi^2_{N-1}/N)` of theory.md §2.6 (about :math:`e^{-4} \approx 0.018` after 2000
-generations at N = 1000) — the ".011–.062" that theory.md §4 reports. (Only a lost component,
+:math:`E\ln(\chi^2_{N-1}/N)` of docs/theory.md §2.6 (about :math:`e^{-4} \approx 0.018` after 2000
+generations at N = 1000) — the ".011–.062" that docs/theory.md §4 reports. (Only a lost component,
 whose weight is set to 0, breaks the identity, and then only by its negligible weight.)
 """
 
@@ -39,7 +39,7 @@ __all__ = [
     "paper_start",
 ]
 
-#: Generations the paper shows as scatter plots (theory.md §4).
+#: Generations the paper shows as scatter plots (docs/theory.md §4).
 PAPER_SNAPSHOTS = (0, 50, 100, 150, 200, 350, 2000)
 #: Starting data of :func:`paper_experiment`.
 STARTS = ("blob", "two-gaussians")
@@ -192,7 +192,7 @@ def paper_experiment(
     seed: Any = 0,
     progress: bool = False,
 ) -> PaperExperiment:
-    """Run the paper's GMM experiment (theory.md §4) and compute its curves.
+    """Run the paper's GMM experiment (docs/theory.md §4) and compute its curves.
 
     2 components, full covariances, ``num_samples`` draws a generation from the previous fit,
     EM with tol 1e-5, at most 2000 iterations and ``reg_covar = 0`` (a regulariser would floor

@@ -1,4 +1,4 @@
-"""Recursive fitting of Gaussian mixtures by EM (theory.md §4; the paper's GMM experiment)."""
+"""Recursive fitting of Gaussian mixtures by EM (docs/theory.md §4; the paper's GMM experiment)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def simulate(
     num_threads: int | None = None,
     chunk_size: int = 1,
 ) -> SimulationResult:
-    r"""Simulate recursive EM fitting of a Gaussian mixture (theory.md §4).
+    r"""Simulate recursive EM fitting of a Gaussian mixture (docs/theory.md §4).
 
     Dataset i holds :math:`M_i` iid draws from model i; model i+1 is the K-component mixture
     (full covariances) fitted to it by EM (:func:`~collapse_theory.gmm.fit_em`: log-sum-exp
@@ -57,7 +57,7 @@ def simulate(
     the pool of all datasets so far.
 
     Expected behaviour: a one-component mixture is the maximum-likelihood Gaussian of
-    theory.md §2.6, :math:`E\sigma_n^2 = \sigma_0^2 ((M-1)/M)^n` per dimension; the weights of
+    docs/theory.md §2.6, :math:`E\sigma_n^2 = \sigma_0^2 ((M-1)/M)^n` per dimension; the weights of
     well-separated components drift like a Wright–Fisher chain (§1),
     :math:`\operatorname{Var} w_n = w_0 (1 - w_0)(1 - (1 - 1/M)^n)`, and a component whose
     weight reaches 0 is lost for good (recorded in ``"lost"``).

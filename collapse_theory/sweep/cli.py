@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-__all__ = ["add_subcommand"]
+from collapse_theory._cli import Commands
+
+__all__ = ["add_commands"]
 
 _DESCRIPTION = """\
 Run the parameter sweep described by SPEC (a TOML file, see docs/sweep.md) into DIR: one
@@ -20,9 +21,9 @@ existing Dask scheduler). Dask needs: pip install 'collapse_theory[sweep]'.
 """
 
 
-def add_subcommand(subparsers: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+def add_commands(commands: Commands) -> None:
     """Add ``sweep`` to the ``collapse-theory`` command's subparsers."""
-    parser = subparsers.add_parser(
+    parser = commands.top.add_parser(
         "sweep",
         help="run a parameter sweep (resumable; in-process, process pool or Dask)",
         description=_DESCRIPTION,

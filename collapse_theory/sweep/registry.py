@@ -1,19 +1,23 @@
 """The functions a sweep may call, how spec values become their arguments, and the checks that
 reject a bad spec before any work starts.
 
-Simulators (``categorical.simulate``, ``gaussian.simulate``, ``gmm.simulate``) are validated by
-their own argument checks: each grid point is passed to the simulator with a seed object that
-stops the call when the simulator asks it for random streams, which happens after every argument
-has been checked and before any draw. Theory functions (``categorical.theory.<name>``,
-``gaussian.theory.<name>``) compute as soon as they are called, so for them the sweep checks the
-parameter names against the signature and the common parameters (``num_samples``,
-``generations``, ``regime``, ``fresh``, ``estimator``) with the library's validators; anything
-else a theory function refuses is reported when its task runs, naming the grid point.
+The functions come from the registered families (:mod:`collapse_theory.families`): each
+family's ``simulate`` (``"<family>.simulate"``, with the arrays its :class:`Family` declares) and,
+where the family declares it, every public function of its ``theory`` module
+(``"<family>.theory.<name>"``). A family also declares how spec values of its own parameters
+(e.g. ``p0``, ``mixture0``) become arguments; the regime and sample-size schedule are decoded here.
+
+Simulators are validated by their own argument checks: each grid point is passed to the simulator
+with a seed object that stops the call when the simulator asks it for random streams, which
+happens after every argument has been checked and before any draw. Theory functions compute as
+soon as they are called, so for them the sweep checks the parameter names against the signature
+and the common parameters (``num_samples``, ``generations``, ``regime``, ``fresh``) with the
+library's validators; anything else a theory function refuses is reported when its task runs,
+naming the grid point.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,26 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from collapse_theory import families
 from collapse_theory._validate import _show, check_choice, check_generations, check_int
 from collapse_theory.sweep.spec import SweepSpec
 
 __all__ = ["Plan", "decode", "functions", "plan", "resolve"]
-
-#: Simulator name -> (module, the arrays it can return).
-SIMULATORS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "categorical.simulate": ("collapse_theory.categorical.simulate", ("p", "absorbed_at")),
-    "gaussian.simulate": ("collapse_theory.gaussian.simulate", ("mean", "var", "cov")),
-    "gmm.simulate": (
-        "collapse_theory.gmm.simulate",
-        ("weights", "means", "covs", "log_likelihood", "iterations", "converged", "lost"),
-    ),
-}
-
-#: Family prefix -> theory module; every public function in its ``__all__`` may be swept.
-THEORY_MODULES = {
-    "categorical.theory": "collapse_theory.categorical.theory",
-    "gaussian.theory": "collapse_theory.gaussian.theory",
-}
 
 #: Arguments the sweep sets itself (seeds, replicate counts, execution settings).
 MANAGED = ("seed", "num_replicates", "progress", "num_threads", "chunk_size")
@@ -48,10 +37,22 @@ MANAGED = ("seed", "num_replicates", "progress", "num_threads", "chunk_size")
 _SCHEDULES = ("constant", "linear", "power", "geometric", "explicit")
 
 
-def _theory_functions(prefix: str) -> list[str]:
-    module = importlib.import_module(THEORY_MODULES[prefix])
+def _simulators() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """``"<family>.simulate"`` -> (family, the arrays it can return)."""
+    out = {}
+    for name in families.names():
+        declared = families.get(name)
+        if declared.simulator_arrays:
+            out[f"{name}.simulate"] = (name, declared.simulator_arrays)
+    return out
+
+
+def _theory_functions(family: str) -> list[str]:
+    module = families.module(family, "theory")
+    if module is None or not families.get(family).theory:
+        return []
     return sorted(
-        f"{prefix}.{name}"
+        f"{family}.theory.{name}"
         for name in module.__all__
         if inspect.isfunction(getattr(module, name, None))
     )
@@ -66,23 +67,24 @@ def functions() -> list[str]:
     >>> "gaussian.simulate" in sweep.functions()
     True
     """
-    names = list(SIMULATORS)
-    for prefix in THEORY_MODULES:
-        names += _theory_functions(prefix)
+    names = list(_simulators())
+    for family in families.names():
+        names += _theory_functions(family)
     return names
 
 
 def is_simulator(name: str) -> bool:
-    return name in SIMULATORS
+    return name in _simulators()
 
 
 def resolve(name: str) -> Callable[..., Any]:
     """The library function called ``name`` (only names from :func:`functions`)."""
-    if name in SIMULATORS:
-        return importlib.import_module(SIMULATORS[name][0]).simulate
-    prefix, _, short = name.rpartition(".")
-    if prefix in THEORY_MODULES and name in _theory_functions(prefix):
-        return getattr(importlib.import_module(THEORY_MODULES[prefix]), short)
+    simulators = _simulators()
+    if name in simulators:
+        return families.module(simulators[name][0], "simulate").simulate
+    family, _, short = name.partition(".theory.")
+    if family in families.names() and name in _theory_functions(family):
+        return getattr(families.module(family, "theory"), short)
     raise ValueError(f"function: unknown {name!r}; allowed: {functions()}")
 
 
@@ -126,60 +128,27 @@ def _schedule(value: Any) -> Any:
         raise TypeError(f"a {kind!r} schedule takes {fields}; got {sorted(arguments)}") from None
 
 
-def _probabilities(value: Any) -> Any:
-    if isinstance(value, str):
-        from collapse_theory.cli import parse_p0
-
-        return parse_p0(value)
-    return np.asarray(value, dtype=np.float64) if isinstance(value, list) else value
-
-
-def _mixture(value: Any) -> Any:
-    from collapse_theory.gmm import Mixture, paper_start
-
-    if isinstance(value, str):
-        kind, _, start = value.partition(":")
-        if kind != "paper":
-            raise ValueError(
-                f"a mixture is 'paper[:blob|two-gaussians]' or a table with weights, means and "
-                f"covs; got {value!r}"
-            )
-        return paper_start(start or "blob")
-    if isinstance(value, Mapping):
-        missing = {"weights", "means", "covs"} - set(value)
-        if missing or len(value) != 3:
-            raise ValueError(
-                f"a mixture table has exactly the keys weights, means, covs; got {sorted(value)}"
-            )
-        return Mixture(value["weights"], value["means"], value["covs"])
-    return value
-
-
-def _array(value: Any) -> Any:
-    return np.asarray(value, dtype=np.float64) if isinstance(value, list) else value
-
-
-#: Parameter name -> how its spec value becomes the library's argument.
+#: Parameter name -> how its spec value becomes the library's argument, for every family.
 _DECODERS: dict[str, Callable[[Any], Any]] = {
     "regime": _regime,
     "fresh": _regime,
     "num_samples": _schedule,
-    "p0": _probabilities,
-    "mixture0": _mixture,
-    "mean0": _array,
-    "cov0": _array,
 }
 
 
-def decode(name: str, value: Any) -> Any:
-    """The library argument for parameter ``name`` written as ``value`` in a spec."""
-    decoder = _DECODERS.get(name)
+def decode(name: str, value: Any, function: str = "") -> Any:
+    """The library argument for parameter ``name`` written as ``value`` in a spec for
+    ``function`` (its family's declared decoders first, then the common ones)."""
+    family = function.partition(".")[0]
+    decoder = None
+    if family in families.names():
+        decoder = families.get(family).sweep_arguments.get(name)
+    decoder = decoder or _DECODERS.get(name)
     return value if decoder is None else decoder(value)
 
 
 def _check_common(name: str, value: Any) -> None:
     """The library's own checks of parameters that mean the same in every theory function."""
-    from collapse_theory.gaussian.simulate import ESTIMATORS
     from collapse_theory.regimes import FreshData, check_regime
     from collapse_theory.schedules import as_schedule
 
@@ -193,8 +162,6 @@ def _check_common(name: str, value: Any) -> None:
         check_regime(value)
     elif name == "fresh" and not isinstance(value, FreshData):
         raise ValueError(f"fresh must be a FreshData regime, 'fresh:FRACTION'; got {value!r}")
-    elif name == "estimator":
-        check_choice("estimator", value, ESTIMATORS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,7 +198,7 @@ def _decode_all(spec: SweepSpec) -> tuple[dict[str, Any], dict[str, list[Any]]]:
 
     def one(key: str, name: str, value: Any, check: bool) -> Any:
         try:
-            decoded = decode(name, value)
+            decoded = decode(name, value, spec.function)
             if check:
                 _check_common(name, decoded)
             return decoded
@@ -310,7 +277,7 @@ def plan(spec: SweepSpec) -> Plan:
     if simulator:
         if spec.replicates is None:
             raise ValueError(f"replicates: missing; {spec.function} needs replicates per point")
-        outputs = SIMULATORS[spec.function][1]
+        outputs = _simulators()[spec.function][1]
         for i, name in enumerate(spec.keep or ()):
             if name not in outputs:
                 raise ValueError(

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from collapse_theory.results import SimulationResult, _json_ready
+from collapse_theory._json import dumps
+from collapse_theory.results import SimulationResult
 from collapse_theory.sweep.spec import SweepSpec
 from collapse_theory.sweep.tasks import Task, TaskOutput
 
@@ -71,7 +72,7 @@ def _encode(output: TaskOutput, sweep_metadata: dict[str, Any]) -> bytes:
             return path.read_bytes()
     np.savez(buffer, **{f"value__{k}": v for k, v in output.arrays.items()})
     with zipfile.ZipFile(buffer, "a") as archive:
-        archive.writestr(_METADATA, json.dumps(_json_ready(metadata), indent=2))
+        archive.writestr(_METADATA, dumps(metadata, indent=2))
     return buffer.getvalue()
 
 
@@ -141,7 +142,7 @@ class Store:
                 "shape": list(self.spec.shape),
                 "tasks": [task.id for task in self.tasks],
             }
-            write_atomic(self.index_path, json.dumps(index, indent=1).encode())
+            write_atomic(self.index_path, dumps(index, indent=1).encode())
         self.tasks_dir.mkdir(exist_ok=True)
         return self
 

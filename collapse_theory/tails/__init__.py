@@ -1,38 +1,52 @@
 """Tail-loss rates: how fast each model family, estimator and data regime loses the tails of
-the original distribution (theory.md §1.9, §2.9; design.md goal 3).
+the original distribution (docs/theory.md §1.9, §2.9; design.md goal 3).
 
-One vocabulary across families: a tail set of the original model (:class:`CategoricalTail`,
-:class:`GaussianTail`, :class:`MixtureTail`), its mass per generation summarised as a
-:class:`TailCurve` (expected mass, median, quantiles, P(mass < eps T0), surviving tail states),
-computed exactly (:func:`categorical_exact`), Rao–Blackwellised over the chi-square path
-(:func:`gaussian_rao_blackwell`) or by Monte Carlo (``*_monte_carlo``), and the rates read off
-it (:func:`tail_rates`). :func:`tail_loss_table` runs the benchmark grid behind
+One vocabulary across families: a tail set of the original model, its mass per generation
+summarised as a :class:`TailCurve` (expected mass, median, quantiles, P(mass < eps T0),
+surviving tail states), and the rates read off it (:func:`tail_rates`). Each family's tail law
+lives in its own ``tails.py`` (``ct.categorical.tails``, ``ct.gaussian.tails``,
+``ct.gmm.tails``); their public names are also reachable here (``ct.tails.CategoricalTail``,
+``ct.tails.categorical_exact``, ...). :func:`tail_loss_table` runs the benchmark grid behind
 ``collapse-theory tail-loss``.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from collapse_theory.tails.curves import QUANTILE_LEVELS, TailCurve
-from collapse_theory.tails.definitions import CategoricalTail, GaussianTail, MixtureTail
-from collapse_theory.tails.exact import categorical_exact, gaussian_rao_blackwell
-from collapse_theory.tails.montecarlo import (
-    categorical_monte_carlo,
-    gaussian_monte_carlo,
-    mixture_monte_carlo,
-)
 from collapse_theory.tails.rates import TailRates, crossing_generation, fitted_rate, tail_rates
+from collapse_theory.tails.table import tail_loss_table
 
 __all__ = [
     "QUANTILE_LEVELS",
-    "CategoricalTail",
-    "GaussianTail",
-    "MixtureTail",
     "TailCurve",
     "TailRates",
-    "categorical_exact",
-    "categorical_monte_carlo",
     "crossing_generation",
     "fitted_rate",
-    "gaussian_monte_carlo",
-    "gaussian_rao_blackwell",
-    "mixture_monte_carlo",
+    "tail_loss_table",
     "tail_rates",
 ]
+
+
+def _family_names() -> dict[str, Any]:
+    """Public name -> object, from every registered family's ``tails`` module."""
+    from collapse_theory import families
+
+    found: dict[str, Any] = {}
+    for _, module in families.modules("tails"):
+        for name in getattr(module, "__all__", ()):
+            if not name.startswith("benchmark_"):
+                found.setdefault(name, getattr(module, name))
+    return found
+
+
+def __getattr__(name: str) -> Any:
+    found = _family_names().get(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return found
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, *_family_names()])

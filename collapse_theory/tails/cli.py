@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-__all__ = ["add_subcommand"]
+from collapse_theory._cli import Commands
+
+__all__ = ["add_commands"]
 
 _DESCRIPTION = (
     "Tail-loss rates over the grid family x estimator x M in {10, 100, 1000} x regime "
@@ -18,14 +19,13 @@ _DESCRIPTION = (
 )
 
 
-def add_subcommand(subparsers: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+def add_commands(commands: Commands) -> None:
     """Register ``tail-loss`` on the top-level subparsers."""
-    p = subparsers.add_parser(
+    p = commands.top.add_parser(
         "tail-loss",
         help="tail-loss rates: table (Markdown, CSV) and figures",
         description=_DESCRIPTION,
     )
-    del parser_class  # the subparsers object already builds the project's parser class
     p.add_argument("--quick", action="store_true", help="tiny grid (M=10, K=100; seconds)")
     p.add_argument("--out", metavar="DIR", help="write tail_loss.md/.csv/.json and figures here")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")

@@ -3,8 +3,9 @@ r"""Per-generation summaries of the tail mass :math:`T_n` (one object for every 
 A :class:`TailCurve` holds, at each recorded generation n: the expected tail mass
 :math:`E T_n`, its median and quantiles, :math:`P(T_n < \varepsilon T_0)`, the expected number
 of surviving tail states (categorical only) and the drift of the model's log scale. It is
-produced exactly (:mod:`.exact`), by Rao–Blackwellised Monte Carlo over the Gaussian chi-square
-path, or by plain Monte Carlo over simulated chains (:mod:`.montecarlo`); ``method`` says which.
+produced by a family's tail law (``<family>/tails.py``): exactly, by Rao–Blackwellised Monte
+Carlo, or by plain Monte Carlo over simulated chains; ``method`` says which. The checks every
+tail law shares (recorded generations, the level eps, tail definitions) live here too.
 Sampled curves keep a ``resample`` function (the median curve of a bootstrap resample of the
 replicates or paths) that :func:`collapse_theory.tails.rates` uses for confidence intervals.
 """
@@ -13,10 +14,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-__all__ = ["QUANTILE_LEVELS", "TailCurve", "curve_from_samples"]
+from collapse_theory._validate import check_real
+
+__all__ = [
+    "QUANTILE_LEVELS",
+    "TailCurve",
+    "check_eps",
+    "check_fraction",
+    "check_record",
+    "curve_from_samples",
+    "drift_from_logs",
+    "half_window",
+    "horizon",
+    "one_of",
+]
 
 #: Quantile levels reported besides the median.
 QUANTILE_LEVELS = (0.1, 0.9)
@@ -46,11 +61,14 @@ class TailCurve:
     scale_drift, scale_drift_se : float
         Per-generation drift of the model's log scale over the second half of the horizon
         (Gaussian: :math:`d\\,E\\ln\\sigma_n^2/dn`; mixture: the same for the mixture variance;
-        categorical: :math:`d\\ln E[T_n(1-T_n)]/dn`), theory.md §1.3, §2.3.
+        categorical: :math:`d\\ln E[T_n(1-T_n)]/dn`), docs/theory.md §1.3, §2.3.
     num_draws : int
         Replicates (Monte Carlo) or chi-square paths (Rao–Blackwell); 0 when exact.
     samples : ndarray or None
         Monte Carlo only: the tail masses themselves, shape (G, R).
+    prob_lost, error_bound : ndarray or None
+        Exact laws with an atom at 0 only: :math:`P(T_n = 0)` (the whole tail lost) and a
+        rigorous bound on the truncation error of every computed probability.
     """
 
     generations: np.ndarray
@@ -72,6 +90,8 @@ class TailCurve:
     resample: Callable[[np.random.Generator], np.ndarray] | None = field(
         default=None, compare=False, repr=False
     )
+    prob_lost: np.ndarray | None = None
+    error_bound: np.ndarray | None = None
 
     def relative_median(self) -> np.ndarray:
         """:math:`\\mathrm{median}(T_n) / T_0`."""
@@ -128,16 +148,57 @@ def curve_from_samples(
 def drift_from_logs(generations: np.ndarray, log_scale: np.ndarray) -> tuple[float, float]:
     """Mean per-generation change of per-replicate log scales (shape (G, R)) from the middle
     recorded generation to the last, with its standard error."""
-    first, last = _half_window(generations)
+    first, last = half_window(generations)
     steps = float(generations[last] - generations[first])
     slopes = (log_scale[last] - log_scale[first]) / steps
     return float(slopes.mean()), float(slopes.std(ddof=1) / np.sqrt(slopes.size))
 
 
-def _half_window(generations: np.ndarray) -> tuple[int, int]:
+def half_window(generations: np.ndarray) -> tuple[int, int]:
     """Indices of the recorded generation closest to half the horizon, and of the last one."""
     last = len(generations) - 1
     first = int(np.argmin(np.abs(generations - generations[last] / 2.0)))
     if first == last:
         first = max(last - 1, 0)
     return first, last
+
+
+def one_of(kind: str, **given: Any) -> tuple[str, Any]:
+    """The single argument of ``given`` that is not None (exactly one must be)."""
+    chosen = [(name, value) for name, value in given.items() if value is not None]
+    if len(chosen) != 1:
+        names = " or ".join(given)
+        raise ValueError(f"{kind} needs exactly one of {names}; got {len(chosen)} of them")
+    return chosen[0]
+
+
+def check_fraction(name: str, value: Any) -> float:
+    value = check_real(name, value)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must lie strictly between 0 and 1; got {value}")
+    return value
+
+
+def check_record(generations: Any) -> np.ndarray:
+    from collapse_theory._validate import check_generations
+
+    gens = check_generations("generations", generations)
+    if gens.ndim != 1 or gens.size < 2:
+        raise ValueError(
+            f"generations must be a 1-D list of at least 2 generations; got shape {gens.shape}"
+        )
+    gens = np.unique(gens)
+    if gens[0] != 0:
+        raise ValueError("generations must include generation 0 (the original tail mass)")
+    return gens
+
+
+def check_eps(eps: Any) -> float:
+    eps = check_real("eps", eps, minimum=0.0, strict_minimum=True)
+    if eps >= 1.0:
+        raise ValueError(f"eps must lie strictly between 0 and 1 (a fraction of T0); got {eps}")
+    return eps
+
+
+def horizon(gens: np.ndarray) -> int:
+    return int(gens[-1])

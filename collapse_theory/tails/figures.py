@@ -7,6 +7,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from collapse_theory._figures import register
+from collapse_theory.tails.table import TailLossTable
+
 __all__ = ["figure_regimes", "figure_replace"]
 
 _COLORS = {10: "#1f77b4", 100: "#d62728", 1000: "#2ca02c"}
@@ -28,29 +31,33 @@ def _figure(ncols: int) -> tuple[Figure, list]:
     return fig, axes
 
 
-def _panels(table) -> list[tuple[str, str, str, str]]:
-    """(family, model, estimator, title) of the panels, the largest categorical K first."""
-    keys = {(k[0], k[1], k[2]) for k in table.curves}
-    cats = sorted((k for k in keys if k[0] == "categorical"), key=lambda k: int(k[1].split("=")[1]))
-    panels = [(*cats[-1], f"categorical {cats[-1][1]}")] if cats else []
-    gauss = sorted((k for k in keys if k[0] == "gaussian"), key=lambda k: k[2] != "unbiased")
-    panels += [(f, m, e, f"Gaussian {m}, {e}") for f, m, e in gauss]
-    panels += [(f, m, e, f"mixture {m}") for f, m, e in sorted(keys) if f == "mixture"]
-    return panels
+def _panels(table: TailLossTable) -> list[tuple[str, str, str, str]]:
+    """(family, model, estimator, title) of the panels, in the table's row order; the estimator
+    is named when a model has more than one."""
+    keys = list(dict.fromkeys((k[0], k[1], k[2]) for k in table.curves))
+    estimators: dict[tuple[str, str], int] = {}
+    for family, model, _ in keys:
+        estimators[(family, model)] = estimators.get((family, model), 0) + 1
+    return [
+        (f, m, e, f"{f} {m}" + (f", {e}" if estimators[(f, m)] > 1 else "")) for f, m, e in keys
+    ]
 
 
 def _relative(curve, values):
     return np.maximum(values / curve.initial_mass, _FLOOR)
 
 
-def figure_replace(table) -> Figure:
+@register("tail_loss_replace", kind="table")
+def figure_replace(table: TailLossTable) -> Figure:
     """Replace: median tail mass / T0 against n / M for each M (Monte Carlo solid, exact or
     Rao–Blackwell dashed black); under Replace the curves for different M nearly coincide —
     the loss rate scales as 1/M."""
     panels = _panels(table)
     fig, axes = _figure(len(panels))
     for ax, (family, model, estimator, title) in zip(axes, panels, strict=True):
-        for (f, mo, e, m, regime, method), curve in sorted(table.curves.items()):
+        for (f, mo, e, m, regime, method), curve in sorted(
+            table.curves.items(), key=lambda kv: kv[0]
+        ):
             if (f, mo, e, regime) != (family, model, estimator, "replace"):
                 continue
             x = curve.generations / m
@@ -78,7 +85,8 @@ def figure_replace(table) -> Figure:
     return fig
 
 
-def figure_regimes(table) -> Figure:
+@register("tail_loss_regimes", kind="table")
+def figure_regimes(table: TailLossTable) -> Figure:
     """Median tail mass / T0 (10%–90% band shaded) for replace, fresh 10% and accumulate at
     M = 100 (the largest M in the table if 100 is absent): fresh data and accumulation stop the
     loss."""

@@ -10,7 +10,7 @@ With :math:`m_n` the median tail mass and :math:`T_0` the original one:
   recorded generations up to :math:`n_f` (where :math:`m_n > 0`), closed by the point
   :math:`(n_f, \ln f)` (so that a median that jumps to 0, as a categorical median does at small
   M, still gives a rate); over the whole horizon when there is no crossing. Under Replace every
-  one of these scales with M (the chains have the diffusion time scale M, theory.md §1.4, §2.3):
+  one of these scales with M (the chains have the diffusion time scale M, docs/theory.md §1.4, §2.3):
   ``rate * M`` is roughly constant, and a rate near 0 means the tail is not being lost.
 
 Confidence intervals (95%, percentile bootstrap) resample the replicates (Monte Carlo) or the

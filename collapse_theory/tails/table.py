@@ -1,41 +1,35 @@
 r"""The tail-loss benchmark grid: family x estimator x M x regime (``collapse-theory tail-loss``).
 
-Grid (default): categorical Zipf(1.1) with K in {100, 1000} (tail: the lightest 10% of the mass,
-estimator: MLE, the only one), the 1-D Gaussian N(0, 1) (tail: the 10% of lowest density,
-|x| > 1.645; estimators unbiased and MLE) and the 1-D mixture 0.5 N(-2, 1) + 0.5 N(2, 1) (tail:
-the 10% of lowest density; EM, warm start) x M in {10, 100, 1000} x regime in {replace,
-fresh 10% ("mix"), accumulate}. Horizon n = 2M generations (the chains' time scale is M),
-except for the mixture under accumulate, whose refit on the growing pool costs O(n^2 M): at most
-200 generations there. Under Replace the categorical law is also computed exactly and the
-Gaussian one Rao–Blackwellised; both rows are shown next to the Monte Carlo row, with z-scores
-of their agreement.
+Each registered family whose ``tails.py`` declares ``benchmark_settings`` and
+``benchmark_curves`` contributes its rows (:mod:`collapse_theory.families`): the settings of its
+models and estimators for M in {10, 100, 1000} and the regimes replace, fresh 10% ("mix") and
+accumulate, with horizon n = 2M generations (the chains' time scale is M) unless the family caps
+it, and for each setting a Monte Carlo curve plus, where the family has one, its exact or
+Rao–Blackwellised law, shown next to the Monte Carlo row with z-scores of their agreement. The
+tail is the original model's lightest / lowest-density 10% of mass in every family.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from collapse_theory import gmm
+from collapse_theory._json import write_json
+from collapse_theory._stats import two_sample_z
 from collapse_theory._validate import check_int
 from collapse_theory.regimes import Accumulate, FreshData, Replace
 from collapse_theory.rng import as_seed_sequence
 from collapse_theory.tails.curves import TailCurve
-from collapse_theory.tails.definitions import CategoricalTail, GaussianTail, MixtureTail
-from collapse_theory.tails.exact import categorical_exact, gaussian_rao_blackwell
-from collapse_theory.tails.montecarlo import (
-    categorical_monte_carlo,
-    gaussian_monte_carlo,
-    mixture_monte_carlo,
-)
 from collapse_theory.tails.rates import TailRates, tail_rates
 
 __all__ = ["Setting", "TailLossTable", "default_grid", "tail_loss_table", "write_outputs"]
@@ -46,37 +40,29 @@ TAIL_QUANTILE = 0.1
 EPS = 0.01
 #: Rates: crossing of CROSSING_FRACTION * T0 and the fit window end there.
 CROSSING_FRACTION = 0.1
-#: Longest horizon for the mixture under Accumulate (pool refits cost O(n^2 M)).
-MIXTURE_ACCUMULATE_HORIZON = 200
 REGIMES = {"replace": Replace(), "fresh 10%": FreshData(0.1), "accumulate": Accumulate()}
-
-
-def zipf(num_states: int, exponent: float = 1.1) -> np.ndarray:
-    """:math:`p_i \\propto i^{-a}`, i = 1..K."""
-    p = np.arange(1, num_states + 1, dtype=float) ** -exponent
-    return p / p.sum()
-
-
-def mixture0() -> gmm.Mixture:
-    """The grid's mixture: 0.5 N(-2, 1) + 0.5 N(2, 1)."""
-    return gmm.Mixture([0.5, 0.5], [[-2.0], [2.0]], [[[1.0]], [[1.0]]])
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One cell of the grid."""
+    """One cell of the grid: ``family`` and ``model`` are the table's labels, ``source`` the
+    registered family whose ``tails`` module computes the cell."""
 
-    family: str  # "categorical", "gaussian" or "mixture"
+    family: str
     model: str
     estimator: str
     num_samples: int
     regime: str
     horizon: int
     replicates: int
+    source: str
 
-    @property
-    def exact_available(self) -> bool:
-        return self.regime == "replace" and self.family in ("categorical", "gaussian")
+
+def _benchmark_modules() -> list[ModuleType]:
+    """The ``tails`` modules of the registered families that contribute rows, in family order."""
+    from collapse_theory import families
+
+    return [m for _, m in families.modules("tails") if hasattr(m, "benchmark_settings")]
 
 
 def record_generations(horizon: int) -> np.ndarray:
@@ -88,113 +74,32 @@ def record_generations(horizon: int) -> np.ndarray:
 def default_grid(
     *, quick: bool = False, replicates: int | None = None, generations: int | None = None
 ) -> list[Setting]:
-    """The grid of the module docstring; ``quick`` keeps M = 10, K = 100 and 2M generations
-    with few replicates (seconds, for tests). ``generations`` overrides every horizon,
+    """Every family's settings (module docstring); ``quick`` keeps M = 10, the smallest model
+    and few replicates (seconds, for tests). ``generations`` overrides every horizon,
     ``replicates`` every replicate count."""
     sizes = (10,) if quick else (10, 100, 1000)
-    models = [("categorical", "Zipf(1.1) K=100", "mle")]
-    if not quick:
-        models.append(("categorical", "Zipf(1.1) K=1000", "mle"))
-    models += [
-        ("gaussian", "N(0,1)", "unbiased"),
-        ("gaussian", "N(0,1)", "mle"),
-        ("mixture", "0.5N(-2,1)+0.5N(2,1)", "mle"),
-    ]
-    default_r = {"categorical": 1000, "gaussian": 4000, "mixture": 100}
-    out = []
-    for family, model, estimator in models:
-        for m in sizes:
-            for regime in REGIMES:
-                horizon = 2 * m
-                if family == "mixture" and regime == "accumulate":
-                    horizon = min(horizon, MIXTURE_ACCUMULATE_HORIZON)
-                r = default_r[family]
-                if family == "categorical" and m == 1000:
-                    # Fresh data and accumulation keep every state alive: O(K) per step.
-                    r = 400 if regime == "replace" else 200
-                if family == "mixture" and m == 1000:
-                    r = 64
-                if quick:
-                    r = min(r, 200)
-                out.append(
-                    Setting(
-                        family,
-                        model,
-                        estimator,
-                        m,
-                        regime,
-                        generations if generations is not None else horizon,
-                        replicates if replicates is not None else r,
-                    )
-                )
-    return out
+    grid = [s for module in _benchmark_modules() for s in module.benchmark_settings(sizes, quick)]
+    overrides = {}
+    if generations is not None:
+        overrides["horizon"] = generations
+    if replicates is not None:
+        overrides["replicates"] = replicates
+    return [dataclasses.replace(s, **overrides) for s in grid]
 
 
 def _curves(setting: Setting, seed: np.random.SeedSequence) -> list[TailCurve]:
-    """Monte Carlo curve, then the exact / Rao–Blackwell one where it exists."""
-    gens = record_generations(setting.horizon)
-    regime = REGIMES[setting.regime]
+    """Monte Carlo curve, then the family's exact / Rao–Blackwell one where it exists."""
+    from collapse_theory import families
+
     mc_seed, exact_seed = seed.spawn(2)
-    m, r = setting.num_samples, setting.replicates
-    if setting.family == "categorical":
-        k = int(setting.model.split("K=")[1])
-        p0, tail = zipf(k), CategoricalTail(lightest_mass=TAIL_QUANTILE)
-        curves = [
-            categorical_monte_carlo(
-                p0, tail, m, gens, regime=regime, eps=EPS, num_replicates=r, seed=mc_seed
-            )
-        ]
-        if setting.exact_available:
-            curves.append(categorical_exact(p0, tail, m, gens, eps=EPS))
-    elif setting.family == "gaussian":
-        tail = GaussianTail(quantile=TAIL_QUANTILE)
-        curves = [
-            gaussian_monte_carlo(
-                tail,
-                m,
-                gens,
-                estimator=setting.estimator,
-                regime=regime,
-                eps=EPS,
-                num_replicates=r,
-                seed=mc_seed,
-            )
-        ]
-        if setting.exact_available:
-            curves.append(
-                gaussian_rao_blackwell(
-                    tail,
-                    m,
-                    gens,
-                    estimator=setting.estimator,
-                    eps=EPS,
-                    num_paths=min(max(r, 100), 2000),
-                    seed=exact_seed,
-                )
-            )
-    else:
-        curves = [
-            mixture_monte_carlo(
-                mixture0(),
-                MixtureTail(quantile=TAIL_QUANTILE),
-                m,
-                gens,
-                regime=regime,
-                eps=EPS,
-                num_replicates=r,
-                seed=mc_seed,
-            )
-        ]
-    return curves
-
-
-def _z(a: float, se_a: float, b: float, se_b: float) -> float:
-    scale = math.hypot(se_a, se_b)
-    if not math.isfinite(scale):
-        return math.nan  # an open interval: no z-score (never a silent pass)
-    if scale == 0.0:
-        return 0.0 if a == b else float("inf")
-    return (a - b) / scale
+    return families.module(setting.source, "tails").benchmark_curves(
+        setting,
+        record_generations(setting.horizon),
+        tail_quantile=TAIL_QUANTILE,
+        eps=EPS,
+        mc_seed=mc_seed,
+        exact_seed=exact_seed,
+    )
 
 
 def _ci_se(ci: tuple[float, float]) -> float:
@@ -206,13 +111,12 @@ def agreement(mc: TailCurve, mc_rates: TailRates, ref: TailCurve, ref_rates: Tai
     """z-scores of Monte Carlo against exact / Rao–Blackwell: the largest |z| over recorded
     generations n > 0 of E T_n and of P(T_n < eps T0) (probabilities where both SEs vanish,
     i.e. both 0 or both 1, are skipped) and the z of the fitted rate (SEs from the 95%
-    intervals; not a normal score where the median is two-valued, T0 or 0, as for a categorical
-    tail at M = 10)."""
+    intervals; not a normal score where the median is two-valued, e.g. T0 or 0)."""
     live = mc.generations > 0
 
     def worst(a, sa, b, sb) -> float:
         zs = [
-            _z(*v)
+            two_sample_z(*v)
             for v in zip(a[live], sa[live], b[live], sb[live], strict=True)
             if v[1] + v[3] > 0
         ]
@@ -223,7 +127,7 @@ def agreement(mc: TailCurve, mc_rates: TailRates, ref: TailCurve, ref_rates: Tai
         "max_abs_z_prob_below": worst(
             mc.prob_below, mc.prob_below_se, ref.prob_below, ref.prob_below_se
         ),
-        "z_rate": _z(
+        "z_rate": two_sample_z(
             mc_rates.rate, _ci_se(mc_rates.rate_ci), ref_rates.rate, _ci_se(ref_rates.rate_ci)
         ),
         "comparisons": int(live.sum()),
@@ -355,7 +259,6 @@ def tail_loss_table(
         "tail_quantile": TAIL_QUANTILE,
         "eps": EPS,
         "crossing_fraction": CROSSING_FRACTION,
-        "mixture_accumulate_horizon": MIXTURE_ACCUMULATE_HORIZON,
         "replicates": replicates,
         "generations": generations,
     }
@@ -426,12 +329,12 @@ def markdown(table: TailLossTable) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Agreement of Monte Carlo with the exact (categorical) and Rao–Blackwellised (Gaussian) "
-        "computations under Replace: largest |z| over the recorded generations n > 0 of E T_n and "
-        "of P(T_n < 0.01 T0); z of the fitted rate (standard errors from the 95% bootstrap "
-        "intervals of both). Where the median is two-valued (categorical, M = 10: T0 or 0) "
-        "the bootstrap distribution of the rate has two points and its z is not a normal "
-        "score.",
+        "Agreement of Monte Carlo with each family's reference law under Replace (exact or "
+        "Rao–Blackwellised, column 'reference'): largest |z| over the recorded generations n > 0 "
+        "of E T_n and of P(T_n < 0.01 T0); z of the fitted rate (standard errors from the 95% "
+        "bootstrap intervals of both). Where the median is two-valued (T0 or 0, e.g. a "
+        "categorical tail at M = 10) the bootstrap distribution of the rate has two points and "
+        "its z is not a normal score.",
         "",
         "| family | model | est. | M | reference | generations | max |z| E T_n | "
         "max |z| P(T_n<0.01T0) | z rate |",
@@ -449,8 +352,7 @@ def markdown(table: TailLossTable) -> str:
 def write_outputs(table: TailLossTable, out_dir: str | Path, *, command: str = "") -> list[Path]:
     """Write ``tail_loss.md``, ``tail_loss.csv``, ``tail_loss.json`` and the figures
     ``tail_loss_replace`` / ``tail_loss_regimes`` (PNG + PDF) into ``out_dir``."""
-    from collapse_theory.plotting import save_figure
-    from collapse_theory.tails.figures import figure_regimes, figure_replace
+    from collapse_theory import _figures
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -458,13 +360,13 @@ def write_outputs(table: TailLossTable, out_dir: str | Path, *, command: str = "
     intro = (
         (f"Command: `{command}`  \n" if command else "")
         + f"Settings: {json.dumps(table.settings)}; wall time {table.seconds:.0f} s.\n\n"
-        "T_n: mass of the original tail (lightest 10% of p0; |x| > 1.645 for N(0,1); lowest-"
-        "density 10% of the mixture) under model n. n: horizon (2M; the mixture under accumulate: "
-        "at most 200). half-life / n(0.1 T0): first generation where the median falls below "
-        "T0/2 / 0.1 T0 (– : not within n). rate: fitted exponential rate of the median "
-        "(collapse_theory.tails.rates). drift·M: M × per-generation drift of the log scale over "
-        "the second half (Gaussian E ln σ², mixture ln variance, categorical ln E[T(1−T)]). "
-        "[..]: 95% bootstrap intervals; exact rows have no sampling error.\n\n"
+        "T_n: mass of the original tail under model n; per family: "
+        + "; ".join(m.BENCHMARK_NOTE for m in _benchmark_modules())
+        + ". n: horizon (2M unless noted). half-life / n(0.1 T0): first generation where the "
+        "median falls below T0/2 / 0.1 T0 (– : not within n). rate: fitted exponential rate of "
+        "the median (collapse_theory.tails.rates). drift·M: M × per-generation drift of the log "
+        "scale over the second half. [..]: 95% bootstrap intervals; exact rows have no sampling "
+        "error.\n\n"
     )
     paths = [out / "tail_loss.md", out / "tail_loss.csv", out / "tail_loss.json"]
     paths[0].write_text(title + intro + markdown(table))
@@ -472,21 +374,16 @@ def write_outputs(table: TailLossTable, out_dir: str | Path, *, command: str = "
         writer = csv.DictWriter(handle, fieldnames=list(table.rows[0]))
         writer.writeheader()
         writer.writerows(table.rows)
-    paths[2].write_text(
-        json.dumps(
-            {
-                "settings": table.settings,
-                "seconds": table.seconds,
-                "agreement": table.agreement,
-                "rows": table.rows,
-            },
-            indent=1,
-            default=float,
-        )
+    write_json(
+        paths[2],
+        {
+            "settings": table.settings,
+            "seconds": table.seconds,
+            "agreement": table.agreement,
+            "rows": table.rows,
+        },
+        indent=1,
     )
-    for name, figure in (
-        ("tail_loss_replace", figure_replace),
-        ("tail_loss_regimes", figure_regimes),
-    ):
-        paths.extend(save_figure(figure(table), out, name))
+    for name, spec in _figures.figures("table").items():
+        paths.extend(_figures.save(spec.draw(table), out, name))
     return paths

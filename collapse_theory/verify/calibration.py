@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from collapse_theory._json import dumps, write_json
 from collapse_theory._validate import check_int, check_real
 from collapse_theory.backends import resolve as resolve_backend
 from collapse_theory.progress import progress_bar
@@ -234,7 +235,7 @@ class Calibration:
         md = directory / "calibration.md"
         md.write_text("# Verification suite calibration\n\n```\n" + self.format() + "\n```\n")
         js = directory / "calibration.json"
-        js.write_text(json.dumps(_finite(self.to_dict()), indent=2))
+        write_json(js, self.to_dict())
         png, pdf = save_figure(self.figure(), directory, "calibration")
         return [md, js, png, pdf]
 
@@ -271,16 +272,6 @@ class Calibration:
             fontsize=10,
         )
         return fig
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _read_runs(
@@ -385,7 +376,7 @@ def calibrate(
                         },
                     }
                     with path.open("a") as handle:
-                        handle.write(json.dumps(record) + "\n")
+                        handle.write(dumps(record) + "\n")
             advance(1)
     return Calibration(
         names=names,

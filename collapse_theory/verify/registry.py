@@ -1,10 +1,10 @@
 """The registry of theorem checks.
 
-A :class:`Check` pairs a closed form of ``theory.md`` with an independent way of computing the same
+A :class:`Check` pairs a closed form of ``docs/theory.md`` with an independent way of computing the same
 number: a Monte Carlo estimate with its standard error (judged by a z-score), or an exact
 computation (brute force, a dense Markov chain, an inequality) judged by a tolerance the check
 states. Model families register their checks at import time from their own module
-(``collapse_theory/verify/<family>.py``) with :func:`register`; :func:`checks` lists them in
+(``collapse_theory/<family>/checks.py``) with :func:`add_check`; :func:`checks` lists them in
 registry order (sorted by name), which also fixes each check's random stream.
 """
 
@@ -43,7 +43,7 @@ class Check:
     family : str
         Model family (``"categorical"``, ``"gaussian"``, ...).
     section : str
-        Section of ``theory.md`` the closed form comes from (e.g. ``"§1.3"``).
+        Section of ``docs/theory.md`` the closed form comes from (e.g. ``"§1.3"``).
     description : str
         One line: what is compared with what.
     parameters : Mapping[str, Any]
@@ -197,26 +197,35 @@ def select(only: Iterable[str] | None) -> list[Check]:
     return [c for c in everything if c.name in chosen]
 
 
-#: Modules of this package that are machinery, not families of checks.
-_MACHINERY = frozenset({"calibration", "registry", "report", "runner"})
 _loaded = False
+#: Family -> the name of its ``checks`` module, for every family whose checks were loaded.
+_family_modules: dict[str, str] = {}
 
 
 def _load_builtin() -> None:
-    """Import every family module of this package once (each registers its checks on import).
+    """Import every family's ``checks`` module once (each registers its checks on import).
 
-    A new model family plugs in by adding ``collapse_theory/verify/<family>.py`` that calls
-    :func:`register`; nothing else needs to change.
+    A model family plugs in by having a ``checks.py`` that calls :func:`add_check` and being
+    registered in :mod:`collapse_theory.families`; nothing here names a family.
     """
     global _loaded
     if _loaded:
         return
     _loaded = True
-    import importlib
-    import pkgutil
+    from collapse_theory import families
 
-    import collapse_theory.verify as package
+    families.on_change(_reset)
+    for family, module in families.modules("checks"):
+        _family_modules[family] = module.__name__
 
-    for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if module.name not in _MACHINERY and not module.name.startswith("_"):
-            importlib.import_module(f"{package.__name__}.{module.name}")
+
+def _reset() -> None:
+    """The families changed: load again on next use, and forget the checks of every family that
+    is no longer registered (its module too, so that registering it again re-adds them)."""
+    global _loaded
+    _loaded = False
+    from collapse_theory import families
+
+    gone = families.forget_modules(_family_modules)
+    for name in [name for name, check in _REGISTRY.items() if check.family in gone]:
+        del _REGISTRY[name]

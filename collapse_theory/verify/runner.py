@@ -22,12 +22,13 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from collapse_theory import backends
+from collapse_theory._json import jsonable, write_json
+from collapse_theory._stats import two_sided_p_value, z_threshold
 from collapse_theory._validate import check_real
 from collapse_theory.backends import resolve as resolve_backend
 from collapse_theory.progress import progress_bar
@@ -48,16 +49,7 @@ def bonferroni_threshold(family_wise_rate: float, num_tests: int) -> float:
     >>> round(bonferroni_threshold(0.05, 1), 3)
     1.96
     """
-    if num_tests <= 0:
-        return math.inf
-    return NormalDist().inv_cdf(1.0 - family_wise_rate / (2.0 * num_tests))
-
-
-def two_sided_p_value(z: float) -> float:
-    """``P(|N(0,1)| >= |z|)``, accurate far in the tail."""
-    if not math.isfinite(z):
-        return 0.0 if math.isinf(z) else math.nan
-    return math.erfc(abs(z) / math.sqrt(2.0))
+    return z_threshold(family_wise_rate, num_tests)
 
 
 def check_seed(root: np.random.SeedSequence, name: str) -> np.random.SeedSequence:
@@ -300,20 +292,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dictionary (non-finite numbers become None)."""
 
-        def clean(value: Any) -> Any:
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            if isinstance(value, Mapping):
-                return {str(k): clean(v) for k, v in value.items()}
-            if isinstance(value, (list, tuple)):
-                return [clean(v) for v in value]
-            if isinstance(value, np.generic):
-                return clean(value.item())
-            if isinstance(value, np.ndarray):
-                return clean(value.tolist())
-            return value
-
-        return clean(
+        return jsonable(
             {
                 "quick": self.quick,
                 "seed": dict(self.seed),
@@ -341,11 +320,13 @@ class Report:
         directory.mkdir(parents=True, exist_ok=True)
         pngs: dict[str, Path] = {}
         if figures:
-            families = report_module.figure_families([row.name for row in self.rows])
             seed = self.seed.get("entropy", 0)
             with backends.use(self.backend):  # figures simulated on the backend of the checks
                 pngs = report_module.family_figures(
-                    directory, families, seed=seed if isinstance(seed, int) else 0, quick=self.quick
+                    directory,
+                    [row.name for row in self.rows],
+                    seed=seed if isinstance(seed, int) else 0,
+                    quick=self.quick,
                 )
         md = directory / "report.md"
         markdown = self.to_markdown()
@@ -356,7 +337,7 @@ class Report:
             )
         md.write_text(markdown, encoding="utf-8")
         js = directory / "report.json"
-        js.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+        write_json(js, self.to_dict())
         page = report_module.write_html(self, directory / "report.html", pngs)
         return [md, js, page, *pngs.values()]
 

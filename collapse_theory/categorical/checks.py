@@ -1,8 +1,8 @@
-"""Checks of the categorical model (theory.md §1, neutral Wright–Fisher).
+"""Checks of the categorical model (docs/theory.md §1, neutral Wright–Fisher).
 
 Monte Carlo checks compare a closed form of :mod:`collapse_theory.categorical` with the simulator
 :func:`collapse_theory.categorical.simulate`; exact checks compare it with brute force (dense
-binomial chains, the chain on all compositions) or with the formula written out in theory.md.
+binomial chains, the chain on all compositions) or with the formula written out in docs/theory.md.
 Closed forms are looked up on :mod:`collapse_theory.categorical` when a check runs, so a patched
 function is what gets checked.
 
@@ -20,57 +20,21 @@ from typing import Any
 import numpy as np
 from scipy import integrate
 
+from collapse_theory._stats import covariance_se, mean_se, variance_se
+from collapse_theory.categorical.theory import zipf
 from collapse_theory.regimes import Accumulate, FreshData, Replace
 from collapse_theory.verify.registry import add_check
 
-__all__ = ["K4", "ZIPF_30", "covariance_se", "mean_se", "variance_se"]
+__all__ = ["K4", "ZIPF_30"]
 
 FAMILY = "categorical"
 
-#: The four-state example of theory.md §1.1–1.3, 1.6.
+#: The four-state example of docs/theory.md §1.1–1.3, 1.6.
 K4 = (0.5, 0.3, 0.15, 0.05)
 
 
-def zipf(exponent: float, num_states: int) -> np.ndarray:
-    """``p_i ∝ i^(-exponent)``, ``i = 1..num_states``."""
-    weights = np.arange(1, num_states + 1, dtype=np.float64) ** -exponent
-    return weights / weights.sum()
-
-
-#: The 30-state Zipf(1.2) example of theory.md §1.4 and §1.9.
-ZIPF_30 = zipf(1.2, 30)
-
-
-# --------------------------------------------------------------------------------------------
-# estimators with standard errors
-
-
-def mean_se(x: np.ndarray) -> tuple[float, float]:
-    """Sample mean and its standard error ``std / sqrt(R)``."""
-    x = np.asarray(x, dtype=np.float64)
-    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
-
-
-def variance_se(x: np.ndarray) -> tuple[float, float]:
-    """Unbiased sample variance and its standard error from the fourth central moment.
-
-    ``Var(s^2) = (m4 - s^4 (R - 3) / (R - 1)) / R``.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    r = x.size
-    centred = x - x.mean()
-    s2 = float(centred @ centred / (r - 1))
-    m4 = float(np.mean(centred**4))
-    return s2, math.sqrt(max(m4 - s2 * s2 * (r - 3) / (r - 1), 0.0) / r)
-
-
-def covariance_se(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Unbiased sample covariance and the standard error of the mean of centred products."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    products = (x - x.mean()) * (y - y.mean())
-    r = x.size
-    return float(products.sum() / (r - 1)), float(products.std(ddof=1) / math.sqrt(r))
+#: The 30-state Zipf(1.2) example of docs/theory.md §1.4 and §1.9.
+ZIPF_30 = zipf(30, 1.2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,7 +95,7 @@ def binomial_chain(num_samples: int) -> np.ndarray:
 
 
 def dense_loss_probability(p: float, num_samples: int, generations: int) -> float:
-    """``[b(p)^T P^(n-1)]_0`` by dense vector-matrix products (theory.md §1.4, brute force)."""
+    """``[b(p)^T P^(n-1)]_0`` by dense vector-matrix products (docs/theory.md §1.4, brute force)."""
     from scipy.stats import binom
 
     vector = binom.pmf(np.arange(num_samples + 1), num_samples, p)

@@ -1,4 +1,4 @@
-"""Checks of the Gaussian-mixture simulator (theory.md §4) against the closed forms it must reduce to.
+"""Checks of the Gaussian-mixture simulator (docs/theory.md §4) against the closed forms it must reduce to.
 
 A Gaussian mixture under recursive EM fitting has no closed form (§4), but two limits do, and
 they test the EM simulator end to end (sampling, E step, M step, warm starts, bookkeeping):
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import integrate
 
-from collapse_theory.verify.categorical import mean_se, variance_se
+from collapse_theory._stats import mean_se, variance_se
 from collapse_theory.verify.registry import add_check
 
 FAMILY = "gmm"

@@ -1,148 +1,103 @@
-r"""Tail-mass laws computed without simulating the chains (Replace regime, constant M).
+r"""The Gaussian family's tail law (docs/theory.md §2.4, §2.9).
 
-- :func:`categorical_exact`: exact. The tail mass :math:`T_n = p_{n,A}` of a set A of states is
-  itself a 2-state Wright–Fisher chain, :math:`M T_{n+1} \mid T_n \sim \mathrm{Bin}(M, T_n)`
-  (theory.md §1.4, §1.9), so its whole law at every generation comes from the banded lumped
-  chain (:mod:`collapse_theory.categorical.markov`); the expected number of surviving tail
-  states is :math:`\sum_{i\in A}(1 - P(p_{n,i}=0))` by linearity.
-- :func:`gaussian_rao_blackwell`: Monte Carlo over the chi-square path only. Given the path,
-  :math:`\delta = (\mu_n-\mu_0)/\sigma_0 \sim N(0, A_n)` and :math:`s^2 = B_n`
-  (theory.md §2.4, §2.9), so :math:`E[T_n\mid S] = 2\bar\Phi(k/\sqrt{A_n+B_n})` and, because
-  :math:`T` grows with :math:`|\delta|` at fixed s, :math:`P(T_n\le t\mid S) =
-  2\Phi(d_t/\sqrt{A_n}) - 1` with :math:`d_t` the root of
-  :math:`\bar\Phi((k-d)/s)+\bar\Phi((k+d)/s) = t`: the mean is integrated over
-  :math:`\mu_n` exactly, and so is the distribution function (median, quantiles,
-  :math:`P(T_n<\varepsilon T_0)`), which removes the variance due to :math:`\mu_n`.
+A tail is the two-sided set :math:`A = \{x : |x-\mu_0| > k\sigma_0\}` of the original
+Gaussian (:class:`GaussianTail`). :func:`gaussian_rao_blackwell` is Monte Carlo over the
+chi-square path only: given the path, :math:`\delta = (\mu_n-\mu_0)/\sigma_0 \sim N(0, A_n)`
+and :math:`s^2 = B_n`, so :math:`E[T_n\mid S] = 2\bar\Phi(k/\sqrt{A_n+B_n})` and, because
+:math:`T` grows with :math:`|\delta|` at fixed s, :math:`P(T_n\le t\mid S) =
+2\Phi(d_t/\sqrt{A_n}) - 1` with :math:`d_t` the root of
+:math:`\bar\Phi((k-d)/s)+\bar\Phi((k+d)/s) = t`: the mean and the distribution function
+(median, quantiles, :math:`P(T_n<\varepsilon T_0)`) are integrated over :math:`\mu_n` exactly.
+:func:`gaussian_monte_carlo` simulates any regime. :func:`benchmark_settings` and
+:func:`benchmark_curves` are the family's rows of the tail-loss table.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from collapse_theory import gaussian
 from collapse_theory._validate import check_choice, check_int, check_real
-from collapse_theory.categorical import markov
-from collapse_theory.categorical.markov import lumped_loss_probability
 from collapse_theory.gaussian.theory import log_variance_cumulants
 from collapse_theory.rng import as_seed_sequence
 from collapse_theory.schedules import sample_sizes
-from collapse_theory.tails.curves import QUANTILE_LEVELS, TailCurve, _half_window
-from collapse_theory.tails.definitions import CategoricalTail, GaussianTail
+from collapse_theory.tails.curves import (
+    QUANTILE_LEVELS,
+    TailCurve,
+    check_eps,
+    check_fraction,
+    check_record,
+    curve_from_samples,
+    drift_from_logs,
+    half_window,
+    horizon,
+    one_of,
+)
+from collapse_theory.tails.table import REGIMES, Setting
 
-__all__ = ["categorical_exact", "gaussian_rao_blackwell"]
-
-
-def _check_record(generations: Any) -> np.ndarray:
-    from collapse_theory._validate import check_generations
-
-    gens = check_generations("generations", generations)
-    if gens.ndim != 1 or gens.size < 2:
-        raise ValueError(
-            f"generations must be a 1-D list of at least 2 generations; got shape {gens.shape}"
-        )
-    gens = np.unique(gens)
-    if gens[0] != 0:
-        raise ValueError("generations must include generation 0 (the original tail mass)")
-    return gens
-
-
-def _check_eps(eps: Any) -> float:
-    eps = check_real("eps", eps, minimum=0.0, strict_minimum=True)
-    if eps >= 1.0:
-        raise ValueError(f"eps must lie strictly between 0 and 1 (a fraction of T0); got {eps}")
-    return eps
+__all__ = [
+    "GaussianTail",
+    "benchmark_curves",
+    "benchmark_settings",
+    "gaussian_monte_carlo",
+    "gaussian_rao_blackwell",
+]
 
 
-def _law_quantile(fractions: np.ndarray, cdf: np.ndarray, level: float) -> float:
-    """Smallest support point with CDF >= level (a tiny slack absorbs rounding)."""
-    return float(fractions[np.searchsorted(cdf, level - 1e-12)])
+@dataclass(frozen=True)
+class GaussianTail:
+    r"""The two-sided tail :math:`A = \{x : |x - \mu_0| > k\sigma_0\}` of :math:`N(\mu_0,\sigma_0^2)`.
 
+    Give exactly one of ``k`` > 0 or ``quantile`` q in (0, 1) (the lowest-density region with
+    original mass q: :math:`k = \bar\Phi^{-1}(q/2)`). The tail mass of :math:`N(\mu,\sigma^2)` is
+    (docs/theory.md §2.9, with :math:`\delta = (\mu-\mu_0)/\sigma_0`, :math:`s = \sigma/\sigma_0`)
 
-def categorical_exact(
-    p0: Any, tail: CategoricalTail, num_samples: Any, generations: Any, *, eps: float = 0.01
-) -> TailCurve:
-    r"""Exact tail-mass law of the categorical model under Replace (theory.md §1.4, §1.9).
-
-    :math:`E T_n = T_0` (martingale); median, quantiles and :math:`P(T_n < \varepsilon T_0)`
-    from the law of the lumped chain; surviving tail states
-    :math:`\sum_{i\in A}(1 - P(p_{n,i} = 0))`; the scale drift
-    :math:`\ln E[T_n(1-T_n)]` per generation is :math:`\ln(1-1/M)` exactly (§1.3), here read off
-    the computed laws (NaN when the lumped chain is absorbed by mid-horizon). Truncation error of every probability below about 1e-12.
-
-    Parameters
-    ----------
-    p0 : array_like, shape (K,)
-    tail : CategoricalTail
-    num_samples : int or schedule
-        M >= 1, or a sample-size schedule.
-    generations : array_like of int
-        Recorded generations, including 0.
-    eps : float
-        Relative level in (0, 1).
-
-    Returns
-    -------
-    TailCurve
-        ``method="exact"``; standard errors are 0.
+    .. math:: T = \bar\Phi\big((k-\delta)/s\big) + \Phi\big((-k-\delta)/s\big).
 
     Examples
     --------
-    >>> curve = categorical_exact([0.9, 0.05, 0.05], CategoricalTail(threshold=0.1), 20, [0, 1])
-    >>> round(float(curve.prob_below[1]), 6)  # both rare states lost at once: 0.9**20
-    0.121577
+    >>> round(GaussianTail(quantile=0.05).width, 4)
+    1.96
+    >>> round(GaussianTail(k=3).original_mass, 5)
+    0.0027
     """
-    if not isinstance(tail, CategoricalTail):
-        raise TypeError(f"tail must be a CategoricalTail; got {type(tail).__name__}")
-    states = tail.states(p0)
-    p0 = np.asarray(p0, dtype=float) / np.sum(p0)
-    gens = _check_record(generations)
-    sample_sizes(num_samples, int(gens[-1]))  # validates the schedule (M_i >= 1)
-    eps = _check_eps(eps)
-    t0 = float(p0[states].sum())
-    path = markov.propagate(t0, num_samples, gens, distributions=True)
-    g = gens.size
-    mean, median, prob, het = (np.empty(g) for _ in range(4))
-    quantiles = np.empty((len(QUANTILE_LEVELS), g))
-    for j, (size, v, v_lo, lost, full) in enumerate(path.distributions):
-        if size is None:
-            fractions, probs = np.array([t0]), np.array([1.0])
+
+    k: float | None = None
+    quantile: float | None = None
+
+    def __post_init__(self) -> None:
+        name, value = one_of("GaussianTail", k=self.k, quantile=self.quantile)
+        if name == "k":
+            value = check_real("k", value, minimum=0.0, strict_minimum=True)
         else:
-            inner = (v_lo + np.arange(v.size)) / size
-            fractions = np.concatenate([[0.0], inner, [1.0]])
-            probs = np.concatenate([[lost], v, [full]])
-        cdf = np.cumsum(probs)
-        mean[j] = float(fractions @ probs)
-        het[j] = float((fractions * (1.0 - fractions)) @ probs)
-        median[j] = _law_quantile(fractions, cdf, 0.5)
-        quantiles[:, j] = [_law_quantile(fractions, cdf, q) for q in QUANTILE_LEVELS]
-        prob[j] = float(probs[fractions < eps * t0].sum())
-    lost_each = lumped_loss_probability(p0[states][:, None], num_samples, gens[None, :])[0]
-    first, last = _half_window(gens)
-    with np.errstate(divide="ignore", invalid="ignore"):  # NaN once every chain is absorbed
-        drift = float(np.log(het[last] / het[first]) / (gens[last] - gens[first]))
-    zeros = np.zeros(g)
-    return TailCurve(
-        generations=gens,
-        initial_mass=t0,
-        method="exact",
-        mean=mean,
-        mean_se=zeros,
-        median=median,
-        quantiles=quantiles,
-        eps=eps,
-        prob_below=prob,
-        prob_below_se=zeros,
-        surviving=(1.0 - lost_each).sum(axis=0),
-        surviving_se=zeros,
-        scale_drift=drift,
-        scale_drift_se=0.0,
-    )
+            value = check_fraction("quantile", value)
+        object.__setattr__(self, name, value)
 
+    @property
+    def width(self) -> float:
+        """k: the tail starts k original standard deviations from the original mean."""
+        if self.k is not None:
+            return self.k
+        return float(-ndtri(0.5 * self.quantile))
 
-# ---------------------------------------------------------------------------------------------
-# Gaussian: Rao–Blackwellised over the mean (theory.md §2.9)
+    @property
+    def original_mass(self) -> float:
+        r""":math:`T_0 = 2\bar\Phi(k)`."""
+        return float(2.0 * ndtr(-self.width))
+
+    def mass(self, mean: Any, var: Any, *, mean0: float = 0.0, var0: float = 1.0) -> np.ndarray:
+        """Tail mass of N(mean, var) (arrays broadcast); original model N(mean0, var0)."""
+        from collapse_theory.metrics import tail_mass_gaussian
+
+        return np.asarray(
+            tail_mass_gaussian(mean, var, self.width, center=mean0, scale=math.sqrt(var0))
+        )
+
 
 _BISECTIONS = 30
 _GRID_POINTS = 40
@@ -194,7 +149,7 @@ def gaussian_rao_blackwell(
     seed: Any = None,
 ) -> TailCurve:
     r"""Tail mass of the 1-D Gaussian chain under Replace, Rao–Blackwellised over
-    :math:`\mu_n` (theory.md §2.4, §2.9).
+    :math:`\mu_n` (docs/theory.md §2.4, §2.9).
 
     Draws ``num_paths`` chi-square paths :math:`B_n = \prod_{l\le n} S_l`,
     :math:`A_n = \sum_{i<n} B_i/M` (MLE: :math:`S = \chi^2_{M-1}/M`); the mean is
@@ -232,12 +187,12 @@ def gaussian_rao_blackwell(
     """
     if not isinstance(tail, GaussianTail):
         raise TypeError(f"tail must be a GaussianTail; got {type(tail).__name__}")
-    gens = _check_record(generations)
+    gens = check_record(generations)
     sizes = sample_sizes(num_samples, int(gens[-1])).astype(np.float64)
     if sizes.size and sizes.min() < 2:
         raise ValueError(f"num_samples must be >= 2 in every generation; got {int(sizes.min())}")
     estimator = check_choice("estimator", estimator, ("unbiased", "mle"))
-    eps = _check_eps(eps)
+    eps = check_eps(eps)
     num_paths = check_int("num_paths", num_paths, minimum=100, maximum=10**7)
     # separate streams: the chi-square paths must not depend on which generations are recorded
     path_seed, grid_seed = as_seed_sequence(seed).spawn(2)
@@ -302,7 +257,7 @@ def gaussian_rao_blackwell(
         med[gens == 0] = t0
         return med
 
-    first, last = _half_window(gens)
+    first, last = half_window(gens)
     kappa1 = log_variance_cumulants(num_samples, gens[[first, last]], order=1, estimator=estimator)[
         0
     ]
@@ -337,3 +292,108 @@ def _level_grid(
     grid = np.quantile(np.maximum(pilot, 1e-300), np.linspace(0.0, 1.0, _GRID_POINTS))
     grid = np.maximum.accumulate(grid * (1.0 + 1e-9 * np.arange(_GRID_POINTS)))
     return np.concatenate([[first], grid])
+
+
+def gaussian_monte_carlo(
+    tail: GaussianTail,
+    num_samples: Any,
+    generations: Any,
+    *,
+    estimator: str = "unbiased",
+    regime: Any = None,
+    eps: float = 0.01,
+    num_replicates: int = 2000,
+    seed: Any = None,
+    progress: bool = False,
+) -> TailCurve:
+    r"""Tail mass :math:`\bar\Phi((k-\delta)/s) + \Phi((-k-\delta)/s)` of simulated 1-D Gaussian
+    chains started at N(0, 1) (exact sufficient-statistics sampler, docs/theory.md §2.1, §2.9).
+
+    The scale drift is the mean per-generation change of :math:`\ln\sigma_n^2` over the second
+    half of the horizon (:math:`\approx -1/M` unbiased, :math:`-2/M` MLE under Replace, §2.3).
+
+    Examples
+    --------
+    >>> curve = gaussian_monte_carlo(GaussianTail(k=3), 10, [0, 20], num_replicates=500, seed=0)
+    >>> round(float(curve.median[0]), 4)
+    0.0027
+    """
+    if not isinstance(tail, GaussianTail):
+        raise TypeError(f"tail must be a GaussianTail; got {type(tail).__name__}")
+    gens = check_record(generations)
+    eps = check_eps(eps)
+    num_replicates = check_int("num_replicates", num_replicates, minimum=2)
+    run = gaussian.simulate(
+        0.0,
+        1.0,
+        num_samples,
+        horizon(gens),
+        num_replicates=num_replicates,
+        estimator=estimator,
+        regime=regime,
+        record=gens,
+        seed=seed,
+        progress=progress,
+    )
+    masses = tail.mass(run["mean"], run["var"])
+    with np.errstate(divide="ignore"):
+        drift = drift_from_logs(gens, np.log(run["var"]))
+    return curve_from_samples(gens, masses, tail.original_mass, eps, scale_drift=drift)
+
+
+# ---------------------------------------------------------------------------------------------
+# rows of the tail-loss table
+
+#: Label and the tail described in the table's notes.
+BENCHMARK_NOTE = "gaussian: |x| > 1.645 for N(0,1), the 10% of lowest density (drift: E ln σ²)"
+
+
+def benchmark_settings(sizes: tuple[int, ...], quick: bool) -> list[Setting]:
+    """N(0, 1), unbiased and MLE, every M and regime; 4000 replicates (200 when ``quick``);
+    horizon 2M."""
+    r = min(4000, 200) if quick else 4000
+    return [
+        Setting("gaussian", "N(0,1)", estimator, m, regime, 2 * m, r, "gaussian")
+        for estimator in ("unbiased", "mle")
+        for m in sizes
+        for regime in REGIMES
+    ]
+
+
+def benchmark_curves(
+    setting: Setting,
+    generations: np.ndarray,
+    *,
+    tail_quantile: float,
+    eps: float,
+    mc_seed: np.random.SeedSequence,
+    exact_seed: np.random.SeedSequence,
+) -> list[TailCurve]:
+    """Monte Carlo curve of the setting, then the Rao–Blackwellised law under Replace."""
+    tail = GaussianTail(quantile=tail_quantile)
+    m, r = setting.num_samples, setting.replicates
+    curves = [
+        gaussian_monte_carlo(
+            tail,
+            m,
+            generations,
+            estimator=setting.estimator,
+            regime=REGIMES[setting.regime],
+            eps=eps,
+            num_replicates=r,
+            seed=mc_seed,
+        )
+    ]
+    if setting.regime == "replace":
+        curves.append(
+            gaussian_rao_blackwell(
+                tail,
+                m,
+                generations,
+                estimator=setting.estimator,
+                eps=eps,
+                num_paths=min(max(r, 100), 2000),
+                seed=exact_seed,
+            )
+        )
+    return curves

@@ -1,4 +1,4 @@
-"""Checks of the Gaussian model (theory.md §2 in one dimension, §3 in d dimensions).
+"""Checks of the Gaussian model (docs/theory.md §2 in one dimension, §3 in d dimensions).
 
 Monte Carlo checks compare a closed form of :mod:`collapse_theory.gaussian` with the library's own
 simulator :func:`collapse_theory.gaussian.simulate` (mostly ``method="sufficient"``, a few with
@@ -7,7 +7,7 @@ Exact checks compare a closed form with an independent computation (scipy specia
 numerical integration, another closed form it must agree with). Closed forms are looked up on
 :mod:`collapse_theory.gaussian` when a check runs, so a patched function is what gets checked.
 
-Heavy tails (theory.md §2.5). Under the unbiased estimator :math:`\\sigma_n^2` is a martingale whose
+Heavy tails (docs/theory.md §2.5). Under the unbiased estimator :math:`\\sigma_n^2` is a martingale whose
 relative variance :math:`\\prod(1+2/k_i) - 1` grows geometrically, so MC means of
 :math:`\\sigma_n^2` (and of quantities containing it) are only used where that factor is small
 (n <~ M, or summable schedules); otherwise the checks use log-scale quantities, the standard
@@ -29,17 +29,17 @@ from scipy import integrate
 from scipy.special import digamma, ndtr, polygamma
 from scipy.stats import chi2
 
+from collapse_theory._stats import mean_se, proportion_se, variance_se
 from collapse_theory.regimes import Accumulate, FreshData
 from collapse_theory.schedules import Linear, Power
-from collapse_theory.verify.categorical import mean_se, variance_se
 from collapse_theory.verify.registry import add_check
 
-__all__ = ["COV3", "bures_w2_squared", "proportion_se"]
+__all__ = ["COV3", "bures_w2_squared"]
 
 FAMILY = "gaussian"
 Estimate = Callable[[np.random.SeedSequence, bool], tuple[float, float]]
 
-#: The 3x3 covariance of the examples of theory.md §3.2-3.4 (tr = 3.5, det = 0.695).
+#: The 3x3 covariance of the examples of docs/theory.md §3.2-3.4 (tr = 3.5, det = 0.695).
 COV3 = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]])
 _COV3_LIST = COV3.tolist()
 _FULL = 10  # full runs use 10x the quick number of replicates
@@ -49,17 +49,10 @@ _FULL = 10  # full runs use 10x the quick number of replicates
 # estimators with standard errors
 
 
-def proportion_se(flags: np.ndarray) -> tuple[float, float]:
-    """Proportion of True and its binomial standard error ``sqrt(p (1 - p) / R)``."""
-    flags = np.asarray(flags, dtype=bool)
-    p = float(flags.mean())
-    return p, math.sqrt(max(p * (1.0 - p), 0.0) / flags.size)
-
-
 def bures_w2_squared(
     mean: np.ndarray, cov: np.ndarray, mean0: np.ndarray, cov0: np.ndarray
 ) -> np.ndarray:
-    """``W_2^2(N(mean_r, cov_r), N(mean0, cov0))`` for a stack of R Gaussians (theory.md §3.6).
+    """``W_2^2(N(mean_r, cov_r), N(mean0, cov0))`` for a stack of R Gaussians (docs/theory.md §3.6).
 
     ``|m_r - m_0|^2 + tr(C_r + C_0 - 2 (C_0^{1/2} C_r C_0^{1/2})^{1/2})``, vectorised over the
     leading axis (``mean`` (R, d), ``cov`` (R, d, d)) by symmetric eigendecompositions; the same
@@ -173,7 +166,7 @@ def _mc_1d(
 
 
 def _w2_1d(mu: np.ndarray, var: np.ndarray) -> tuple[float, float]:
-    """MC mean of ``W_2^2 = mu^2 + (sigma - 1)^2`` against N(0, 1) (theory.md §2.5)."""
+    """MC mean of ``W_2^2 = mu^2 + (sigma - 1)^2`` against N(0, 1) (docs/theory.md §2.5)."""
     return mean_se(mu * mu + (np.sqrt(var) - 1.0) ** 2)
 
 
@@ -600,7 +593,7 @@ _RB_SEED = 29  # fixed seed of the theory side (its own MC error enters the stan
 
 
 def _tail_about_mu0(mu: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """``P_n(|X - mu_0| > k sigma_0)`` per replicate (theory.md §2.9)."""
+    """``P_n(|X - mu_0| > k sigma_0)`` per replicate (docs/theory.md §2.9)."""
     s = np.sqrt(var)
     return ndtr((mu - _TAIL_K) / s) + ndtr((-_TAIL_K - mu) / s)
 

@@ -1,0 +1,224 @@
+"""Shared pieces of the command line: the parser class, the error type and the argument parsers
+and table formatting that several subcommands use. Nothing here names a model family.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import numpy as np
+
+from collapse_theory.regimes import Accumulate, FreshData, Regime, Replace
+from collapse_theory.results import SimulationResult
+
+__all__ = [
+    "Commands",
+    "Parser",
+    "UsageError",
+    "add_output_options",
+    "add_run_options",
+    "finish_simulation",
+    "format_table",
+    "number",
+    "parse_matrix",
+    "parse_record",
+    "parse_regime",
+    "parse_vector",
+    "pick_rows",
+    "positive_int",
+]
+
+PROG = "collapse-theory"
+
+
+class UsageError(ValueError):
+    """Bad command-line input (reported in one line, exit status 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, ``collapse-theory: error: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+@dataclass(frozen=True)
+class Commands:
+    """Where a module adds its subcommands: ``top`` holds the top-level commands
+    (``collapse-theory NAME``) and ``simulate`` the models of ``collapse-theory simulate MODEL``
+    (both argparse subparser actions; their parsers are :class:`Parser`)."""
+
+    top: Any
+    simulate: Any
+
+
+def number(text: str, kind: type, what: str) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        raise UsageError(
+            f"{what} must be {'an integer' if kind is int else 'a number'}; got {text!r}"
+        ) from None
+
+
+def parse_regime(spec: str) -> Regime:
+    """``replace``, ``accumulate`` or ``fresh:FRACTION[:mix|split]`` as a regime object."""
+    if spec == "replace":
+        return Replace()
+    if spec == "accumulate":
+        return Accumulate()
+    parts = spec.split(":")
+    if parts[0] == "fresh" and len(parts) in (2, 3):
+        fraction = number(parts[1], float, "--regime fresh FRACTION")
+        variant = parts[2] if len(parts) == 3 else "mix"
+        if variant not in ("mix", "split"):
+            raise UsageError(f"--regime {spec!r}: the variant must be 'mix' or 'split'")
+        return FreshData(fraction, variant)  # type: ignore[arg-type]
+    raise UsageError(
+        f"--regime {spec!r}: expected replace, accumulate or fresh:FRACTION[:mix|split]"
+    )
+
+
+def parse_record(spec: str) -> Any:
+    """``all``, ``last`` or a comma-separated list of generations."""
+    if spec in ("all", "last"):
+        return spec
+    try:
+        generations = [int(part) for part in spec.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(
+            f"--record {spec!r}: expected all, last or comma-separated generations such as 0,5,10"
+        ) from None
+    if not generations:
+        raise UsageError(f"--record {spec!r}: no generations given")
+    return generations
+
+
+def parse_vector(spec: str, what: str) -> np.ndarray:
+    """Comma-separated numbers (``"0.5"`` or ``"1,2,3"``) as a 1-D float array.
+
+    Examples
+    --------
+    >>> parse_vector("1, 2.5", "--mean0").tolist()
+    [1.0, 2.5]
+    """
+    parts = [part.strip() for part in spec.split(",")]
+    if not parts or any(not part for part in parts):
+        raise UsageError(f"{what} {spec!r}: expected comma-separated numbers such as 0,1.5")
+    values = np.array([number(part, float, what) for part in parts])
+    if not np.all(np.isfinite(values)):
+        raise UsageError(f"{what} {spec!r}: every value must be finite")
+    return values
+
+
+def parse_matrix(spec: str, what: str) -> np.ndarray:
+    """A matrix written row by row, ``"a,b;c,d"`` (rows separated by ``;``), as a 2-D array.
+
+    Examples
+    --------
+    >>> parse_matrix("2,0.5;0.5,1", "--cov0").tolist()
+    [[2.0, 0.5], [0.5, 1.0]]
+    """
+    rows = [parse_vector(row, what) for row in spec.split(";")]
+    if len({row.size for row in rows}) != 1:
+        raise UsageError(f"{what} {spec!r}: every row must have the same number of entries")
+    matrix = np.array(rows)
+    if matrix.shape[0] != matrix.shape[1]:
+        raise UsageError(
+            f"{what} {spec!r}: expected a square matrix, rows separated by ';' such as "
+            f"'1,0;0,1'; got shape {matrix.shape}"
+        )
+    return matrix
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options every ``simulate MODEL`` shares: sizes and data regime."""
+    parser.add_argument(
+        "--num-samples",
+        required=True,
+        type=positive_int,
+        metavar="M",
+        help="samples per generation",
+    )
+    parser.add_argument(
+        "--generations",
+        required=True,
+        type=positive_int,
+        metavar="N",
+        help="number of generations (fits)",
+    )
+    parser.add_argument(
+        "--replicates",
+        type=positive_int,
+        default=1000,
+        metavar="R",
+        help="independent chains (default 1000)",
+    )
+    parser.add_argument(
+        "--regime",
+        default="replace",
+        help="replace (default), accumulate, or fresh:FRACTION[:mix|split]",
+    )
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """Options every ``simulate MODEL`` shares: recording, seed, output file, display."""
+    parser.add_argument(
+        "--record", default="all", help="generations to keep: all (default), last, or e.g. 0,5,10"
+    )
+    parser.add_argument(
+        "--seed",
+        type=positive_int,
+        default=None,
+        metavar="S",
+        help="root seed (default: fresh entropy, stored with the run)",
+    )
+    parser.add_argument("--out", metavar="FILE.npz", help="save the run (SimulationResult .npz)")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    parser.add_argument(
+        "--max-rows",
+        type=positive_int,
+        default=50,
+        metavar="N",
+        help="print at most N generations, evenly spaced (default 50; 0: all)",
+    )
+
+
+def finish_simulation(result: SimulationResult, header: str, table: str, out: str | None) -> int:
+    """Print the run's header line and summary table; save it if ``out`` is given."""
+    print(f"{header}, seed entropy={result.metadata['seed']['entropy']}")
+    print(table)
+    if out:
+        path = result.save(out)
+        print(f"saved {path}")
+    return 0
+
+
+def pick_rows(num_generations: int, max_rows: int) -> np.ndarray:
+    """Indices of at most ``max_rows`` recorded generations, evenly spaced (0: all)."""
+    picks = np.arange(num_generations)
+    if max_rows and num_generations > max_rows:
+        picks = np.unique(np.linspace(0, num_generations - 1, max_rows).round().astype(int))
+    return picks
+
+
+def format_table(header: list[str], rows: list[list[str]], shown: int, total: int) -> str:
+    """Right-aligned columns, plus a note when only ``shown`` of ``total`` generations are shown."""
+    widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    if shown < total:
+        lines.append(f"({shown} of {total} recorded generations shown; --max-rows 0 for all)")
+    return "\n".join(lines)

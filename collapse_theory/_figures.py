@@ -1,0 +1,284 @@
+r"""Figures: one style, small drawing helpers, saving, and the one figure registry.
+
+Every figure of the library is a function registered here with :func:`register`, by its family's
+``figures.py`` (or by the cross-family tail-loss table): ``collapse-theory figures``,
+``verify --out`` and ``tail-loss`` all draw from this registry. Figures are built on
+:class:`matplotlib.figure.Figure` with the Agg canvas directly, so no pyplot state or backend is
+touched, and each figure spawns its own random streams from its ``seed``.
+
+Kinds of figure:
+
+- ``"paper"``: ``draw(*, seed=0, quick=False) -> Figure``; listed by ``collapse-theory figures``.
+- ``"report"``: ``draw(seed=0, quick=True) -> Figure``, the verify report's figure of the checks
+  whose names start with one of its ``checks`` prefixes (the longest matching prefix wins).
+- ``"table"``: ``draw(table) -> Figure``, a figure of the tail-loss table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "COLORS",
+    "FigureSpec",
+    "band",
+    "caption",
+    "ellipse",
+    "figures",
+    "get",
+    "log_grid",
+    "new_figure",
+    "register",
+    "report_figures",
+    "save",
+]
+
+#: Resolution of saved PNGs (dots per inch); PDFs are vector.
+PNG_DPI = 130
+#: Alpha of Monte Carlo bands.
+BAND_ALPHA = 0.25
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
+STYLE = {
+    "font.size": 9.5,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8,
+    "legend.framealpha": 0.9,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+}
+
+Kind = Literal["paper", "report", "table"]
+KINDS = ("paper", "report", "table")
+
+
+# ---------------------------------------------------------------------------------------------
+# drawing helpers
+
+
+def new_figure(width: float, height: float, ncols: int) -> tuple[Figure, list[Axes]]:
+    """A figure with ``ncols`` axes side by side, on the Agg canvas (no pyplot state)."""
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+    return fig, axes
+
+
+def log_grid(n_max: int, points: int, *, start: int = 1) -> np.ndarray:
+    """About ``points`` distinct integers from ``start`` to ``n_max``, log-spaced."""
+    grid = np.unique(np.geomspace(start, n_max, points).round().astype(np.int64))
+    return grid[(grid >= start) & (grid <= n_max)]
+
+
+def caption(fig: Figure, text: str) -> None:
+    """A caption line under the axes stating parameters and what the bands are."""
+    fig.get_layout_engine().set(h_pad=0.06)
+    fig.supxlabel(text, fontsize=8, color="0.25")
+
+
+def band(
+    ax: Axes,
+    x: ArrayLike,
+    samples: ArrayLike,
+    color: str,
+    label: str,
+    *,
+    theory: ArrayLike | None = None,
+) -> None:
+    """Monte Carlo mean of ``samples`` (generations x replicates) with a band of +- 2 standard
+    errors; with ``theory``, the mean minus theory (agreement: the band covers zero)."""
+    samples = np.asarray(samples, dtype=np.float64)
+    mean = samples.mean(axis=1)
+    se = samples.std(axis=1, ddof=1) / math.sqrt(samples.shape[1])
+    if theory is not None:
+        mean = mean - np.asarray(theory)
+        ax.axhline(0.0, color="k", lw=0.8)
+    ax.fill_between(x, mean - 2 * se, mean + 2 * se, color=color, alpha=BAND_ALPHA, lw=0)
+    ax.plot(x, mean, ".", color=color, ms=3, label=label)
+
+
+def ellipse(ax: Axes, mean: ArrayLike, cov: ArrayLike, color: str) -> None:
+    """The 2-sigma ellipse of N(mean, cov) (first two coordinates)."""
+    mean, cov = np.asarray(mean), np.asarray(cov)
+    values, vectors = np.linalg.eigh(cov[:2, :2])
+    values = np.clip(values, 0.0, None)
+    angle = float(np.degrees(np.arctan2(vectors[1, 1], vectors[0, 1])))
+    ax.add_patch(
+        mpl.patches.Ellipse(
+            tuple(mean[:2]),
+            width=4.0 * np.sqrt(values[1]),
+            height=4.0 * np.sqrt(values[0]),
+            angle=angle,
+            fill=False,
+            color=color,
+            lw=1.6,
+        )
+    )
+
+
+def save(fig: Figure, out_dir: str | Path, name: str) -> tuple[Path, Path]:
+    """Write ``fig`` as ``<out_dir>/<name>.png`` (130 dpi) and ``<out_dir>/<name>.pdf``.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    out_dir : str or pathlib.Path
+        Created if missing.
+    name : str
+        File stem: letters, digits, ``_`` and ``-`` only.
+
+    Returns
+    -------
+    (pathlib.Path, pathlib.Path)
+        The PNG and PDF paths.
+
+    Raises
+    ------
+    TypeError
+        If ``fig`` is not a matplotlib Figure.
+    ValueError
+        If ``name`` is empty or contains other characters.
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib.figure.Figure; got {type(fig).__name__}")
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-" for c in name):
+        raise ValueError(
+            f"name must be a non-empty file stem of letters, digits, _ or -; got {name!r}"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    png, pdf = out / f"{name}.png", out / f"{name}.pdf"
+    if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.savefig(png, dpi=PNG_DPI, pil_kwargs={"optimize": True})
+    fig.savefig(pdf)
+    return png, pdf
+
+
+# ---------------------------------------------------------------------------------------------
+# the registry
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A registered figure: its name, how to draw it, and who uses it."""
+
+    name: str
+    draw: Callable[..., Figure]
+    kind: Kind
+    family: str | None = None
+    checks: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        """The first line of the drawing function's docstring."""
+        return (self.draw.__doc__ or "").strip().splitlines()[0] if self.draw.__doc__ else ""
+
+
+_REGISTRY: dict[str, FigureSpec] = {}
+_loaded = False
+#: Family -> the name of its ``figures`` module, for every family whose figures were loaded.
+_family_modules: dict[str, str] = {}
+
+
+def register(
+    name: str, *, kind: Kind = "paper", family: str | None = None, checks: Iterable[str] = ()
+) -> Callable[[Callable[..., Figure]], Callable[..., Figure]]:
+    """Decorator: register the drawing function as the figure ``name``.
+
+    Examples
+    --------
+    >>> @register("toy_figure_doc", kind="paper")
+    ... def figure_toy(*, seed=0, quick=False):
+    ...     '''A toy.'''
+    ...     return new_figure(3, 2, 1)[0]
+    >>> get("toy_figure_doc").summary
+    'A toy.'
+    >>> _ = _REGISTRY.pop("toy_figure_doc")
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+
+    def decorate(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+        known = _REGISTRY.get(name)
+        if known is not None and known.draw.__qualname__ != draw.__qualname__:
+            raise ValueError(f"a figure named {name!r} is already registered")
+        _REGISTRY[name] = FigureSpec(name, draw, kind, family, tuple(checks))
+        return draw
+
+    return decorate
+
+
+def _load() -> None:
+    """Import every module that registers figures: each family's ``figures`` and the tail-loss
+    table's."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import importlib
+
+    from collapse_theory import families
+
+    families.on_change(_reload)
+    for family, module in families.modules("figures"):
+        _family_modules[family] = module.__name__
+    importlib.import_module("collapse_theory.tails.figures")
+
+
+def _reload() -> None:
+    """The families changed: load again on next use, and forget the figures of every family
+    that is no longer registered (its module too, so that registering it again re-adds them)."""
+    global _loaded
+    _loaded = False
+    from collapse_theory import families
+
+    gone = families.forget_modules(_family_modules)
+    for name in [name for name, spec in _REGISTRY.items() if spec.family in gone]:
+        del _REGISTRY[name]
+
+
+def figures(kind: Kind | None = None) -> dict[str, FigureSpec]:
+    """Every registered figure (of one ``kind``), in registration order."""
+    _load()
+    return {n: s for n, s in _REGISTRY.items() if kind is None or s.kind == kind}
+
+
+def get(name: str) -> FigureSpec:
+    """The figure ``name``; a ValueError lists the known names."""
+    found = figures().get(name)
+    if found is None:
+        raise ValueError(f"unknown figure {name!r}; choose from {sorted(figures())}")
+    return found
+
+
+def report_figures(check_names: Iterable[str]) -> list[FigureSpec]:
+    """The report figures of a verify run of these checks: each check belongs to the report
+    figure with the longest of its ``checks`` prefixes that starts the check's name."""
+    reports = figures("report")
+    chosen = set()
+    for check in check_names:
+        matches = [
+            (len(prefix), name)
+            for name, spec in reports.items()
+            for prefix in spec.checks
+            if check.startswith(prefix)
+        ]
+        if matches:
+            chosen.add(max(matches)[1])
+    return [spec for name, spec in reports.items() if name in chosen]

@@ -1,0 +1,154 @@
+"""The model families of the library, and the one place where a family is registered.
+
+A family is a package (``collapse_theory/<name>/``) whose modules follow one template
+(docs/contributing.md): ``simulate.py`` (the public simulator), ``theory.py`` (closed forms),
+``tails.py`` (its one tail law and tail-loss benchmark rows), ``checks.py`` (its verify checks),
+``figures.py`` (its figures) and ``cli.py`` (its subcommands). The shared machinery -- the verify
+runner, the figure registry, the tail-loss table, the sweep and the command line -- finds these
+modules through this registry and never names a family itself. A family states what the machinery
+cannot guess in a :class:`Family` object called ``FAMILY`` in its ``__init__.py``.
+
+Adding a family to the library is one line in :data:`BUILTIN`; a family that lives outside the
+package (a plug-in, or a toy family in a test) is added with :func:`register`.
+
+Examples
+--------
+>>> from collapse_theory import families
+>>> families.names()[:3]
+['categorical', 'gaussian', 'gmm']
+>>> families.get("gaussian").simulator_arrays
+('mean', 'var', 'cov')
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+__all__ = ["BUILTIN", "Family", "get", "module", "modules", "names", "register", "unregister"]
+
+#: The built-in families, in the order the machinery lists them (verify table, figures, tails).
+BUILTIN = ("categorical", "gaussian", "gmm")
+
+#: The template's optional modules of a family package.
+PARTS = ("theory", "simulate", "tails", "checks", "figures", "cli")
+
+
+@dataclass(frozen=True)
+class Family:
+    """What a family declares to the shared machinery (``FAMILY`` in its ``__init__.py``).
+
+    Parameters
+    ----------
+    name : str
+        The family's name: the prefix of its checks (``"gaussian.expected_variance"``) and of its
+        sweep functions (``"gaussian.simulate"``, ``"gaussian.theory.expected_variance"``).
+    simulator_arrays : tuple of str
+        The arrays its ``simulate`` may return (a sweep's ``keep``); empty if it has no simulator.
+    theory : bool
+        Whether the public functions of its ``theory`` module may be swept.
+    sweep_arguments : mapping of str to callable
+        Parameter name -> how a sweep spec's value (TOML: numbers, strings, lists, tables) becomes
+        the library's argument, e.g. ``"p0": "zipf:1.1:100" -> array``.
+    """
+
+    name: str
+    simulator_arrays: tuple[str, ...] = ()
+    theory: bool = False
+    sweep_arguments: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+
+
+#: Family name -> the import path of its package.
+_PACKAGES: dict[str, str] = {name: f"collapse_theory.{name}" for name in BUILTIN}
+
+
+def register(name: str, package: str) -> None:
+    """Add the family ``name`` whose package is importable as ``package`` (e.g. a plug-in).
+
+    The package must define ``FAMILY`` (a :class:`Family` with this name). Registering an
+    existing name again with the same package does nothing; with another package it is refused.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be a Python identifier; got {name!r}")
+    if _PACKAGES.get(name, package) != package:
+        raise ValueError(f"family {name!r} is already registered as {_PACKAGES[name]!r}")
+    declared = importlib.import_module(package).FAMILY
+    if not isinstance(declared, Family) or declared.name != name:
+        raise ValueError(f"{package}.FAMILY must be a Family named {name!r}; got {declared!r}")
+    _PACKAGES[name] = package
+    _changed()
+
+
+def unregister(name: str) -> None:
+    """Remove a family added with :func:`register` (built-in families stay)."""
+    if name in BUILTIN:
+        raise ValueError(f"{name!r} is a built-in family")
+    if _PACKAGES.pop(name, None) is not None:
+        _changed()
+
+
+def names() -> list[str]:
+    """The registered families, built-in ones first."""
+    return list(_PACKAGES)
+
+
+def package(name: str) -> ModuleType:
+    """The family's package (imported on first use)."""
+    if name not in _PACKAGES:
+        raise ValueError(f"unknown family {name!r}; registered: {names()}")
+    return importlib.import_module(_PACKAGES[name])
+
+
+def get(name: str) -> Family:
+    """The :class:`Family` declaration of ``name``."""
+    return package(name).FAMILY
+
+
+def module(name: str, part: str) -> ModuleType | None:
+    """The family's module ``part`` (one of :data:`PARTS`), or None if the family has none."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}; got {part!r}")
+    path = f"{_PACKAGES[name]}.{part}" if name in _PACKAGES else None
+    if path is None:
+        raise ValueError(f"unknown family {name!r}; registered: {names()}")
+    if importlib.util.find_spec(path) is None:
+        return None
+    return importlib.import_module(path)
+
+
+def modules(part: str) -> list[tuple[str, ModuleType]]:
+    """``(family, module)`` for every registered family that has the module ``part``."""
+    found = [(name, module(name, part)) for name in names()]
+    return [(name, mod) for name, mod in found if mod is not None]
+
+
+#: Callbacks run when the set of families changes (registries that cache per family).
+_listeners: list[Callable[[], None]] = []
+
+
+def on_change(callback: Callable[[], None]) -> None:
+    """Run ``callback`` whenever a family is registered or removed (for caching registries);
+    a callback given again is still run once."""
+    if callback not in _listeners:
+        _listeners.append(callback)
+
+
+def forget_modules(loaded: dict[str, str]) -> set[str]:
+    """For a registry that caches per family: ``loaded`` maps each family whose module it
+    imported to that module's name. Families no longer registered leave ``loaded`` and
+    ``sys.modules`` (so that registering one again imports its module afresh and reruns its
+    registrations); returns their names, whose entries the registry then drops."""
+    gone = {name for name in loaded if name not in _PACKAGES}
+    for name in gone:
+        sys.modules.pop(loaded.pop(name), None)
+    return gone
+
+
+def _changed() -> None:
+    for callback in _listeners:
+        callback()
