@@ -1,7 +1,7 @@
 """Slow, obvious numpy reference implementations that the fast kernels are tested against.
 
 Nothing here is optimised: one replicate at a time, one generation at a time, using numpy's own
-samplers, written to be read side by side with theory.md.
+samplers, written to be read side by side with docs/theory.md.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 # ---------------------------------------------------------------------------------------------
-# Categorical simulation (theory.md §1)
+# Categorical simulation (docs/theory.md §1)
 
 
 def categorical_chain(
@@ -23,7 +23,7 @@ def categorical_chain(
 ) -> np.ndarray:
     """One replicate of the categorical chain; returns p_0, ..., p_n as an (n+1, K) array.
 
-    regime: "replace", "mix", "split" or "accumulate" (theory.md §1, §1.7, §1.8).
+    regime: "replace", "mix", "split" or "accumulate" (docs/theory.md §1, §1.7, §1.8).
     """
     p0 = np.asarray(p0, dtype=float)
     num_states = p0.size
@@ -62,7 +62,7 @@ def first_absorption(paths: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Gaussian simulation by explicit samples (theory.md §2.1, §3.1; the paper's procedure)
+# Gaussian simulation by explicit samples (docs/theory.md §2.1, §3.1; the paper's procedure)
 
 
 def gaussian_chain(mean0, cov0, sizes, *, ddof=1, regime="replace", fraction=0.0, rng):
@@ -110,11 +110,11 @@ def gaussian_replicates(mean0, cov0, sizes, num_replicates, *, seed, **kwargs):
 
 
 # ---------------------------------------------------------------------------------------------
-# Categorical theory (theory.md §1.4, §1.6): dense-matrix references for the exact chains
+# Categorical theory (docs/theory.md §1.4, §1.6): dense-matrix references for the exact chains
 
 
 def lumped_loss_dense(p: float, sizes) -> np.ndarray:
-    """P(p_{n,A} = 0) for n = 1..len(sizes) by dense matrix-vector iteration (theory.md §1.4).
+    """P(p_{n,A} = 0) for n = 1..len(sizes) by dense matrix-vector iteration (docs/theory.md §1.4).
 
     b = Bin(M_0, p) pmf, then b <- b P_i with P_i[j, k] = Bin(k; M_i, j / M_{i-1}).
     """
@@ -133,7 +133,7 @@ def lumped_loss_dense(p: float, sizes) -> np.ndarray:
 
 def absorption_time_dense(p: float, m: int) -> float:
     """Mean absorption time of the 2-state chain from fraction p: t = (I - Q)^{-1} 1 on 1..M-1,
-    plus one first step from p to Bin(M, p) (theory.md §1.6)."""
+    plus one first step from p to Bin(M, p) (docs/theory.md §1.6)."""
     from scipy.stats import binom
 
     k = np.arange(m + 1)
@@ -155,7 +155,7 @@ def composition_distribution(comps: np.ndarray, matrix: np.ndarray, p0, n: int) 
 
 
 # ---------------------------------------------------------------------------------------------
-# Gaussian mixtures (theory.md §4): EM written the obvious way with numpy/scipy
+# Gaussian mixtures (docs/theory.md §4): EM written the obvious way with numpy/scipy
 
 
 def em_gmm(x, weights, means, covs, *, tol=1e-5, max_iter=2000, reg_covar=0.0):

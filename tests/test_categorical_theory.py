@@ -1,4 +1,4 @@
-"""Tests of the categorical closed forms and exact chains (theory.md §1).
+"""Tests of the categorical closed forms and exact chains (docs/theory.md §1).
 
 Three kinds of checks:
 

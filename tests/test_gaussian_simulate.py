@@ -97,7 +97,7 @@ def test_multivariate_methods_agree_with_naive_reference(name):
 
 
 def test_sufficient_statistics_reproduce_theory_check_values():
-    """theory.md §2.2-2.4 at M=10, n=20 (z-tests against the closed forms)."""
+    """docs/theory.md §2.2-2.4 at M=10, n=20 (z-tests against the closed forms)."""
     run = simulate(0.0, 1.0, 10, 20, num_replicates=100_000, seed=10, record="last")
     var = run["var"][0]
     log_var = np.log(var)
@@ -111,7 +111,7 @@ def test_sufficient_statistics_reproduce_theory_check_values():
 
 
 def test_multivariate_log_det_drift_matches_bartlett_formula():
-    """E ln det Sigma_n = ln det Sigma_0 + n sum_j [psi((k-j+1)/2) + ln(2/k)] (theory.md §3.3)."""
+    """E ln det Sigma_n = ln det Sigma_0 + n sum_j [psi((k-j+1)/2) + ln(2/k)] (docs/theory.md §3.3)."""
     from scipy.special import digamma
 
     cov0 = np.diag([1.0, 2.0, 0.5])
@@ -238,7 +238,7 @@ def test_fuzz_simulate_gives_valid_fits(
 @pytest.mark.parametrize("method", ["sufficient", "samples"])
 def test_non_gaussian_start_only_changes_the_first_fit(method):
     """For D0 = Uniform(0, 1): E sigma_n^2 = 1/12 and E(mu_n - 1/2)^2 = (1/12) sum 1/M_i
-    (theory.md §2.1, §2.4 hold for any D0 with finite variance)."""
+    (docs/theory.md §2.1, §2.4 hold for any D0 with finite variance)."""
     run = simulate(
         None, None, 10, 6, num_replicates=50_000, seed=21, method=method, data0=st.uniform(0, 1)
     )

@@ -1,4 +1,4 @@
-"""Closed forms of the Gaussian model (theory.md §2, §3) against Monte Carlo and exact identities.
+"""Closed forms of the Gaussian model (docs/theory.md §2, §3) against Monte Carlo and exact identities.
 
 Statistical tolerances: every Monte Carlo comparison is a z-test |estimate - theory| / SE < 4,
 with the standard error estimated from the same sample. Under the null each test fails with
@@ -53,7 +53,7 @@ def assert_var(samples, truth, label=""):
 
 
 # ---------------------------------------------------------------------------------------------
-# Vectorised Monte Carlo of the sufficient statistics (theory.md §2.1)
+# Vectorised Monte Carlo of the sufficient statistics (docs/theory.md §2.1)
 
 
 def sufficient_paths(sizes, num_replicates, seed, *, mle=False):
@@ -116,7 +116,7 @@ def explicit_paths(sizes, num_replicates, seed, *, regime, mle=False):
 
 
 def test_check_values_section_2_exact():
-    """The exact numbers printed in theory.md §2.2-2.9 (closed forms, no randomness)."""
+    """The exact numbers printed in docs/theory.md §2.2-2.9 (closed forms, no randomness)."""
     assert float(gt.expected_std(10, 20)) == pytest.approx(0.5744, abs=5e-5)
     assert float(gt.variance_of_variance(100, 10)) == pytest.approx(0.2214, abs=5e-5)
     k1, k2 = gt.log_variance_cumulants(10, 20, order=2)
@@ -393,7 +393,7 @@ COV0 = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]])  # tr 3.5, 
 
 
 def test_check_values_section_3_exact():
-    """theory.md §3 check values; their Sigma_0 (trace 3.5) is reconstructed as COV0."""
+    """docs/theory.md §3 check values; their Sigma_0 (trace 3.5) is reconstructed as COV0."""
     assert float(gt.expected_mean_drift(COV0, 12, 15)) == pytest.approx(4.375)
     assert float(gt.expected_log_det(COV0, 12, 15)) == pytest.approx(-9.486, abs=5e-4)
     assert float(gt.expected_det(COV0, 200, 20)) == pytest.approx(0.5134, abs=5e-5)

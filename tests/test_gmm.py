@@ -1,4 +1,4 @@
-"""Gaussian mixtures (theory.md §4): EM against scikit-learn and the naive numpy EM, recursive
+"""Gaussian mixtures (docs/theory.md §4): EM against scikit-learn and the naive numpy EM, recursive
 fitting against the single-Gaussian (§2.6, §3.3) and Wright–Fisher (§1.3) theory, lost components,
 reproducibility, mixture metrics and input validation.
 
@@ -200,7 +200,7 @@ def test_lost_component_is_recorded_not_nan():
 
 
 def test_one_component_collapses_at_mle_rate_1d():
-    """theory.md §2.6: E sigma_n^2 = sigma_0^2 r^n, r = (M-1)/M; §2.3 with S = chi2_k / M:
+    """docs/theory.md §2.6: E sigma_n^2 = sigma_0^2 r^n, r = (M-1)/M; §2.3 with S = chi2_k / M:
     E ln sigma_n^2 = n (psi(k/2) - ln(M/2)), Var = n psi'(k/2)."""
     m, n, reps, var0 = 20, 10, 4000, 2.0
     run = simulate(Mixture([1.0], [[1.0]], [[[var0]]]), m, n, num_replicates=reps, seed=11)
@@ -234,7 +234,7 @@ def test_one_component_collapses_at_mle_rate_2d():
 
 
 def test_separated_weights_drift_like_wright_fisher():
-    """theory.md §1.3 with 2 states: E w_n = w_0, Var w_n = w_0 (1 - w_0)(1 - (1 - 1/M)^n)."""
+    """docs/theory.md §1.3 with 2 states: E w_n = w_0, Var w_n = w_0 (1 - w_0)(1 - (1 - 1/M)^n)."""
     m, n, reps, p = 100, 10, 2000, 0.3
     mix = Mixture([p, 1 - p], [[-50.0, 0.0], [50.0, 0.0]], [np.eye(2), np.eye(2)])
     run = simulate(mix, m, n, num_replicates=reps, seed=13)

@@ -1,4 +1,4 @@
-"""The paper's GMM experiment (theory.md §4): the one-call run, its figures, its command, and
+"""The paper's GMM experiment (docs/theory.md §4): the one-call run, its figures, its command, and
 the Monte Carlo KL between mixtures.
 
 Statistical checks are z-tests with |z| < Z_CRIT = 4.0 at fixed seeds (two-sided false alarm
@@ -86,7 +86,7 @@ def test_variance_mean_follows_single_gaussian_law() -> None:
     expected = ((size - 1) / size) ** n
     z = (var.mean() - expected) / (var.std(ddof=1) / np.sqrt(var.size))
     assert abs(z) < Z_CRIT, (var.mean(), expected, z)
-    # and it does collapse: the median is below the mean (log-scale drift, theory.md §2.6)
+    # and it does collapse: the median is below the mean (log-scale drift, docs/theory.md §2.6)
     assert np.median(var) < expected
 
 

@@ -101,7 +101,7 @@ def test_load_and_keep(tmp_path):
 
 
 def test_sweep_agrees_with_theory(tmp_path):
-    """Simulated sigma_n^2 against the closed forms of theory.md §2.2 (mean) and §2.4 (mean of
+    """Simulated sigma_n^2 against the closed forms of docs/theory.md §2.2 (mean) and §2.4 (mean of
     log sigma_n^2, the first log-scale cumulant), each swept on the same grid; |z| < 4."""
     grid = {"num_samples": [4, 10, 50], "estimator": ["unbiased", "mle"]}
     simulated, _ = sweep.run_sweep(

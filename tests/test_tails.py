@@ -1,5 +1,5 @@
 """collapse_theory.tails: tail definitions, exact / Rao–Blackwell / Monte Carlo tail-mass laws,
-rates and the tail-loss command (theory.md §1.4, §1.9, §2.3, §2.9).
+rates and the tail-loss command (docs/theory.md §1.4, §1.9, §2.3, §2.9).
 
 Statistical checks use fixed seeds and |z| < 4 with standard errors from the CLT
 (probabilities: sqrt(p(1-p)/R)); a test making G comparisons at |z| < 4 has a false-alarm rate
@@ -112,7 +112,7 @@ def test_gaussian_tail_quantile_is_two_sided_k():
     assert tail.original_mass == pytest.approx(0.1, rel=1e-12)
     assert tail.width == pytest.approx(1.6448536269514722, rel=1e-12)
     assert GaussianTail(k=3).original_mass == pytest.approx(2 * ndtr(-3.0), rel=1e-14)
-    # Mass of a shifted, narrower model (theory.md §2.9 formula).
+    # Mass of a shifted, narrower model (docs/theory.md §2.9 formula).
     m, v = 0.5, 0.25
     want = ndtr((m - 3.0) / 0.5) + ndtr((-3.0 - m) / 0.5)
     assert float(GaussianTail(k=3).mass(m, v)) == pytest.approx(want, rel=1e-14)
@@ -295,7 +295,7 @@ def test_gaussian_rao_blackwell_and_monte_carlo_agree(gaussian_pair, estimator):
     below = (mc.samples <= rb.median[:, None]).mean(axis=1)
     z_median = (below - 0.5) / math.sqrt(0.25 / mc.num_draws + 0.25 / rb.num_draws)
     assert np.max(np.abs(z_median[live])) < Z_MAX
-    # Exact log-scale drift (theory.md §2.3, §2.6) against the simulated one.
+    # Exact log-scale drift (docs/theory.md §2.3, §2.6) against the simulated one.
     assert abs(mc.scale_drift - rb.scale_drift) / mc.scale_drift_se < Z_MAX
     # Rates.
     rb_rates, mc_rates = tail_rates(rb, fraction=0.1, seed=2), tail_rates(mc, fraction=0.1, seed=3)
@@ -304,7 +304,7 @@ def test_gaussian_rao_blackwell_and_monte_carlo_agree(gaussian_pair, estimator):
 
 
 def test_gaussian_rao_blackwell_expected_tail_mass_theory_check():
-    """theory.md §2.9: M=10, n=20, E(3 sigma tail) = .0619 (vs original .0027)."""
+    """docs/theory.md §2.9: M=10, n=20, E(3 sigma tail) = .0619 (vs original .0027)."""
     curve = gaussian_rao_blackwell(GaussianTail(k=3), 10, [0, 20], num_paths=20_000, seed=0)
     assert curve.mean[0] == pytest.approx(2 * ndtr(-3.0), rel=1e-12)
     assert abs(curve.mean[1] - 0.0619) / curve.mean_se[1] < Z_MAX
@@ -354,7 +354,7 @@ def test_replace_loses_the_tail_fresh_data_and_accumulate_do_not():
             (lost["replace"] * (1 - lost["replace"]) + lost[name] * (1 - lost[name])) / r
         )
         assert diff / se > 10
-    # Accumulate: a tail seen in batch 1 is never lost (theory.md §1.8): P(lost) stays at
+    # Accumulate: a tail seen in batch 1 is never lost (docs/theory.md §1.8): P(lost) stays at
     # P(lost at step 1) = (1 - T0)^M.
     t0 = exact.initial_mass
     assert abs(z_prob(lost["accumulate"], (1 - t0) ** m, r)) < Z_MAX
@@ -366,7 +366,7 @@ def test_replace_loses_the_tail_fresh_data_and_accumulate_do_not():
 
 def test_gaussian_fresh_and_accumulate_keep_the_tail():
     """P(T_n < T0/2) at n = 4M: high under replace, far lower with fresh or accumulated data,
-    whose log scale no longer drifts (theory.md §2.7, §2.8)."""
+    whose log scale no longer drifts (docs/theory.md §2.7, §2.8)."""
     tail, m, r = GaussianTail(quantile=0.1), 20, 2000
     gens = np.arange(0, 4 * m + 1, 8)
     halved = {}
