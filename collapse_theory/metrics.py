@@ -24,6 +24,7 @@ from collapse_theory._validate import (
     check_probability_vector,
     check_real,
 )
+from collapse_theory.rng import as_generator
 
 __all__ = [
     "entropy",
@@ -524,7 +525,7 @@ def kl_gmm(a: Any, b: Any, *, num_samples: int = 100_000, seed: Any = None) -> t
         raise TypeError(f"num_samples must be an integer >= 2; got {num_samples!r}")
     if num_samples < 2:
         raise ValueError(f"num_samples must be an integer >= 2; got {num_samples}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     x = fa.sample(int(num_samples), rng)
     ratio = fa.logpdf(x) - fb.logpdf(x)
     estimate = float(np.mean(ratio))

@@ -20,6 +20,7 @@ from collapse_theory.progress import progress_bar
 
 __all__ = [
     "BLOCK_SIZE",
+    "as_generator",
     "as_seed_sequence",
     "block_bounds",
     "block_generators",
@@ -158,6 +159,15 @@ def run_replicate_blocks(
             run_block, len(bounds), num_threads=num_threads, chunk_size=chunk_size, on_done=advance
         )
     return seed_sequence
+
+
+def as_generator(seed: SeedLike) -> np.random.Generator:
+    """A numpy Generator from ``seed``: a Generator is used as it is (and advanced), anything
+    else goes through :func:`as_seed_sequence` (an int gives the stream of
+    ``np.random.default_rng(int)``)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(as_seed_sequence(seed))
 
 
 def spawn(seed: SeedLike, count: int) -> list[np.random.SeedSequence]:

@@ -6,12 +6,12 @@ Closed forms live in :mod:`.theory`; the simulator in :mod:`.simulate`.
 from collapse_theory.families import Family
 from collapse_theory.gaussian import cli, tails
 from collapse_theory.gaussian.simulate import simulate
+from collapse_theory.gaussian.tails import expected_tail_mass
 from collapse_theory.gaussian.theory import (
     expected_det,
     expected_log_det,
     expected_mean_drift,
     expected_std,
-    expected_tail_mass,
     expected_variance,
     expected_w2_squared,
     fresh_draw_variance,

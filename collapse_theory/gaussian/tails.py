@@ -15,16 +15,25 @@ and :math:`s^2 = B_n`, so :math:`E[T_n\mid S] = 2\bar\Phi(k/\sqrt{A_n+B_n})` and
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy import optimize
+from scipy.special import digamma, ndtr, ndtri, polygamma
 
 from collapse_theory import gaussian
-from collapse_theory._validate import check_choice, check_int, check_real
-from collapse_theory.gaussian.theory import log_variance_cumulants
-from collapse_theory.rng import as_seed_sequence
+from collapse_theory._validate import _show, check_choice, check_int, check_real
+from collapse_theory.gaussian.theory import (
+    _CenteredLogGamma,
+    _cumulative,
+    _gil_pelaez_cdf,
+    _log_variance_parts,
+    _unique_halves,
+    log_variance_cumulants,
+)
+from collapse_theory.rng import as_generator, as_seed_sequence
 from collapse_theory.schedules import sample_sizes
 from collapse_theory.tails.curves import (
     QUANTILE_LEVELS,
@@ -41,12 +50,162 @@ from collapse_theory.tails.curves import (
 from collapse_theory.tails.table import REGIMES, Setting
 
 __all__ = [
+    "TAIL_STATISTICS",
     "GaussianTail",
     "benchmark_curves",
     "benchmark_settings",
+    "expected_tail_mass",
     "gaussian_monte_carlo",
     "gaussian_rao_blackwell",
 ]
+
+
+#: Statistics of the tail mass over models that expected_tail_mass computes.
+TAIL_STATISTICS = ("mean", "median")
+
+
+def _chi_square_paths(
+    sizes: np.ndarray, estimator: str, num_paths: int, horizon: int, rng: np.random.Generator
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    r"""The chi-square path of the 1-D chain, ``num_paths`` at a time (docs/theory.md §2.4, §2.9):
+    yields ``(n, A_n, ln B_n)`` for n = 0..horizon, where :math:`B_n = \sigma_n^2/\sigma_0^2 =
+    \prod_{l\le n} S_l` (unbiased :math:`S = \chi^2_{M-1}/(M-1)`, MLE :math:`\chi^2_{M-1}/M`)
+    and :math:`A_n = \sum_{i<n} B_i/M_i` is the conditional variance of
+    :math:`(\mu_n-\mu_0)/\sigma_0`. The arrays are updated in place after each yield; the
+    caller may draw from ``rng`` in between (the next step's chi-squares come after)."""
+    divisors = sizes - 1.0 if estimator == "unbiased" else sizes
+    log_b = np.zeros(num_paths)
+    a = np.zeros(num_paths)
+    for g in range(horizon + 1):
+        yield g, a, log_b
+        if g == horizon:
+            return
+        m = sizes[g]
+        a += np.exp(log_b) / m
+        log_b += np.log(rng.chisquare(m - 1.0, num_paths) / divisors[g])
+
+
+def expected_tail_mass(
+    k: float,
+    num_samples: Any,
+    generations: Any,
+    *,
+    centered: bool = False,
+    statistic: str = "mean",
+    estimator: str = "unbiased",
+    num_paths: int = 100_000,
+    seed: Any = None,
+) -> np.ndarray:
+    r"""Tail mass of model n beyond :math:`k\sigma_0` (docs/theory.md §2.9): mean or median over models.
+
+    **centered=False** — about the original mean: :math:`T_n = P_n(|X-\mu_0| > k\sigma_0)
+    = \bar\Phi((k-\delta)/s) + \Phi((-k-\delta)/s)`, :math:`\delta = (\mu_n-\mu_0)/\sigma_0`,
+    :math:`s = \sigma_n/\sigma_0`. Given the chi-square path, :math:`\delta\sim N(0, A_n)` with
+    :math:`A_n = \sum_{i<n} B_i/M_i`, :math:`B_i = \prod_{l\le i} S_l`, so
+    :math:`E[T_n \mid S] = 2\bar\Phi(k/\sqrt{A_n + B_n})`. The law of :math:`A_n + B_n` has no
+    closed form, so this branch is **Monte Carlo** over ``num_paths`` chi-square paths
+    (Rao–Blackwellised for the mean: :math:`\delta` is integrated out exactly, which removes most
+    of the variance; for the median :math:`\delta` is drawn too). It is random: pass ``seed``
+    for reproducibility. Standard error of the mean about :math:`\mathrm{sd}/\sqrt{\text{num\_paths}}`.
+    Cost O(n x num_paths).
+
+    **centered=True** — about the model's own mean: :math:`T_n = P_n(|X-\mu_n| > k\sigma_0) =
+    2\bar\Phi(k/\sqrt{B_n})`. Both statistics are **exact** (deterministic, Gil–Pelaez):
+
+    - mean: :math:`E\,2\bar\Phi(k/\sqrt{B_n}) = P(B_n \chi^2_1 > k^2) = P(L + \ln\chi^2_1 > 2\ln k)`
+      with :math:`L = \ln B_n`, inverted from the characteristic function
+      :math:`\varphi_L(t)\,\Gamma(\tfrac12+it)2^{it}/\Gamma(\tfrac12)`;
+    - median: :math:`2\bar\Phi(k e^{-m/2})` with m the exact median of L (root of the Gil–Pelaez
+      CDF); §2.9's approximation :math:`m \approx \kappa_1` gives :math:`2\bar\Phi(k e^{-\kappa_1/2})`.
+
+    The expected mass *grows* (drift and heavy tails) while the typical model loses its tails.
+
+    Parameters
+    ----------
+    k : float
+        Threshold in units of :math:`\sigma_0` (> 0).
+    num_samples : int or schedule
+        M_i >= 2.
+    generations : int or array_like of int
+    centered : bool, default False
+    statistic : {"mean", "median"}
+    estimator : {"unbiased", "mle"}
+    num_paths : int, default 100000
+        Monte Carlo paths (centered=False only).
+    seed : int, SeedSequence, Generator or None
+        Randomness for the Monte Carlo branch (centered=False only).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``generations``.
+
+    Examples
+    --------
+    >>> round(float(expected_tail_mass(3.0, 10, 0, centered=True)), 5)
+    0.0027
+    """
+    kk = check_real("k", k, minimum=0.0, strict_minimum=True)
+    if not isinstance(centered, (bool, np.bool_)):
+        raise TypeError(f"centered must be True or False; got {_show(centered)}")
+    statistic = check_choice("statistic", statistic, TAIL_STATISTICS)
+    num_paths = check_int("num_paths", num_paths, minimum=2, maximum=10**9)
+    sizes, gens, kappa1_terms = _log_variance_parts(num_samples, generations, estimator)
+    half = 0.5 * (sizes - 1.0)
+    out = np.empty(gens.shape)
+    flat = gens.ravel()
+    res = out.reshape(-1)
+    if centered:
+        k1 = _cumulative(kappa1_terms, flat)
+        k2 = _cumulative(polygamma(1, half), flat)
+        for j, g in enumerate(flat):
+            halves, counts = _unique_halves(sizes[:g])
+            if statistic == "mean":
+                # L + ln chi2_1 = L + ln 2 + ln Gamma(1/2).
+                halves = np.append(halves, 0.5)
+                counts = np.append(counts, 1.0)
+                logcf = _CenteredLogGamma(halves, counts)
+                mean = k1[j] + math.log(2.0) + float(digamma(0.5))
+                var = k2[j] + float(polygamma(1, 0.5))
+                res[j] = 1.0 - _gil_pelaez_cdf(2.0 * math.log(kk), logcf, mean, var)
+            else:
+                if g == 0:
+                    median = 0.0
+                else:
+                    logcf = _CenteredLogGamma(halves, counts)
+                    sd = math.sqrt(k2[j])
+
+                    def f(x: float, logcf=logcf, j=j, sd=sd) -> float:
+                        return _gil_pelaez_cdf(x, logcf, k1[j], sd * sd) - 0.5
+
+                    lo, hi = k1[j] - 4.0 * sd, k1[j] + 4.0 * sd
+                    while f(lo) > 0:
+                        lo -= 4.0 * sd
+                    while f(hi) < 0:
+                        hi += 4.0 * sd
+                    median = optimize.brentq(f, lo, hi, xtol=1e-12 * max(1.0, sd))
+                res[j] = 2.0 * ndtr(-kk * math.exp(-0.5 * median))
+        return out
+    rng = as_generator(seed)
+    horizon = int(flat.max()) if flat.size else 0
+    want: dict[int, list[int]] = {}
+    for j, g in enumerate(flat):
+        want.setdefault(int(g), []).append(j)
+    for g, a, log_b in _chi_square_paths(sizes, estimator, num_paths, horizon, rng):
+        if g not in want:
+            continue
+        b = np.exp(log_b)
+        if statistic == "mean":
+            value = float(np.mean(2.0 * ndtr(-kk / np.sqrt(a + b))))
+        else:
+            delta = np.sqrt(a) * rng.standard_normal(num_paths)
+            s = np.sqrt(b)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mass = ndtr((delta - kk) / s) + ndtr((-kk - delta) / s)
+            value = float(np.median(mass))
+        for j in want[g]:
+            res[j] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -199,8 +358,6 @@ def gaussian_rao_blackwell(
     rng, grid_rng = np.random.default_rng(path_seed), np.random.default_rng(grid_seed)
     k = tail.width
     t0 = tail.original_mass
-    divisors = sizes - 1.0 if estimator == "unbiased" else sizes
-
     g_count = gens.size
     table_bytes = 8 * num_paths * g_count * (_GRID_POINTS + 1)
     if table_bytes > 2 * 2**30:
@@ -212,20 +369,16 @@ def gaussian_rao_blackwell(
     mean, mean_se = np.empty(g_count), np.empty(g_count)
     grids = np.empty((g_count, _GRID_POINTS + 1))
     cond = np.empty((num_paths, g_count, _GRID_POINTS + 1))
-    log_b = np.zeros(num_paths)
-    a = np.zeros(num_paths)
-    gen = 0
-    for j, target in enumerate(gens):
-        while gen < target:
-            m = sizes[gen]
-            a += np.exp(log_b) / m
-            log_b += np.log(rng.chisquare(m - 1.0, num_paths) / divisors[gen])
-            gen += 1
+    wanted = {int(g): j for j, g in enumerate(gens)}
+    for g, a, log_b in _chi_square_paths(sizes, estimator, num_paths, int(gens[-1]), rng):
+        j = wanted.get(g)
+        if j is None:
+            continue
         per_path = 2.0 * ndtr(-k / np.sqrt(a + np.exp(log_b)))
         mean[j] = per_path.mean()
         mean_se[j] = per_path.std(ddof=1) / np.sqrt(num_paths)
         grids[j] = _level_grid(k, log_b, a, eps * t0, grid_rng)
-        if target == 0:
+        if g == 0:
             cond[:, j, :] = (grids[j] >= t0)[None, :]
         else:
             cond[:, j, :] = _conditional_cdf(grids[j], k, np.exp(0.5 * log_b), a)

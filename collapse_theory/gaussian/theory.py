@@ -27,7 +27,7 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import integrate, optimize
+from scipy import integrate
 from scipy.special import bernoulli, digamma, gammaln, loggamma, ndtr, polygamma
 
 from collapse_theory._validate import (
@@ -47,7 +47,6 @@ __all__ = [
     "expected_log_det",
     "expected_mean_drift",
     "expected_std",
-    "expected_tail_mass",
     "expected_variance",
     "expected_w2_squared",
     "fresh_draw_variance",
@@ -70,7 +69,6 @@ ESTIMATORS = ("unbiased", "mle")
 #: Default regime (regimes are frozen dataclasses, so one shared instance is safe).
 REPLACE = Replace()
 PROBABILITY_METHODS = ("exact", "normal", "edgeworth")
-TAIL_STATISTICS = ("mean", "median")
 #: Largest number of generations a theory function accepts (its sample sizes are materialised).
 MAX_GENERATIONS = 10**8
 #: Above this argument the asymptotic series replace the special-function differences.
@@ -799,149 +797,6 @@ def w2_first_order(
     minimum, why = _min_size(estimator)
     sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
     return 1.5 * _cumulative(1.0 / sizes, gens) * s0 * s0
-
-
-# ---------------------------------------------------------------------------------------------
-# Tail mass (docs/theory.md §2.9)
-
-
-def _check_seed(seed: Any) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or isinstance(seed, np.random.SeedSequence):
-        return np.random.default_rng(seed)
-    return np.random.default_rng(check_int("seed", seed, minimum=0))
-
-
-def expected_tail_mass(
-    k: float,
-    num_samples: Any,
-    generations: Any,
-    *,
-    centered: bool = False,
-    statistic: str = "mean",
-    estimator: str = "unbiased",
-    num_paths: int = 100_000,
-    seed: Any = None,
-) -> np.ndarray:
-    r"""Tail mass of model n beyond :math:`k\sigma_0` (docs/theory.md §2.9): mean or median over models.
-
-    **centered=False** — about the original mean: :math:`T_n = P_n(|X-\mu_0| > k\sigma_0)
-    = \bar\Phi((k-\delta)/s) + \Phi((-k-\delta)/s)`, :math:`\delta = (\mu_n-\mu_0)/\sigma_0`,
-    :math:`s = \sigma_n/\sigma_0`. Given the chi-square path, :math:`\delta\sim N(0, A_n)` with
-    :math:`A_n = \sum_{i<n} B_i/M_i`, :math:`B_i = \prod_{l\le i} S_l`, so
-    :math:`E[T_n \mid S] = 2\bar\Phi(k/\sqrt{A_n + B_n})`. The law of :math:`A_n + B_n` has no
-    closed form, so this branch is **Monte Carlo** over ``num_paths`` chi-square paths
-    (Rao–Blackwellised for the mean: :math:`\delta` is integrated out exactly, which removes most
-    of the variance; for the median :math:`\delta` is drawn too). It is random: pass ``seed``
-    for reproducibility. Standard error of the mean about :math:`\mathrm{sd}/\sqrt{\text{num\_paths}}`.
-    Cost O(n x num_paths).
-
-    **centered=True** — about the model's own mean: :math:`T_n = P_n(|X-\mu_n| > k\sigma_0) =
-    2\bar\Phi(k/\sqrt{B_n})`. Both statistics are **exact** (deterministic, Gil–Pelaez):
-
-    - mean: :math:`E\,2\bar\Phi(k/\sqrt{B_n}) = P(B_n \chi^2_1 > k^2) = P(L + \ln\chi^2_1 > 2\ln k)`
-      with :math:`L = \ln B_n`, inverted from the characteristic function
-      :math:`\varphi_L(t)\,\Gamma(\tfrac12+it)2^{it}/\Gamma(\tfrac12)`;
-    - median: :math:`2\bar\Phi(k e^{-m/2})` with m the exact median of L (root of the Gil–Pelaez
-      CDF); §2.9's approximation :math:`m \approx \kappa_1` gives :math:`2\bar\Phi(k e^{-\kappa_1/2})`.
-
-    The expected mass *grows* (drift and heavy tails) while the typical model loses its tails.
-
-    Parameters
-    ----------
-    k : float
-        Threshold in units of :math:`\sigma_0` (> 0).
-    num_samples : int or schedule
-        M_i >= 2.
-    generations : int or array_like of int
-    centered : bool, default False
-    statistic : {"mean", "median"}
-    estimator : {"unbiased", "mle"}
-    num_paths : int, default 100000
-        Monte Carlo paths (centered=False only).
-    seed : int, SeedSequence, Generator or None
-        Randomness for the Monte Carlo branch (centered=False only).
-
-    Returns
-    -------
-    numpy.ndarray
-        Same shape as ``generations``.
-
-    Examples
-    --------
-    >>> round(float(expected_tail_mass(3.0, 10, 0, centered=True)), 5)
-    0.0027
-    """
-    kk = check_real("k", k, minimum=0.0, strict_minimum=True)
-    if not isinstance(centered, (bool, np.bool_)):
-        raise TypeError(f"centered must be True or False; got {_show(centered)}")
-    statistic = check_choice("statistic", statistic, TAIL_STATISTICS)
-    num_paths = check_int("num_paths", num_paths, minimum=2, maximum=10**9)
-    sizes, gens, kappa1_terms = _log_variance_parts(num_samples, generations, estimator)
-    half = 0.5 * (sizes - 1.0)
-    out = np.empty(gens.shape)
-    flat = gens.ravel()
-    res = out.reshape(-1)
-    if centered:
-        k1 = _cumulative(kappa1_terms, flat)
-        k2 = _cumulative(polygamma(1, half), flat)
-        for j, g in enumerate(flat):
-            halves, counts = _unique_halves(sizes[:g])
-            if statistic == "mean":
-                # L + ln chi2_1 = L + ln 2 + ln Gamma(1/2).
-                halves = np.append(halves, 0.5)
-                counts = np.append(counts, 1.0)
-                logcf = _CenteredLogGamma(halves, counts)
-                mean = k1[j] + math.log(2.0) + float(digamma(0.5))
-                var = k2[j] + float(polygamma(1, 0.5))
-                res[j] = 1.0 - _gil_pelaez_cdf(2.0 * math.log(kk), logcf, mean, var)
-            else:
-                if g == 0:
-                    median = 0.0
-                else:
-                    logcf = _CenteredLogGamma(halves, counts)
-                    sd = math.sqrt(k2[j])
-
-                    def f(x: float, logcf=logcf, j=j, sd=sd) -> float:
-                        return _gil_pelaez_cdf(x, logcf, k1[j], sd * sd) - 0.5
-
-                    lo, hi = k1[j] - 4.0 * sd, k1[j] + 4.0 * sd
-                    while f(lo) > 0:
-                        lo -= 4.0 * sd
-                    while f(hi) < 0:
-                        hi += 4.0 * sd
-                    median = optimize.brentq(f, lo, hi, xtol=1e-12 * max(1.0, sd))
-                res[j] = 2.0 * ndtr(-kk * math.exp(-0.5 * median))
-        return out
-    rng = _check_seed(seed)
-    horizon = int(flat.max()) if flat.size else 0
-    want: dict[int, list[int]] = {}
-    for j, g in enumerate(flat):
-        want.setdefault(int(g), []).append(j)
-    log_b = np.zeros(num_paths)
-    a = np.zeros(num_paths)
-    shift = _log_r(sizes) if estimator == "mle" else np.zeros(sizes.size)
-    for g in range(horizon + 1):
-        if g in want:
-            b = np.exp(log_b)
-            if statistic == "mean":
-                value = float(np.mean(2.0 * ndtr(-kk / np.sqrt(a + b))))
-            else:
-                delta = np.sqrt(a) * rng.standard_normal(num_paths)
-                s = np.sqrt(b)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    mass = ndtr((delta - kk) / s) + ndtr((-kk - delta) / s)
-                value = float(np.median(mass))
-            for j in want[g]:
-                res[j] = value
-        if g == horizon:
-            break
-        m = sizes[g]
-        a += np.exp(log_b) / m
-        chi = rng.chisquare(m - 1.0, num_paths)
-        log_b += np.log(chi / (m - 1.0)) + shift[g]
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
