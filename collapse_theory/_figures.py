@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import matplotlib as mpl
 import numpy as np
@@ -28,6 +28,9 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from collapse_theory.families import PartLoader
 
 __all__ = [
     "COLORS",
@@ -191,9 +194,8 @@ class FigureSpec:
 
 
 _REGISTRY: dict[str, FigureSpec] = {}
-_loaded = False
-#: Family -> the name of its ``figures`` module, for every family whose figures were loaded.
-_family_modules: dict[str, str] = {}
+#: Imports each family's figures module (created on first use; see families.PartLoader).
+_families: PartLoader | None = None
 
 
 def register(
@@ -224,33 +226,23 @@ def register(
     return decorate
 
 
+def _forget(family: str) -> None:
+    for name in [name for name, spec in _REGISTRY.items() if spec.family == family]:
+        del _REGISTRY[name]
+
+
 def _load() -> None:
     """Import every module that registers figures: each family's ``figures`` and the tail-loss
     table's."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
     import importlib
 
     from collapse_theory import families
 
-    families.on_change(_reload)
-    for family, module in families.modules("figures"):
-        _family_modules[family] = module.__name__
+    global _families
+    if _families is None:
+        _families = families.PartLoader("figures", forget=_forget)
+    _families.load()
     importlib.import_module("collapse_theory.tails.figures")
-
-
-def _reload() -> None:
-    """The families changed: load again on next use, and forget the figures of every family
-    that is no longer registered (its module too, so that registering it again re-adds them)."""
-    global _loaded
-    _loaded = False
-    from collapse_theory import families
-
-    gone = families.forget_modules(_family_modules)
-    for name in [name for name, spec in _REGISTRY.items() if spec.family in gone]:
-        del _REGISTRY[name]
 
 
 def figures(kind: Kind | None = None) -> dict[str, FigureSpec]:

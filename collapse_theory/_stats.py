@@ -15,11 +15,16 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "covariance_se",
+    "mean_difference_z",
     "mean_se",
+    "mean_z",
+    "pooled_proportion_z",
     "proportion_se",
+    "proportion_z",
     "two_sample_z",
     "two_sided_p_value",
     "variance_se",
+    "variance_z",
     "z_score",
     "z_threshold",
 ]
@@ -78,6 +83,42 @@ def two_sample_z(a: float, se_a: float, b: float, se_b: float) -> float:
     if scale == 0.0:
         return 0.0 if a == b else math.inf
     return (a - b) / scale
+
+
+def mean_z(samples: ArrayLike, truth: float) -> float:
+    """z of a sample mean against a known value: ``(mean - truth) / SE(mean)``."""
+    estimate, stderr = mean_se(samples)
+    return two_sample_z(estimate, stderr, truth, 0.0)
+
+
+def variance_z(samples: ArrayLike, truth: float) -> float:
+    """z of the unbiased sample variance against a known variance (SE from :func:`variance_se`)."""
+    estimate, stderr = variance_se(samples)
+    return two_sample_z(estimate, stderr, truth, 0.0)
+
+
+def mean_difference_z(a: ArrayLike, b: ArrayLike) -> float:
+    """z for equal means of two independent samples (each standard error from its sample)."""
+    return two_sample_z(*mean_se(a), *mean_se(b))
+
+
+def proportion_z(hits: ArrayLike, truth: float) -> float:
+    r"""z of a frequency against a known probability p, with the binomial standard error of p,
+    :math:`\sqrt{p(1-p)/R}` (exact under the null, also for rare events)."""
+    hits = np.asarray(hits, dtype=np.float64)
+    return two_sample_z(
+        float(hits.mean()), math.sqrt(truth * (1.0 - truth) / hits.size), truth, 0.0
+    )
+
+
+def pooled_proportion_z(a: ArrayLike, b: ArrayLike) -> float:
+    """Pooled two-proportion z for two boolean samples (valid for rare events too); 0 when both
+    samples are all False or all True."""
+    a = np.asarray(a, dtype=bool)
+    b = np.asarray(b, dtype=bool)
+    pooled = (a.sum() + b.sum()) / (a.size + b.size)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / a.size + 1 / b.size))
+    return 0.0 if se == 0 else float((a.mean() - b.mean()) / se)
 
 
 def z_threshold(false_alarm_rate: float, num_tests: int = 1) -> float:

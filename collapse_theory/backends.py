@@ -30,15 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from collapse_theory._validate import check_choice
+from collapse_theory._validate import check_choice, check_int
 from collapse_theory.progress import progress_bar
-from collapse_theory.rng import BLOCK_SIZE
+from collapse_theory.rng import BLOCK_SIZE, SeedLike, as_seed_sequence, block_bounds
 
 __all__ = [
     "BACKENDS",
     "DTYPES",
     "available",
     "jax_block_keys",
+    "jax_blocks",
     "jax_devices",
     "jax_dtype",
     "jax_replicate_keys",
@@ -167,6 +168,19 @@ def jax_block_keys(children: Sequence[np.random.SeedSequence]) -> np.ndarray:
         for child in children
     ]
     return np.array(rows, dtype=np.uint32).reshape(-1, 2)
+
+
+def jax_blocks(
+    seed: SeedLike, num_replicates: int, chunk_size: int, num_threads: int | None = None
+) -> tuple[np.random.SeedSequence, list[np.random.SeedSequence], int]:
+    """The preamble every jax simulator shares: ``chunk_size`` checked (and ``num_threads``,
+    unused by jax but checked as the numba path does), then the root SeedSequence and one child
+    per replicate block (the children :func:`jax_block_keys` takes keys from)."""
+    chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    if num_threads is not None:
+        check_int("num_threads", num_threads, minimum=1)
+    root = as_seed_sequence(seed)
+    return root, root.spawn(len(block_bounds(num_replicates))), chunk_size
 
 
 def run_jax_batches(

@@ -30,7 +30,17 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-__all__ = ["BUILTIN", "Family", "get", "module", "modules", "names", "register", "unregister"]
+__all__ = [
+    "BUILTIN",
+    "Family",
+    "PartLoader",
+    "get",
+    "module",
+    "modules",
+    "names",
+    "register",
+    "unregister",
+]
 
 #: The built-in families, in the order the machinery lists them (verify table, figures, tails).
 BUILTIN = ("categorical", "gaussian", "gmm")
@@ -127,26 +137,47 @@ def modules(part: str) -> list[tuple[str, ModuleType]]:
     return [(name, mod) for name, mod in found if mod is not None]
 
 
-#: Callbacks run when the set of families changes (registries that cache per family).
+class PartLoader:
+    """Imports one module of every registered family (``part``, e.g. ``"checks"``), whose import
+    registers entries in a registry, once; and when a family is unregistered, calls
+    ``forget(family)`` so the registry drops its entries, and drops the module from
+    ``sys.modules`` so that registering the family again imports it afresh.
+
+    Examples
+    --------
+    >>> loader = PartLoader("checks", forget=lambda family: None)
+    >>> loader.load()
+    >>> sorted(loader.loaded)[:2]
+    ['categorical', 'gaussian']
+    """
+
+    def __init__(self, part: str, forget: Callable[[str], None]) -> None:
+        if part not in PARTS:
+            raise ValueError(f"part must be one of {PARTS}; got {part!r}")
+        self.part = part
+        self.forget = forget
+        #: Family -> the name of the module this loader imported for it.
+        self.loaded: dict[str, str] = {}
+        self._current = False
+        _listeners.append(self._families_changed)
+
+    def load(self) -> None:
+        """Import the part of every registered family not loaded yet."""
+        if self._current:
+            return
+        self._current = True
+        for family, imported in modules(self.part):
+            self.loaded[family] = imported.__name__
+
+    def _families_changed(self) -> None:
+        self._current = False
+        for family in [name for name in self.loaded if name not in _PACKAGES]:
+            sys.modules.pop(self.loaded.pop(family), None)
+            self.forget(family)
+
+
+#: Loaders to tell when the set of families changes.
 _listeners: list[Callable[[], None]] = []
-
-
-def on_change(callback: Callable[[], None]) -> None:
-    """Run ``callback`` whenever a family is registered or removed (for caching registries);
-    a callback given again is still run once."""
-    if callback not in _listeners:
-        _listeners.append(callback)
-
-
-def forget_modules(loaded: dict[str, str]) -> set[str]:
-    """For a registry that caches per family: ``loaded`` maps each family whose module it
-    imported to that module's name. Families no longer registered leave ``loaded`` and
-    ``sys.modules`` (so that registering one again imports its module afresh and reruns its
-    registrations); returns their names, whose entries the registry then drops."""
-    gone = {name for name in loaded if name not in _PACKAGES}
-    for name in gone:
-        sys.modules.pop(loaded.pop(name), None)
-    return gone
 
 
 def _changed() -> None:

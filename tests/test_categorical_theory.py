@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from scipy.stats import binom
 
 import collapse_theory as ct
+from collapse_theory._stats import mean_z, proportion_z, variance_z
 from tests import naive
 
 C = ct.categorical
@@ -26,26 +27,6 @@ Z_CRIT = 4.0  # two-sided normal tail P(|Z| > 4) = 6.3e-5
 P4 = np.array([0.5, 0.3, 0.15, 0.05])
 P30 = np.arange(1, 31) ** -1.2
 P30 = P30 / P30.sum()
-
-
-def z_mean(samples: np.ndarray, truth: float) -> float:
-    samples = np.asarray(samples, dtype=float)
-    se = samples.std(ddof=1) / np.sqrt(samples.size)
-    return float((samples.mean() - truth) / se)
-
-
-def z_variance(samples: np.ndarray, truth: float) -> float:
-    """z of the sample variance, with its own standard error sqrt((m4 - s^4) / R)."""
-    x = np.asarray(samples, dtype=float)
-    centred = x - x.mean()
-    s2 = centred.var(ddof=1)
-    m4 = np.mean(centred**4)
-    return float((s2 - truth) / np.sqrt((m4 - s2**2) / x.size))
-
-
-def z_proportion(hits: np.ndarray, truth: float) -> float:
-    hits = np.asarray(hits, dtype=float)
-    return float((hits.mean() - truth) / np.sqrt(truth * (1 - truth) / hits.size))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,14 +212,14 @@ def test_simulation_heterozygosity_and_covariance():
     run = C.simulate(P4, 20, 10, num_replicates=40_000, record=[10], seed=11)
     p = run.at("p", 10)
     h = 1 - np.sum(p**2, axis=1)
-    assert abs(z_mean(h, float(C.expected_heterozygosity(P4, 20, 10)))) < Z_CRIT
+    assert abs(mean_z(h, float(C.expected_heterozygosity(P4, 20, 10)))) < Z_CRIT
     _, cov = C.moments(P4, 20, 10)
     for i in range(4):
-        assert abs(z_variance(p[:, i], cov[i, i])) < Z_CRIT
+        assert abs(variance_z(p[:, i], cov[i, i])) < Z_CRIT
     # covariance of states 0 and 1: mean of the product of centred values (known means)
     product = (p[:, 0] - P4[0]) * (p[:, 1] - P4[1])
-    assert abs(z_mean(product, cov[0, 1])) < Z_CRIT
-    assert abs(z_mean(p[:, 2], P4[2])) < Z_CRIT  # martingale
+    assert abs(mean_z(product, cov[0, 1])) < Z_CRIT
+    assert abs(mean_z(p[:, 2], P4[2])) < Z_CRIT  # martingale
 
 
 def test_simulation_loss_and_survivors_section_1_4():
@@ -246,9 +227,9 @@ def test_simulation_loss_and_survivors_section_1_4():
     exact = C.expected_survivors(P30, 50, [1, 5, 20])
     for g, truth in zip([1, 5, 20], exact, strict=True):
         survivors = np.count_nonzero(run.at("p", g) > 0, axis=1)
-        assert abs(z_mean(survivors, truth)) < Z_CRIT
+        assert abs(mean_z(survivors, truth)) < Z_CRIT
     lost = run.at("p", 20)[:, -1] == 0
-    assert abs(z_proportion(lost, float(C.loss_probability(P30[-1], 50, 20)))) < Z_CRIT
+    assert abs(proportion_z(lost, float(C.loss_probability(P30[-1], 50, 20)))) < Z_CRIT
 
 
 def test_simulation_fresh_stationary_section_1_7():
@@ -258,7 +239,7 @@ def test_simulation_fresh_stationary_section_1_7():
         p = run.at("p", 200)
         _, stat = C.stationary_moments(p3, 40, fresh)
         for i in range(3):
-            assert abs(z_variance(p[:, i], stat[i, i])) < Z_CRIT
+            assert abs(variance_z(p[:, i], stat[i, i])) < Z_CRIT
 
 
 def test_simulation_accumulate_section_1_8():
@@ -267,17 +248,17 @@ def test_simulation_accumulate_section_1_8():
     )
     p = run.at("p", 100)[:, 0]
     _, cov = C.moments([0.3, 0.7], 20, 100, ct.Accumulate())
-    assert abs(z_mean(p * (1 - p), 0.21 - cov[0, 0])) < Z_CRIT
+    assert abs(mean_z(p * (1 - p), 0.21 - cov[0, 0])) < Z_CRIT
 
 
 def test_simulation_tail_loss_section_1_9():
     run = C.simulate(P30, 50, 20, num_replicates=20_000, record=[20], seed=15)
     tl = C.tail_loss(P30, 50, 20, 0.02)
     mass = run.at("p", 20)[:, tl.tail_states].sum(axis=1)
-    assert abs(z_proportion(mass == 0, float(tl.prob_all_lost))) < Z_CRIT
-    assert abs(z_mean(mass, tl.initial_mass)) < Z_CRIT
+    assert abs(proportion_z(mass == 0, float(tl.prob_all_lost))) < Z_CRIT
+    assert abs(mean_z(mass, tl.initial_mass)) < Z_CRIT
     survivors = np.count_nonzero(run.at("p", 20)[:, tl.tail_states] > 0, axis=1)
-    assert abs(z_mean(survivors, float(tl.expected_surviving))) < Z_CRIT
+    assert abs(mean_z(survivors, float(tl.expected_surviving))) < Z_CRIT
     # the median m: P(X <= m) >= 1/2 > P(X < m) (each one-sided, within Z_CRIT standard errors)
     median = float(tl.median_mass)
     se = 0.5 / np.sqrt(mass.size)
@@ -292,10 +273,10 @@ def test_simulation_absorption_time_and_fixation():
     run = C.simulate(P4, 20, 500, num_replicates=20_000, record="last", seed=16)
     absorbed = run["absorbed_at"]
     assert np.all(absorbed >= 0)  # P(T > 500) <= absorption_bound ~ 1e-10
-    assert abs(z_mean(absorbed, C.absorption_time(P4, 20).mean)) < Z_CRIT
+    assert abs(mean_z(absorbed, C.absorption_time(P4, 20).mean)) < Z_CRIT
     winner = np.argmax(run.at("p", 500), axis=1)
     for i, p in enumerate(C.fixation_probabilities(P4)):
-        assert abs(z_proportion(winner == i, p)) < Z_CRIT
+        assert abs(proportion_z(winner == i, p)) < Z_CRIT
 
 
 def test_simulation_loss_with_schedule():
@@ -303,7 +284,7 @@ def test_simulation_loss_with_schedule():
     run = C.simulate([0.08, 0.92], schedule, 12, num_replicates=20_000, record=[4, 12], seed=17)
     for g in (4, 12):
         lost = run.at("p", g)[:, 0] == 0
-        assert abs(z_proportion(lost, float(C.loss_probability(0.08, schedule, g)))) < Z_CRIT
+        assert abs(proportion_z(lost, float(C.loss_probability(0.08, schedule, g)))) < Z_CRIT
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,17 +20,12 @@ from sklearn.mixture import GaussianMixture
 
 import collapse_theory as ct
 from collapse_theory import metrics
+from collapse_theory._stats import mean_difference_z, mean_z
 from collapse_theory.gmm import EMResult, Mixture, fit_em, simulate
 from collapse_theory.gmm.simulate import INITS
 from tests import naive
-from tests.test_categorical_simulate import two_sample_z
 
 Z_CRIT = 4.0
-
-
-def z_score(values: np.ndarray, truth: float) -> float:
-    """(mean - truth) / standard error of the mean."""
-    return float((values.mean() - truth) / (values.std(ddof=1) / np.sqrt(values.size)))
 
 
 def two_blobs(dim: int = 2) -> Mixture:
@@ -207,9 +202,9 @@ def test_one_component_collapses_at_mle_rate_1d():
     var = run["covs"][:, :, 0, 0, 0]
     k = m - 1
     for g in (1, 5, 10):
-        assert abs(z_score(var[g], var0 * ((m - 1) / m) ** g)) < Z_CRIT
+        assert abs(mean_z(var[g], var0 * ((m - 1) / m) ** g)) < Z_CRIT
         log_var = np.log(var[g] / var0)
-        assert abs(z_score(log_var, g * (digamma(k / 2) - np.log(m / 2)))) < Z_CRIT
+        assert abs(mean_z(log_var, g * (digamma(k / 2) - np.log(m / 2)))) < Z_CRIT
         # variance of the log: z from the chi-square law of the sample variance (Var of s^2 ~ 2s^4/R)
         predicted = g * polygamma(1, k / 2)
         z = (log_var.var(ddof=1) - predicted) / (predicted * np.sqrt(2.0 / (reps - 1)))
@@ -227,10 +222,10 @@ def test_one_component_collapses_at_mle_rate_2d():
     k = m - 1
     for g in (2, 8):
         for j in range(2):
-            assert abs(z_score(covs[g, :, j, j], cov0[j, j] * ((m - 1) / m) ** g)) < Z_CRIT
+            assert abs(mean_z(covs[g, :, j, j], cov0[j, j] * ((m - 1) / m) ** g)) < Z_CRIT
         drift = g * sum(digamma((k - j) / 2) + np.log(2 / m) for j in range(2))
         log_det = np.linalg.slogdet(covs[g])[1] - np.linalg.slogdet(cov0)[1]
-        assert abs(z_score(log_det, drift)) < Z_CRIT
+        assert abs(mean_z(log_det, drift)) < Z_CRIT
 
 
 def test_separated_weights_drift_like_wright_fisher():
@@ -240,9 +235,9 @@ def test_separated_weights_drift_like_wright_fisher():
     run = simulate(mix, m, n, num_replicates=reps, seed=13)
     w = run["weights"][:, :, 0]
     for g in (1, 4, 10):
-        assert abs(z_score(w[g], p)) < Z_CRIT
+        assert abs(mean_z(w[g], p)) < Z_CRIT
         predicted = p * (1 - p) * (1 - (1 - 1 / m) ** g)
-        assert abs(z_score((w[g] - p) ** 2, predicted)) < Z_CRIT
+        assert abs(mean_z((w[g] - p) ** 2, predicted)) < Z_CRIT
 
 
 # ------------------------------------------------------------------------------------------------
@@ -318,7 +313,7 @@ def test_mixture_sample_and_logpdf():
     # the empirical mean of draws agrees with sum_k w_k m_k per coordinate
     truth = mix.weights @ mix.means
     for j in range(2):
-        assert abs(z_score(x[:, j], truth[j])) < Z_CRIT
+        assert abs(mean_z(x[:, j], truth[j])) < Z_CRIT
     reference = np.log(
         sum(
             w * st.multivariate_normal(m, c).pdf(x[:100])
@@ -504,7 +499,7 @@ def test_simulate_agrees_with_naive_chain(regime, kwargs):
     fast_w = fast["weights"][3, :, 0]
     fast_v = np.log(fast["covs"][3, :, 1, 0, 0])
     for a, b in [(fast_w, slow_w), ((fast_w - 0.5) ** 2, (slow_w - 0.5) ** 2), (fast_v, slow_v)]:
-        assert abs(two_sample_z(a, b)) < Z_CRIT
+        assert abs(mean_difference_z(a, b)) < Z_CRIT
 
 
 def test_data_without_spread_gives_a_degenerate_fit_not_a_crash():

@@ -19,12 +19,12 @@ from hypothesis import strategies as hs
 
 import collapse_theory as ct
 from collapse_theory import backends
+from collapse_theory._stats import mean_difference_z, pooled_proportion_z
 from collapse_theory.categorical import _jax as categorical_jax
 from collapse_theory.categorical.simulate import heterozygosity
 from collapse_theory.gaussian import _jax as gaussian_jax
 from collapse_theory.gmm import _jax as gmm_jax
 from tests import naive
-from tests.test_categorical_simulate import two_proportion_z, two_sample_z
 
 Z_CRIT = 4.0
 P_MIN = 1e-4
@@ -51,7 +51,7 @@ def assert_same_distribution(samples: list[np.ndarray], *, ks: bool = True) -> N
     """Pairwise z-tests of the means (and KS for the first two: jax and numba)."""
     for a in range(len(samples)):
         for b in range(a + 1, len(samples)):
-            z = two_sample_z(samples[a], samples[b])
+            z = mean_difference_z(samples[a], samples[b])
             assert abs(z) < Z_CRIT, (a, b, z)
     if ks:
         assert st.ks_2samp(samples[0], samples[1]).pvalue > P_MIN
@@ -153,7 +153,7 @@ def test_gaussian_1d_agrees_with_numba_and_naive(name, method):
         # The median of the variance, through the proportion below numba's median.
         median = np.median(runs[1]["var"][generation])
         below = [run["var"][generation] < median for run in runs]
-        assert abs(two_proportion_z(*below)) < Z_CRIT
+        assert abs(pooled_proportion_z(*below)) < Z_CRIT
 
 
 COV3 = np.array([[2.0, 0.6, 0.0], [0.6, 1.0, -0.3], [0.0, -0.3, 0.5]])
@@ -293,12 +293,12 @@ def test_categorical_agrees_with_numba_and_naive(name):
         assert_same_distribution([heterozygosity(x[generation]) for x in p], ks=False)
         lost = [x[generation][:, 3] == 0 for x in p]
         for a, b in [(0, 1), (0, 2)]:
-            assert abs(two_proportion_z(lost[a], lost[b])) < Z_CRIT
+            assert abs(pooled_proportion_z(lost[a], lost[b])) < Z_CRIT
     for a, b in [(0, 1), (0, 2)]:
-        assert abs(two_proportion_z(absorbed[a] >= 0, absorbed[b] >= 0)) < Z_CRIT
+        assert abs(pooled_proportion_z(absorbed[a] >= 0, absorbed[b] >= 0)) < Z_CRIT
         early = [x[x >= 0] <= 8 for x in (absorbed[a], absorbed[b])]
         if min(len(e) for e in early) > 50:
-            assert abs(two_proportion_z(*early)) < Z_CRIT
+            assert abs(pooled_proportion_z(*early)) < Z_CRIT
     # Absorption is recorded at the first generation with a single state.
     np.testing.assert_array_equal(runs[0]["absorbed_at"], naive.first_absorption(runs[0]["p"]))
 
@@ -402,8 +402,8 @@ def test_gmm_warm_agrees_with_naive_em():
         jax_w, jax_v = _mixture_statistics(run["weights"][generation], run["covs"][generation])
         slow_w = np.array([c[0][generation][0] for c in chains])
         slow_v = np.log(np.array([c[2][generation][0, 0, 0] for c in chains]))
-        assert abs(two_sample_z(jax_w, slow_w)) < Z_CRIT
-        assert abs(two_sample_z(jax_v, slow_v)) < Z_CRIT
+        assert abs(mean_difference_z(jax_w, slow_w)) < Z_CRIT
+        assert abs(mean_difference_z(jax_v, slow_v)) < Z_CRIT
 
 
 def test_gmm_same_seed_same_result_for_any_batching():

@@ -14,13 +14,13 @@ from collapse_theory._validate import (
     check_record_size,
     record_slots,
 )
-from collapse_theory.backends import jax_block_keys, jax_dtype, resolve
+from collapse_theory.backends import jax_block_keys, jax_blocks, jax_dtype, resolve
 from collapse_theory.gmm import _numba
 from collapse_theory.gmm.em import COVARIANCE_TYPES, min_samples
 from collapse_theory.gmm.mixture import check_mixture
 from collapse_theory.regimes import FreshData, Replace, check_regime, regime_code
 from collapse_theory.results import SimulationResult, run_metadata
-from collapse_theory.rng import as_seed_sequence, block_bounds, run_replicate_blocks
+from collapse_theory.rng import run_replicate_blocks
 from collapse_theory.schedules import as_schedule
 
 __all__ = ["INITS", "simulate"]
@@ -157,11 +157,9 @@ def simulate(
     if backend == "jax":
         from collapse_theory.gmm import _jax
 
-        chunk_size = check_int("chunk_size", chunk_size, minimum=1)
-        if num_threads is not None:  # not used by jax, but checked as numba does
-            check_int("num_threads", num_threads, minimum=1)
-        seed_sequence = as_seed_sequence(seed)
-        children = seed_sequence.spawn(len(block_bounds(num_replicates)))
+        seed_sequence, children, chunk_size = jax_blocks(
+            seed, num_replicates, chunk_size, num_threads
+        )
         outputs = _jax.simulate(
             jax_block_keys(children),
             num_replicates,

@@ -13,9 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collapse_theory.families import PartLoader
 
 __all__ = ["KINDS", "Check", "add_check", "checks", "get", "register", "select", "unregister"]
 
@@ -197,9 +200,8 @@ def select(only: Iterable[str] | None) -> list[Check]:
     return [c for c in everything if c.name in chosen]
 
 
-_loaded = False
-#: Family -> the name of its ``checks`` module, for every family whose checks were loaded.
-_family_modules: dict[str, str] = {}
+#: Imports each family's checks module (created on first use; see families.PartLoader).
+_families: PartLoader | None = None
 
 
 def _load_builtin() -> None:
@@ -208,24 +210,14 @@ def _load_builtin() -> None:
     A model family plugs in by having a ``checks.py`` that calls :func:`add_check` and being
     registered in :mod:`collapse_theory.families`; nothing here names a family.
     """
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
     from collapse_theory import families
 
-    families.on_change(_reset)
-    for family, module in families.modules("checks"):
-        _family_modules[family] = module.__name__
+    global _families
+    if _families is None:
+        _families = families.PartLoader("checks", forget=_forget)
+    _families.load()
 
 
-def _reset() -> None:
-    """The families changed: load again on next use, and forget the checks of every family that
-    is no longer registered (its module too, so that registering it again re-adds them)."""
-    global _loaded
-    _loaded = False
-    from collapse_theory import families
-
-    gone = families.forget_modules(_family_modules)
-    for name in [name for name, check in _REGISTRY.items() if check.family in gone]:
+def _forget(family: str) -> None:
+    for name in [name for name, check in _REGISTRY.items() if check.family == family]:
         del _REGISTRY[name]
