@@ -26,11 +26,7 @@ import numpy as np
 
 import collapse_theory as ct
 from benchmarks.common import best_time, write_report
-
-
-def zipf(exponent: float, num_states: int) -> np.ndarray:
-    weights = np.arange(1, num_states + 1, dtype=float) ** -exponent
-    return weights / weights.sum()
+from collapse_theory.categorical import zipf
 
 
 def numpy_vectorised(
@@ -80,7 +76,7 @@ def main() -> None:
     parser.add_argument("--no-jax", action="store_true", help="skip the jax backend row")
     args = parser.parse_args()
 
-    p0 = zipf(1.1, 1000)
+    p0 = zipf(1000, 1.1)
     n, r, m = args.generations, args.replicates, 10_000
     ours(p0, m, 2, 2, 0)  # compile outside the timings
     rows = []
@@ -137,7 +133,7 @@ def main() -> None:
     for m_case, k, reps, threads in cases:
         seconds, _ = best_time(
             lambda m_case=m_case, k=k, reps=reps, threads=threads: ours(
-                zipf(1.1, k), m_case, 200, reps, 2, threads=threads
+                zipf(k, 1.1), m_case, 200, reps, 2, threads=threads
             ),
             2,
         )

@@ -25,6 +25,7 @@ __all__ = [
     "Linear",
     "Power",
     "Schedule",
+    "ScheduleLike",
     "as_schedule",
     "constant_size",
     "sample_sizes",
@@ -56,6 +57,10 @@ def _rounded_sizes(name: str, values: np.ndarray) -> np.ndarray:
 
 def _check_num_generations(num_generations: Any) -> int:
     return check_int("num_generations", num_generations, minimum=0)
+
+
+#: A sample size M (a positive int, the same every generation) or a schedule of sizes M_i.
+ScheduleLike = int | Schedule
 
 
 @dataclass(frozen=True)
@@ -175,7 +180,7 @@ class Explicit:
         return False
 
 
-def as_schedule(num_samples: Any, name: str = "num_samples") -> Schedule:
+def as_schedule(num_samples: ScheduleLike, name: str = "num_samples") -> Schedule:
     """Accept an int (constant schedule) or a schedule object."""
     if isinstance(num_samples, Schedule) and not isinstance(num_samples, type):
         return num_samples
@@ -199,6 +204,6 @@ def constant_size(num_samples: Any, where: str) -> int:
     return int(schedule.m)
 
 
-def sample_sizes(num_samples: Any, num_generations: int, name: str = "num_samples") -> np.ndarray:
+def sample_sizes(num_samples: ScheduleLike, num_generations: int, name: str = "num_samples") -> np.ndarray:
     """(M_0, ..., M_{n-1}) as an int64 array, from an int or a schedule."""
     return as_schedule(num_samples, name).sizes(num_generations)

@@ -321,7 +321,7 @@ def propagate(
     """Run the banded lumped chain from fraction p; quantities at the sorted generations ``record``.
 
     Internal workhorse of :func:`lumped_loss_probability`, :func:`lumped_distribution` and
-    ``theory.tail_loss``.
+    ``tails.tail_loss``.
     """
     record = np.asarray(record, dtype=np.int64)
     nrec = record.size
