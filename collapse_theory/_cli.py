@@ -5,8 +5,9 @@ and table formatting that several subcommands use. Nothing here names a model fa
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn, TypeVar
 
 import numpy as np
 
@@ -32,6 +33,8 @@ __all__ = [
 
 PROG = "collapse-theory"
 
+T = TypeVar("T")
+
 
 class UsageError(ValueError):
     """Bad command-line input (reported in one line, exit status 2)."""
@@ -50,11 +53,11 @@ class Commands:
     (``collapse-theory NAME``) and ``simulate`` the models of ``collapse-theory simulate MODEL``
     (both argparse subparser actions; their parsers are :class:`Parser`)."""
 
-    top: Any
-    simulate: Any
+    top: argparse._SubParsersAction[Parser]
+    simulate: argparse._SubParsersAction[Parser]
 
 
-def number(text: str, kind: type, what: str) -> Any:
+def number(text: str, kind: Callable[[str], T], what: str) -> T:
     try:
         return kind(text)
     except ValueError:
@@ -81,7 +84,7 @@ def parse_regime(spec: str) -> Regime:
     )
 
 
-def parse_record(spec: str) -> Any:
+def parse_record(spec: str) -> str | list[int]:
     """``all``, ``last`` or a comma-separated list of generations."""
     if spec in ("all", "last"):
         return spec

@@ -11,14 +11,20 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 __all__ = ["dumps", "jsonable", "write_json"]
 
 
-def jsonable(value: Any) -> Any:
+@overload
+def jsonable(value: Mapping[str, object]) -> dict[str, object]: ...
+@overload
+def jsonable(value: object) -> object: ...
+
+
+def jsonable(value: object) -> object:
     """``value`` made of JSON types only, non-finite floats as ``None``.
 
     Examples
@@ -41,12 +47,13 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def dumps(value: Any, **kwargs: Any) -> str:
-    """``json.dumps`` of :func:`jsonable` (``value``), refusing non-standard tokens."""
+def dumps(value: object, **kwargs: Any) -> str:
+    """``json.dumps`` of :func:`jsonable` (``value``), refusing non-standard tokens; ``kwargs``
+    go to ``json.dumps`` (``indent``, ``sort_keys``, ...)."""
     return json.dumps(jsonable(value), allow_nan=False, **kwargs)
 
 
-def write_json(path: str | Path, value: Any, *, indent: int | None = 2) -> Path:
+def write_json(path: str | Path, value: object, *, indent: int | None = 2) -> Path:
     """Write ``value`` to ``path`` as strict JSON (UTF-8); returns the path."""
     path = Path(path)
     path.write_text(dumps(value, indent=indent) + "\n", encoding="utf-8")

@@ -26,13 +26,17 @@ import contextvars
 import importlib.metadata
 import importlib.util
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from collapse_theory._validate import check_choice, check_int
 from collapse_theory.progress import progress_bar
 from collapse_theory.rng import BLOCK_SIZE, SeedLike, as_seed_sequence, block_bounds
+
+if TYPE_CHECKING:
+    import jax
 
 __all__ = [
     "BACKENDS",
@@ -184,7 +188,7 @@ def jax_blocks(
 
 
 def run_jax_batches(
-    call: Callable[[np.ndarray, int, int, int], Sequence[np.ndarray]],
+    call: Callable[[np.ndarray, int, int, int], Sequence[ArrayLike]],
     block_keys: np.ndarray,
     num_replicates: int,
     *,
@@ -223,7 +227,7 @@ def run_jax_batches(
     return [np.concatenate([piece[i] for piece in pieces]) for i in range(len(pieces[0]))]
 
 
-def jax_replicate_keys(block_key_data: Any, width: int) -> Any:
+def jax_replicate_keys(block_key_data: jax.Array, width: int) -> jax.Array:
     """Inside jitted code: the (blocks, 2) uint32 key rows become one threefry key per replicate,
     ``split(block_key, BLOCK_SIZE)``, in block order; the first ``width`` of them."""
     import jax

@@ -28,7 +28,6 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
 
 __all__ = [
     "BUILTIN",
@@ -70,7 +69,7 @@ class Family:
     name: str
     simulator_arrays: tuple[str, ...] = ()
     theory: bool = False
-    sweep_arguments: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    sweep_arguments: Mapping[str, Callable[..., object]] = field(default_factory=dict)
 
 
 #: Family name -> the import path of its package.

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from collapse_theory._validate import check_choice, check_real
 
@@ -47,7 +47,7 @@ class Accumulate:
 Regime = Replace | FreshData | Accumulate
 
 
-def check_regime(regime: Any) -> Regime:
+def check_regime(regime: object) -> Regime:
     """Return ``regime`` if it is a regime instance, else raise a TypeError saying what is allowed."""
     if isinstance(regime, (Replace, FreshData, Accumulate)):
         return regime

@@ -18,7 +18,6 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -105,7 +104,7 @@ class SimulationResult:
     generations: np.ndarray
     trajectories: Mapping[str, np.ndarray]
     per_replicate: Mapping[str, np.ndarray] = field(default_factory=dict)
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def num_replicates(self) -> int:
@@ -177,8 +176,11 @@ class SimulationResult:
 
 
 def run_metadata(
-    model: str, parameters: Mapping[str, Any], seed_sequence: np.random.SeedSequence, backend: str
-) -> dict[str, Any]:
+    model: str,
+    parameters: Mapping[str, object],
+    seed_sequence: np.random.SeedSequence,
+    backend: str,
+) -> dict[str, object]:
     """Metadata every simulator stores: model, parameters, seed, backend and versions."""
     from collapse_theory import __version__
     from collapse_theory.rng import BLOCK_SIZE, seed_metadata

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from collapse_theory.progress import progress_bar
 
 __all__ = [
     "BLOCK_SIZE",
+    "SeedLike",
     "as_generator",
     "as_seed_sequence",
     "block_bounds",
@@ -34,11 +35,13 @@ __all__ = [
 #: Replicates per random stream. Part of the reproducibility contract: changing it changes results.
 BLOCK_SIZE = 256
 
+#: What every ``seed`` argument accepts: None (fresh entropy), a non-negative int, a SeedSequence
+#: or a Generator (see :func:`as_seed_sequence`).
 SeedLike = int | np.random.SeedSequence | np.random.Generator | None
 T = TypeVar("T")
 
 
-def as_seed_sequence(seed: Any) -> np.random.SeedSequence:
+def as_seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
     """Turn ``seed`` (None, a non-negative int, a SeedSequence or a Generator) into a SeedSequence.
 
     ``None`` draws fresh entropy (recorded in the result's metadata, so the run can be repeated).
@@ -58,7 +61,7 @@ def as_seed_sequence(seed: Any) -> np.random.SeedSequence:
     )
 
 
-def seed_metadata(seed_sequence: np.random.SeedSequence) -> dict[str, Any]:
+def seed_metadata(seed_sequence: np.random.SeedSequence) -> dict[str, int | list[int]]:
     """JSON-friendly description of a SeedSequence, enough to rebuild it."""
     entropy = seed_sequence.entropy
     if isinstance(entropy, (list, tuple, np.ndarray)):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -55,7 +55,7 @@ def _rounded_sizes(name: str, values: np.ndarray) -> np.ndarray:
     return np.maximum(sizes, 1).astype(np.int64)
 
 
-def _check_num_generations(num_generations: Any) -> int:
+def _check_num_generations(num_generations: object) -> int:
     return check_int("num_generations", num_generations, minimum=0)
 
 
@@ -192,7 +192,7 @@ def as_schedule(num_samples: ScheduleLike, name: str = "num_samples") -> Schedul
     return Constant(check_int(name, num_samples, minimum=1, maximum=MAX_SAMPLE_SIZE))
 
 
-def constant_size(num_samples: Any, where: str) -> int:
+def constant_size(num_samples: ScheduleLike, where: str) -> int:
     """M of a constant schedule (an int or :class:`Constant`); ``where`` names the caller that
     needs it, for the TypeError raised on any other schedule."""
     schedule = as_schedule(num_samples)
@@ -204,6 +204,8 @@ def constant_size(num_samples: Any, where: str) -> int:
     return int(schedule.m)
 
 
-def sample_sizes(num_samples: ScheduleLike, num_generations: int, name: str = "num_samples") -> np.ndarray:
+def sample_sizes(
+    num_samples: ScheduleLike, num_generations: int, name: str = "num_samples"
+) -> np.ndarray:
     """(M_0, ..., M_{n-1}) as an int64 array, from an int or a schedule."""
     return as_schedule(num_samples, name).sizes(num_generations)

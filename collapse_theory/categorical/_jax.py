@@ -14,7 +14,6 @@ float64, 2^24 in float32).
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -148,7 +147,7 @@ def simulate(
             dtype=dtype,
         )
 
-        def call(keys: np.ndarray, width: int, start: int, stop: int) -> Any:
+        def call(keys: np.ndarray, width: int, start: int, stop: int) -> tuple[jax.Array, ...]:
             return _batch_jit(keys, width, *args, **static)
 
         p, absorbed = run_jax_batches(

@@ -15,14 +15,18 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import integrate
 
 from collapse_theory._stats import covariance_se, mean_se, variance_se
 from collapse_theory.categorical.theory import zipf
 from collapse_theory.regimes import Accumulate, FreshData, Replace
+from collapse_theory.results import SimulationResult
+from collapse_theory.rng import SeedLike
 from collapse_theory.verify.registry import add_check
 
 __all__ = ["K4", "ZIPF_30"]
@@ -41,13 +45,13 @@ ZIPF_30 = zipf(30, 1.2)
 # access to the library (looked up at run time)
 
 
-def _ct() -> Any:
+def _ct() -> ModuleType:
     import collapse_theory.categorical as categorical
 
     return categorical
 
 
-def _theory(name: str) -> Callable[..., Any]:
+def _theory(name: str) -> Callable[..., Any]:  # what it returns depends on ``name``
     """``collapse_theory.categorical.<name>``, or a clear error if it is not implemented yet."""
     module = _ct()
     function = getattr(module, name, None)
@@ -56,7 +60,14 @@ def _theory(name: str) -> Callable[..., Any]:
     return function
 
 
-def _simulate(p0: Any, num_samples: int, generations: int, seed, replicates: int, **kw) -> Any:
+def _simulate(
+    p0: ArrayLike,
+    num_samples: int,
+    generations: int,
+    seed: SeedLike,
+    replicates: int,
+    **kw: object,
+) -> SimulationResult:
     return _ct().simulate(
         np.asarray(p0, dtype=np.float64),
         num_samples,
@@ -432,7 +443,7 @@ _register(
 # §1.6 absorption time
 
 
-def _absorption_mean(p0: Any, num_samples: int, method: str) -> float:
+def _absorption_mean(p0: ArrayLike, num_samples: int, method: str) -> float:
     result = _theory("absorption_time")(
         np.asarray(p0, dtype=np.float64), num_samples, method=method
     )

@@ -8,8 +8,6 @@ exact against Galton-Watson, Feller and Monte Carlo, docs/theory.md §1.4) and
 
 from __future__ import annotations
 
-from typing import Any
-
 import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
@@ -23,11 +21,11 @@ from collapse_theory._figures import (
     new_figure,
     register,
 )
-from collapse_theory.rng import spawn
+from collapse_theory.rng import SeedLike, spawn
 
 
 @register("categorical_survivors", family="categorical")
-def figure_categorical_survivors(*, seed: Any = 0, quick: bool = False) -> Figure:
+def figure_categorical_survivors(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
     r"""Loss of states of a Zipf distribution, :math:`p_{0,i} \propto i^{-1.2}`, K = 30, M = 50
     (docs/theory.md §1.4; the example of docs/categorical.md).
 
@@ -132,7 +130,7 @@ def figure_categorical_survivors(*, seed: Any = 0, quick: bool = False) -> Figur
 
 
 @register("absorption_time", family="categorical")
-def figure_absorption_time(*, seed: Any = 0, quick: bool = False) -> Figure:
+def figure_absorption_time(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
     r"""Absorption time of two states against the Kimura diffusion (docs/theory.md §1.6).
 
     Panel (a), log y: :math:`P(T > n)` from :math:`p_0 = (	frac12, 	frac12)` against the scaled
@@ -213,7 +211,7 @@ def figure_absorption_time(*, seed: Any = 0, quick: bool = False) -> Figure:
 
 
 @register("verify_categorical", kind="report", family="categorical", checks=("categorical.",))
-def figure_verify_categorical(seed: Any = 0, quick: bool = True) -> Any:
+def figure_verify_categorical(seed: SeedLike = 0, quick: bool = True) -> Figure:
     """Heterozygosity and loss of the rarest state against generations (§1.3, §1.4)."""
     import collapse_theory as ct
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 from collapse_theory._validate import (
@@ -33,7 +34,7 @@ from collapse_theory._validate import (
 )
 from collapse_theory.categorical import _markov_numba as _kern
 from collapse_theory.rng import default_num_threads
-from collapse_theory.schedules import Constant, as_schedule, constant_size
+from collapse_theory.schedules import Constant, ScheduleLike, as_schedule, constant_size
 
 __all__ = [
     "LumpedDistribution",
@@ -185,7 +186,7 @@ def absorption_time_compositions(p0: np.ndarray, num_samples: int) -> tuple[floa
 class _Sizes:
     """M_i on demand: constant schedules are never materialised."""
 
-    def __init__(self, num_samples: Any, n_max: int) -> None:
+    def __init__(self, num_samples: ScheduleLike, n_max: int) -> None:
         schedule = as_schedule(num_samples)
         self.schedule = schedule
         if isinstance(schedule, Constant):
@@ -310,7 +311,7 @@ def _median(lost: float, v: np.ndarray, v_lo: int, m: int) -> float:
 
 def propagate(
     p: float,
-    num_samples: Any,
+    num_samples: ScheduleLike,
     record: np.ndarray,
     *,
     tol: float = DEFAULT_TOLERANCE,
@@ -423,7 +424,7 @@ def _finish(lost, survived, dropped, record, med, dists) -> _Path:
     return _Path(lost, survived, dropped, bound, med, dists)
 
 
-def _validate_tol(tol: Any) -> float:
+def _validate_tol(tol: object) -> float:
     tol = check_real("tol", tol, minimum=0.0, maximum=1e-3, strict_minimum=True)
     if tol < 1e-18:
         raise ValueError(f"tol must be >= 1e-18 (below rounding); got {tol}")
@@ -521,7 +522,11 @@ def _backward_step(h, support, j_max, rows, m, thr, pool):
     return new_h, new_support, drop + (thr if zeroed else 0.0)
 
 
-def _per_value(p: np.ndarray, gens: np.ndarray, fn) -> tuple[np.ndarray, ...]:
+def _per_value(
+    p: np.ndarray,
+    gens: np.ndarray,
+    fn: Callable[[float, np.ndarray], Sequence[np.ndarray]],
+) -> tuple[np.ndarray, ...]:
     """Evaluate fn(p_value, sorted unique gens) -> tuple of arrays, broadcasting p with gens."""
     pb, gb = np.broadcast_arrays(p, gens)
     outs = None
@@ -541,7 +546,11 @@ def _per_value(p: np.ndarray, gens: np.ndarray, fn) -> tuple[np.ndarray, ...]:
 
 
 def lumped_loss_probability(
-    p: Any, num_samples: Any, generations: Any, *, tol: float = DEFAULT_TOLERANCE
+    p: ArrayLike,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    *,
+    tol: float = DEFAULT_TOLERANCE,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Exact :math:`P(p_{n,A} = 0)` with a rigorous truncation error bound (docs/theory.md §1.4).
 
@@ -599,7 +608,7 @@ def lumped_loss_probability(
         lost, bound = _loss_backward(values, schedule.m, record, tol)
         return lost[p_index, g_index].reshape(pb.shape), bound[p_index, g_index].reshape(pb.shape)
 
-    def one(value: float, ug: np.ndarray):
+    def one(value: float, ug: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         path = propagate(value, num_samples, ug, tol=tol)
         return path.lost, path.bound
 
@@ -642,7 +651,7 @@ class LumpedDistribution:
 
 
 def lumped_distribution(
-    p: Any, num_samples: Any, generation: int, *, tol: float = DEFAULT_TOLERANCE
+    p: float, num_samples: ScheduleLike, generation: int, *, tol: float = DEFAULT_TOLERANCE
 ) -> LumpedDistribution:
     r"""Exact law of the lumped fraction :math:`p_{n,A}` after n generations (docs/theory.md §1.4, §1.9).
 

@@ -7,9 +7,8 @@ Accumulate and add-lambda (``pseudo_count``) variants.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 from collapse_theory._validate import (
     check_int,
@@ -21,24 +20,24 @@ from collapse_theory._validate import (
 )
 from collapse_theory.backends import jax_block_keys, jax_blocks, jax_dtype, resolve
 from collapse_theory.categorical import _numba
-from collapse_theory.regimes import FreshData, Replace, check_regime, regime_code
+from collapse_theory.regimes import FreshData, Regime, Replace, check_regime, regime_code
 from collapse_theory.results import SimulationResult, run_metadata
-from collapse_theory.rng import run_replicate_blocks
-from collapse_theory.schedules import as_schedule
+from collapse_theory.rng import SeedLike, run_replicate_blocks
+from collapse_theory.schedules import ScheduleLike, as_schedule
 
 __all__ = ["simulate"]
 
 
 def simulate(
-    p0: Any,
-    num_samples: Any,
+    p0: ArrayLike,
+    num_samples: ScheduleLike,
     num_generations: int,
     *,
     num_replicates: int = 1000,
-    regime: Any = None,
+    regime: Regime | None = None,
     pseudo_count: float = 0.0,
-    record: Any = "all",
-    seed: Any = None,
+    record: str | ArrayLike = "all",
+    seed: SeedLike = None,
     backend: str | None = None,
     progress: bool = False,
     num_threads: int | None = None,

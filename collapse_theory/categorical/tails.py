@@ -12,9 +12,9 @@ A tail is a set A of rare states of :math:`p_0` (:class:`CategoricalTail`); its 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from collapse_theory import categorical
 from collapse_theory._validate import (
@@ -25,7 +25,9 @@ from collapse_theory._validate import (
 )
 from collapse_theory.categorical import markov
 from collapse_theory.categorical.theory import _survival, zipf
-from collapse_theory.schedules import as_schedule, sample_sizes
+from collapse_theory.regimes import Regime
+from collapse_theory.rng import SeedLike
+from collapse_theory.schedules import ScheduleLike, as_schedule, sample_sizes
 from collapse_theory.tails.curves import (
     QUANTILE_LEVELS,
     TailCurve,
@@ -86,7 +88,7 @@ class CategoricalTail:
             value = check_fraction("lightest_mass", value)
         object.__setattr__(self, name, value)
 
-    def states(self, p0: Any) -> np.ndarray:
+    def states(self, p0: ArrayLike) -> np.ndarray:
         """Indices of the tail states of ``p0`` (sorted)."""
         p0 = check_probability_vector("p0", p0)
         positive = np.unique(p0[p0 > 0])
@@ -121,7 +123,7 @@ class CategoricalTail:
             tau = float(np.nextafter(positive[fits[-1]], np.inf))
         return np.nonzero((p0 > 0) & (p0 < tau))[0]
 
-    def mass(self, p0: Any) -> float:
+    def mass(self, p0: ArrayLike) -> float:
         """Original tail mass :math:`T_0 = \\sum_{i\\in A} p_{0,i}`."""
         p0 = check_probability_vector("p0", p0)
         return float(p0[self.states(p0)].sum())
@@ -133,7 +135,12 @@ def _law_quantile(fractions: np.ndarray, cdf: np.ndarray, level: float) -> float
 
 
 def categorical_exact(
-    p0: Any, tail: CategoricalTail, num_samples: Any, generations: Any, *, eps: float = 0.01
+    p0: ArrayLike,
+    tail: CategoricalTail,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    *,
+    eps: float = 0.01,
 ) -> TailCurve:
     r"""Exact tail-mass law of the categorical model under Replace (docs/theory.md §1.4, §1.9).
 
@@ -168,14 +175,14 @@ def categorical_exact(
     if not isinstance(tail, CategoricalTail):
         raise TypeError(f"tail must be a CategoricalTail; got {type(tail).__name__}")
     states = tail.states(p0)
-    p0 = np.asarray(p0, dtype=float) / np.sum(p0)
+    probabilities = np.asarray(p0, dtype=float) / np.sum(p0)
     gens = check_record(generations)
     sample_sizes(num_samples, int(gens[-1]))  # validates the schedule (M_i >= 1)
-    return _lumped_tail_law(p0, states, num_samples, gens, check_eps(eps))
+    return _lumped_tail_law(probabilities, states, num_samples, gens, check_eps(eps))
 
 
 def _lumped_tail_law(
-    p0: np.ndarray, states: np.ndarray, num_samples: Any, gens: np.ndarray, eps: float
+    p0: np.ndarray, states: np.ndarray, num_samples: ScheduleLike, gens: np.ndarray, eps: float
 ) -> TailCurve:
     """The law of :math:`T_n = p_{n,A}`, A = ``states``, at the sorted generations ``gens``
     (which start at 0): the one computation behind :func:`categorical_exact` and
@@ -223,15 +230,15 @@ def _lumped_tail_law(
 
 
 def categorical_monte_carlo(
-    p0: Any,
+    p0: ArrayLike,
     tail: CategoricalTail,
-    num_samples: Any,
-    generations: Any,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
     *,
-    regime: Any = None,
+    regime: Regime | None = None,
     eps: float = 0.01,
     num_replicates: int = 1000,
-    seed: Any = None,
+    seed: SeedLike = None,
     progress: bool = False,
 ) -> TailCurve:
     r"""Tail mass :math:`T_n = \sum_{i\in A} p_{n,i}` of simulated categorical chains
@@ -358,7 +365,9 @@ class TailLoss:
     error_bound: np.ndarray
 
 
-def tail_loss(p0: Any, num_samples: Any, generations: Any, threshold: float) -> TailLoss:
+def tail_loss(
+    p0: ArrayLike, num_samples: ScheduleLike, generations: ArrayLike, threshold: float
+) -> TailLoss:
     r"""How the tail :math:`A = \{i : p_{0,i} < \tau\}` is lost (docs/theory.md §1.9): the
     family's tail law (:func:`categorical_exact`) at any generations, in the words of §1.9.
 

@@ -9,10 +9,11 @@ lose precision for n up to :math:`10^6` and beyond.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import comb, xlog1py
 from scipy.stats import binom
 
@@ -27,8 +28,8 @@ from collapse_theory._validate import (
 )
 from collapse_theory.categorical import _markov_numba as _kern
 from collapse_theory.categorical import markov as _markov
-from collapse_theory.regimes import Accumulate, FreshData, Replace, check_regime
-from collapse_theory.schedules import Constant, as_schedule, constant_size
+from collapse_theory.regimes import Accumulate, FreshData, Regime, Replace, check_regime
+from collapse_theory.schedules import Constant, ScheduleLike, as_schedule, constant_size
 
 __all__ = [
     "AbsorptionTime",
@@ -66,7 +67,7 @@ def _max_gen(gens: np.ndarray) -> int:
     return int(gens.max()) if gens.size else 0
 
 
-def _sizes(num_samples: Any, n: int) -> np.ndarray:
+def _sizes(num_samples: ScheduleLike, n: int) -> np.ndarray:
     schedule = as_schedule(num_samples)
     if n > _markov.MAX_SCHEDULE_GENERATIONS and not isinstance(schedule, Constant):
         raise ValueError(
@@ -76,7 +77,9 @@ def _sizes(num_samples: Any, n: int) -> np.ndarray:
     return schedule.sizes(n)
 
 
-def _log_product(num_samples: Any, gens: np.ndarray, log_factor) -> np.ndarray:
+def _log_product(
+    num_samples: ScheduleLike, gens: np.ndarray, log_factor: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
     """sum_{i<n} log_factor(M_i) for every n in gens (constant schedules in closed form)."""
     schedule = as_schedule(num_samples)
     if isinstance(schedule, Constant):
@@ -103,7 +106,7 @@ def _sigma0(p0: np.ndarray) -> np.ndarray:
 # §1.4 / §1.5: the transition matrix and its spectrum
 
 
-def transition_matrix(num_samples: Any) -> np.ndarray:
+def transition_matrix(num_samples: ScheduleLike) -> np.ndarray:
     r"""Dense transition matrix of the 2-state (lumped) chain (docs/theory.md §1.4).
 
     .. math:: P_{jk} = \binom{M}{k} \Big(\frac{j}{M}\Big)^k \Big(1 - \frac{j}{M}\Big)^{M-k},
@@ -145,7 +148,7 @@ def transition_matrix(num_samples: Any) -> np.ndarray:
 
 
 def eigenvalues(
-    num_samples: Any, num_states: int = 2, *, max_index: int | None = None
+    num_samples: ScheduleLike, num_states: int = 2, *, max_index: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Eigenvalues of the K-state Wright–Fisher chain with their multiplicities (docs/theory.md §1.5).
 
@@ -208,7 +211,9 @@ def eigenvalues(
 # §1.3 second moments, §1.7 fresh data, §1.8 accumulate
 
 
-def expected_heterozygosity(p0: Any, num_samples: Any, generations: Any) -> np.ndarray:
+def expected_heterozygosity(
+    p0: ArrayLike, num_samples: ScheduleLike, generations: ArrayLike
+) -> np.ndarray:
     r"""Expected heterozygosity :math:`E H_n` (docs/theory.md §1.3).
 
     .. math:: E H_n = H_0 \prod_{i<n} \Big(1 - \frac{1}{M_i}\Big),
@@ -243,7 +248,7 @@ def expected_heterozygosity(p0: Any, num_samples: Any, generations: Any) -> np.n
     return h0 * np.exp(_log_product(num_samples, gens, _log_lambda2))
 
 
-def _cov_scale(num_samples: Any, gens: np.ndarray, regime: Any) -> np.ndarray:
+def _cov_scale(num_samples: ScheduleLike, gens: np.ndarray, regime: Regime) -> np.ndarray:
     """c_n with Cov p_n = c_n * Sigma0 for every regime."""
     if isinstance(regime, Replace):
         return -np.expm1(_log_product(num_samples, gens, _log_lambda2))
@@ -277,7 +282,7 @@ def _cov_scale(num_samples: Any, gens: np.ndarray, regime: Any) -> np.ndarray:
 
 
 def moments(
-    p0: Any, num_samples: Any, generations: Any, regime: Any = None
+    p0: ArrayLike, num_samples: ScheduleLike, generations: ArrayLike, regime: Regime | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Mean and covariance of :math:`p_n` (docs/theory.md §1.2, §1.3, §1.7, §1.8).
 
@@ -331,7 +336,7 @@ def moments(
 
 
 def stationary_moments(
-    p0: Any, num_samples: Any, fresh: FreshData
+    p0: ArrayLike, num_samples: ScheduleLike, fresh: FreshData
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Stationary mean and covariance under fresh data (docs/theory.md §1.7).
 
@@ -400,15 +405,19 @@ def stationary_moments(
 # §1.4 loss of states
 
 
-def _loss_exact(p: np.ndarray, num_samples: Any, gens: np.ndarray) -> tuple[np.ndarray, ...]:
-    def one(value: float, ug: np.ndarray):
+def _loss_exact(
+    p: np.ndarray, num_samples: ScheduleLike, gens: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    def one(value: float, ug: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         path = _markov.propagate(value, num_samples, ug)
         return path.lost, path.survived
 
     return _markov._per_value(p, gens, one)
 
 
-def _loss_approx(p: np.ndarray, num_samples: Any, gens: np.ndarray, method: str) -> np.ndarray:
+def _loss_approx(
+    p: np.ndarray, num_samples: ScheduleLike, gens: np.ndarray, method: str
+) -> np.ndarray:
     pb, gb = np.broadcast_arrays(p, gens)
     n_max = _max_gen(gb)
     schedule = as_schedule(num_samples)
@@ -435,7 +444,7 @@ def _loss_approx(p: np.ndarray, num_samples: Any, gens: np.ndarray, method: str)
     return np.where(positive, out, np.where(pb == 0.0, 1.0, 0.0))
 
 
-def _harmonic_sums(num_samples: Any, gens: np.ndarray) -> np.ndarray:
+def _harmonic_sums(num_samples: ScheduleLike, gens: np.ndarray) -> np.ndarray:
     schedule = as_schedule(num_samples)
     if isinstance(schedule, Constant):
         return gens / float(schedule.m)
@@ -444,7 +453,7 @@ def _harmonic_sums(num_samples: Any, gens: np.ndarray) -> np.ndarray:
 
 
 def loss_probability(
-    p: Any, num_samples: Any, generations: Any, method: str = "exact"
+    p: ArrayLike, num_samples: ScheduleLike, generations: ArrayLike, method: str = "exact"
 ) -> np.ndarray:
     r"""Probability that a state (or lumped set of states) of initial probability p is lost by
     generation n, :math:`P(p_{n,A} = 0)` (docs/theory.md §1.4).
@@ -492,7 +501,9 @@ def loss_probability(
     return _loss_approx(p, num_samples, gens, method)
 
 
-def _survival(p0: np.ndarray, num_samples: Any, gens: np.ndarray, method: str) -> np.ndarray:
+def _survival(
+    p0: np.ndarray, num_samples: ScheduleLike, gens: np.ndarray, method: str
+) -> np.ndarray:
     """(len(p0),) + gens.shape array of P(state i survives to n)."""
     p = p0.reshape((-1,) + (1,) * gens.ndim)
     if method == "exact":
@@ -501,7 +512,7 @@ def _survival(p0: np.ndarray, num_samples: Any, gens: np.ndarray, method: str) -
 
 
 def expected_survivors(
-    p0: Any, num_samples: Any, generations: Any, method: str = "exact"
+    p0: ArrayLike, num_samples: ScheduleLike, generations: ArrayLike, method: str = "exact"
 ) -> np.ndarray:
     r"""Expected number of states still present at generation n (docs/theory.md §1.4).
 
@@ -549,7 +560,7 @@ def expected_survivors(
 # §1.1, §1.2, §1.6 absorption
 
 
-def fixation_probabilities(p0: Any) -> np.ndarray:
+def fixation_probabilities(p0: ArrayLike) -> np.ndarray:
     r"""Probability that each state is the last survivor: :math:`p_{0,i}` (docs/theory.md §1.2).
 
     By the martingale :math:`E p_n = p_0` and absorption with probability 1.
@@ -594,7 +605,7 @@ def _legendre_derivatives(z: float, degree: int) -> np.ndarray:
 
 
 def absorption_time_survival(
-    p: Any, num_samples: Any, generations: Any, method: str = "exact"
+    p: float, num_samples: ScheduleLike, generations: ArrayLike, method: str = "exact"
 ) -> np.ndarray:
     r"""Law of the absorption time of two states: :math:`P(T > n)`, T the first generation with
     one state left, starting from frequencies (p, 1 - p) (docs/theory.md §1.6).
@@ -656,7 +667,9 @@ def absorption_time_survival(
     return np.clip(decay @ coefficients, 0.0, 1.0)
 
 
-def absorption_bound(p0: Any, num_samples: Any, generations: Any) -> np.ndarray:
+def absorption_bound(
+    p0: ArrayLike, num_samples: ScheduleLike, generations: ArrayLike
+) -> np.ndarray:
     r"""Upper bound on :math:`P(T_{abs} > n)` (docs/theory.md §1.1).
 
     .. math:: P(T_{abs} > n) \le \frac{M^2 H_0 \lambda_2^n}{2(M-1)}, \qquad
@@ -722,7 +735,9 @@ class AbsorptionTime:
     num_transient_states: int | None
 
 
-def absorption_time(p0: Any, num_samples: Any, method: str = "auto") -> AbsorptionTime:
+def absorption_time(
+    p0: ArrayLike, num_samples: ScheduleLike, method: str = "auto"
+) -> AbsorptionTime:
     r"""Mean absorption time (until one state is left) from p0 (docs/theory.md §1.6).
 
     - ``"exact"``: fundamental matrix :math:`t = (I - Q)^{-1} \mathbf 1` on the transient states

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -369,7 +368,7 @@ def simulate(
             dtype=dtype,
         )
 
-        def call(keys: np.ndarray, width: int, start: int, stop: int) -> Any:
+        def call(keys: np.ndarray, width: int, start: int, stop: int) -> tuple[jax.Array, ...]:
             return _batch_jit(keys, width, *args, **static)
 
         outputs = run_jax_batches(

@@ -16,8 +16,9 @@ The closed-form L2 distance between mixtures (§4) is checked against numerical 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any, TypedDict
 
 import numpy as np
 from scipy import integrate
@@ -31,22 +32,37 @@ _FULL = 10
 Estimate = Callable[[np.random.SeedSequence, bool], tuple[float, float]]
 
 COV2 = [[1.0, 0.6], [0.6, 2.0]]
-SEPARATED = {"weights": [0.3, 0.7], "means": [[-50.0], [50.0]], "covs": [[[1.0]], [[1.0]]]}
 
 
-def _ct() -> Any:
+class MixtureSpec(TypedDict):
+    """The keyword arguments of :class:`~collapse_theory.gmm.Mixture`, as plain lists."""
+
+    weights: list[float]
+    means: list[list[float]]
+    covs: list[list[list[float]]]
+
+
+SEPARATED: MixtureSpec = {
+    "weights": [0.3, 0.7],
+    "means": [[-50.0], [50.0]],
+    "covs": [[[1.0]], [[1.0]]],
+}
+
+
+def _ct() -> ModuleType:
     import collapse_theory as ct
 
     return ct
 
 
 def _register(*args: Any, quick: int | None = None, **kwargs: Any) -> None:
+    # args and kwargs are add_check's, whatever their types
     add_check(FAMILY, *args, quick=quick, full=_FULL * quick if quick else None, **kwargs)
 
 
 def _mc(
     statistic: Callable[[dict[str, np.ndarray]], tuple[float, float]],
-    mixture: dict[str, Any],
+    mixture: Mapping[str, object],
     num_samples: int,
     generations: int,
 ) -> Estimate:
@@ -67,7 +83,7 @@ def _mc(
     return estimate
 
 
-def _one_component(mean: list[float], cov: list[list[float]]) -> dict[str, Any]:
+def _one_component(mean: list[float], cov: list[list[float]]) -> dict[str, object]:
     return {"weights": [1.0], "means": [mean], "covs": [cov]}
 
 
@@ -145,7 +161,7 @@ _L2_A2 = {
 _L2_B2 = {"weights": [1.0], "means": [[0.0, 0.0]], "covs": [np.eye(2).tolist()]}
 
 
-def _l2_closed_form(a: dict[str, Any], b: dict[str, Any]) -> Callable[[], float]:
+def _l2_closed_form(a: Mapping[str, object], b: Mapping[str, object]) -> Callable[[], float]:
     def value() -> float:
         ct = _ct()
         return float(ct.metrics.l2_gmm(ct.gmm.Mixture(**a), ct.gmm.Mixture(**b), squared=True))
@@ -153,7 +169,7 @@ def _l2_closed_form(a: dict[str, Any], b: dict[str, Any]) -> Callable[[], float]
     return value
 
 
-def _l2_quadrature(a: dict[str, Any], b: dict[str, Any]) -> Estimate:
+def _l2_quadrature(a: Mapping[str, object], b: Mapping[str, object]) -> Estimate:
     """∫ (f - g)² by adaptive cubature over a box holding all but ~1e-20 of both masses."""
 
     def estimate(ss: np.random.SeedSequence, quick: bool) -> tuple[float, float]:

@@ -12,6 +12,8 @@ from collapse_theory._cli import Commands, UsageError, positive_int
 __all__ = ["add_commands", "decode_mixture"]
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
     from collapse_theory.gmm.mixture import Mixture
 
 
@@ -114,7 +116,7 @@ def _cmd_gmm_paper(args: argparse.Namespace) -> int:
     return 0
 
 
-def decode_mixture(value: str | Mapping[str, object] | Mixture) -> Mixture:
+def decode_mixture(value: str | Mapping[str, ArrayLike] | Mixture) -> Mixture:
     """A sweep spec's ``mixture0``: ``"paper[:blob|two-gaussians]"`` or a table with exactly the
     keys weights, means and covs."""
     from collapse_theory.gmm import Mixture, paper_start

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from collapse_theory._validate import as_float_array, check_choice, check_int, check_real
 from collapse_theory.gmm import _numba
 from collapse_theory.gmm.mixture import Mixture, check_positive_definite
-from collapse_theory.rng import run_replicate_blocks
+from collapse_theory.rng import SeedLike, run_replicate_blocks
 
 __all__ = ["EMResult", "fit_em", "min_samples"]
 
@@ -66,10 +66,13 @@ class EMResult:
 
 
 def _initial_parameters(
-    init: Any, num_replicates: int, dim: int
+    init: Mixture | EMResult | tuple[ArrayLike, ArrayLike, ArrayLike],
+    num_replicates: int,
+    dim: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Batched (R, K, ...) copies of the starting parameters given as a Mixture, an EMResult or
     a (weights, means, covs) tuple (with or without the leading replicate axis)."""
+    parts: list[ArrayLike]
     if isinstance(init, Mixture):
         parts = [init.weights, init.means, init.covs]
     elif isinstance(init, EMResult):
@@ -111,15 +114,15 @@ def _initial_parameters(
 
 
 def fit_em(
-    samples: Any,
-    init: Any,
+    samples: ArrayLike,
+    init: str | Mixture | EMResult | tuple[ArrayLike, ArrayLike, ArrayLike],
     *,
     tol: float = 1e-5,
     max_iter: int = 2000,
     reg_covar: float = 0.0,
     covariance_type: str = "full",
     num_components: int | None = None,
-    seed: Any = None,
+    seed: SeedLike = None,
     num_threads: int | None = None,
     chunk_size: int = 1,
 ) -> EMResult:

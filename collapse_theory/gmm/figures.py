@@ -8,7 +8,7 @@ MLE law §2.6 and the Wright-Fisher weight law §1.3).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
@@ -24,12 +24,15 @@ from collapse_theory._figures import (
     new_figure,
     register,
 )
-from collapse_theory.rng import spawn
+from collapse_theory.rng import SeedLike, spawn
+
+if TYPE_CHECKING:
+    from collapse_theory.gmm.paper import PaperExperiment
 
 
 def _gmm_experiment(
-    experiment: Any, seed: Any, quick: bool, start: str, num_replicates: int
-) -> Any:
+    experiment: PaperExperiment | None, seed: SeedLike, quick: bool, start: str, num_replicates: int
+) -> PaperExperiment:
     """``experiment`` if given, else the paper's run (350 generations when ``quick``)."""
     from collapse_theory import gmm
 
@@ -50,7 +53,11 @@ def _gmm_experiment(
 
 @register("gmm_snapshots", family="gmm")
 def figure_gmm_snapshots(
-    *, seed: Any = 0, quick: bool = False, experiment: Any = None, start: str = "blob"
+    *,
+    seed: SeedLike = 0,
+    quick: bool = False,
+    experiment: PaperExperiment | None = None,
+    start: str = "blob",
 ) -> Figure:
     r"""The paper's GMM experiment: samples of the fitted mixture at the snapshot generations
     (docs/theory.md §4; issue 4).
@@ -134,7 +141,11 @@ def figure_gmm_snapshots(
 
 @register("gmm_l2", family="gmm")
 def figure_gmm_l2(
-    *, seed: Any = 0, quick: bool = False, experiment: Any = None, start: str = "blob"
+    *,
+    seed: SeedLike = 0,
+    quick: bool = False,
+    experiment: PaperExperiment | None = None,
+    start: str = "blob",
 ) -> Figure:
     r"""The paper's GMM experiment over generations: L2 distance to the original density and
     per-dimension variance (docs/theory.md §4; issue 4).
@@ -225,7 +236,7 @@ def figure_gmm_l2(
 
 
 @register("verify_gmm", kind="report", family="gmm", checks=("gmm.",))
-def figure_verify_gmm(seed: Any = 0, quick: bool = True) -> Any:
+def figure_verify_gmm(seed: SeedLike = 0, quick: bool = True) -> Figure:
     """Recursive EM against its closed-form limits (§2.6 and §1.3)."""
     import collapse_theory as ct
     from collapse_theory.gmm.checks import SEPARATED

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 from collapse_theory._validate import (
     as_float_array,
@@ -53,7 +52,7 @@ class Mixture:
 
     __slots__ = ("_covs", "_means", "_weights")
 
-    def __init__(self, weights: Any, means: Any, covs: Any) -> None:
+    def __init__(self, weights: ArrayLike, means: ArrayLike, covs: ArrayLike) -> None:
         w = check_probability_vector("weights", weights)
         m = as_float_array("means", means)
         if m.ndim != 2:
@@ -141,7 +140,7 @@ class Mixture:
             return np.empty((0, self.dim))
         return np.concatenate(parts)
 
-    def component_logpdf(self, x: Any) -> np.ndarray:
+    def component_logpdf(self, x: ArrayLike) -> np.ndarray:
         """``log N(x; m_k, C_k)`` for every component, shape (..., K); x has shape (..., d).
 
         Components of weight 0 give -inf.
@@ -168,7 +167,7 @@ class Mixture:
             out[..., k] = -0.5 * (quad + self.dim * _LOG_2PI) - np.sum(np.log(np.diag(chol)))
         return out
 
-    def logpdf(self, x: Any) -> np.ndarray:
+    def logpdf(self, x: ArrayLike) -> np.ndarray:
         r"""Log-density :math:`\log \sum_k w_k N(x; m_k, C_k)` (log-sum-exp), shape (...,)."""
         comp = self.component_logpdf(x)
         with np.errstate(divide="ignore"):
@@ -177,7 +176,7 @@ class Mixture:
         top = np.max(values, axis=-1, keepdims=True)
         return (top + np.log(np.sum(np.exp(values - top), axis=-1, keepdims=True)))[..., 0]
 
-    def pdf(self, x: Any) -> np.ndarray:
+    def pdf(self, x: ArrayLike) -> np.ndarray:
         """Density, shape (...,)."""
         return np.exp(self.logpdf(x))
 
@@ -191,7 +190,7 @@ def _psd_factor(cov: np.ndarray) -> np.ndarray:
         return vectors * np.sqrt(np.clip(values, 0.0, None))
 
 
-def check_mixture(name: str, value: Any, *, positive_definite: bool = False) -> Mixture:
+def check_mixture(name: str, value: object, *, positive_definite: bool = False) -> Mixture:
     """Return ``value`` if it is a :class:`Mixture`, else a TypeError naming ``name``.
 
     With ``positive_definite``, the covariances of components of positive weight must be

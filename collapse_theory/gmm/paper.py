@@ -20,15 +20,18 @@ whose weight is set to 0, breaks the identity, and then only by its negligible w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from collapse_theory._validate import check_choice, check_int
 from collapse_theory.gmm.mixture import Mixture
 from collapse_theory.gmm.simulate import INITS, simulate
 from collapse_theory.results import SimulationResult
+from collapse_theory.rng import SeedLike
 
 __all__ = [
     "PAPER_SNAPSHOTS",
@@ -75,7 +78,7 @@ def paper_start(start: str = "blob") -> Mixture:
     return Mixture([0.5, 0.5], [[-2.5, 0.0], [2.5, 0.0]], [eye, eye])
 
 
-def mixture_variance(weights: Any, means: Any, covs: Any) -> np.ndarray:
+def mixture_variance(weights: ArrayLike, means: ArrayLike, covs: ArrayLike) -> np.ndarray:
     r"""Per-dimension variance of mixtures: the diagonal of the overall covariance
     :math:`\sum_k w_k (C_k + m_k m_k^\top) - \bar m \bar m^\top`, :math:`\bar m = \sum_k w_k m_k`.
 
@@ -102,6 +105,15 @@ def mixture_variance(weights: Any, means: Any, covs: Any) -> np.ndarray:
     centre = np.einsum("...k,...kd->...d", w, m)
     second = np.einsum("...k,...kd->...d", w, diag + m**2)
     return np.maximum(second - centre**2, 0.0)
+
+
+class SnapshotRow(TypedDict):
+    """A row of :meth:`PaperExperiment.snapshot_table`."""
+
+    generation: int
+    variance: list[float]
+    l2: float
+    weights: list[float]
 
 
 @dataclass(frozen=True)
@@ -152,7 +164,7 @@ class PaperExperiment:
             self.result["weights"][g, r], self.result["means"][g, r], self.result["covs"][g, r]
         )
 
-    def snapshot_table(self, replicate: int = 0) -> list[dict[str, Any]]:
+    def snapshot_table(self, replicate: int = 0) -> list[SnapshotRow]:
         """One row per snapshot generation of chain ``replicate``: ``generation``,
         ``variance`` (per dimension), ``l2`` (to the original) and ``weights``."""
         return [
@@ -186,10 +198,10 @@ def paper_experiment(
     start: str = "blob",
     num_samples: int = 1000,
     num_generations: int = 2000,
-    snapshots: Any = PAPER_SNAPSHOTS,
+    snapshots: Iterable[int] = PAPER_SNAPSHOTS,
     num_replicates: int = 1,
     init: str = "kmeans++",
-    seed: Any = 0,
+    seed: SeedLike = 0,
     progress: bool = False,
 ) -> PaperExperiment:
     """Run the paper's GMM experiment (docs/theory.md §4) and compute its curves.

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 from collapse_theory._validate import (
     check_choice,
@@ -17,11 +16,11 @@ from collapse_theory._validate import (
 from collapse_theory.backends import jax_block_keys, jax_blocks, jax_dtype, resolve
 from collapse_theory.gmm import _numba
 from collapse_theory.gmm.em import COVARIANCE_TYPES, min_samples
-from collapse_theory.gmm.mixture import check_mixture
-from collapse_theory.regimes import FreshData, Replace, check_regime, regime_code
+from collapse_theory.gmm.mixture import Mixture, check_mixture
+from collapse_theory.regimes import FreshData, Regime, Replace, check_regime, regime_code
 from collapse_theory.results import SimulationResult, run_metadata
-from collapse_theory.rng import run_replicate_blocks
-from collapse_theory.schedules import as_schedule
+from collapse_theory.rng import SeedLike, run_replicate_blocks
+from collapse_theory.schedules import ScheduleLike, as_schedule
 
 __all__ = ["INITS", "simulate"]
 
@@ -29,19 +28,19 @@ INITS = ("warm", "kmeans++")
 
 
 def simulate(
-    mixture0: Any,
-    num_samples: Any,
+    mixture0: Mixture,
+    num_samples: ScheduleLike,
     num_generations: int,
     *,
     num_replicates: int = 1,
     init: str = "warm",
-    regime: Any = None,
+    regime: Regime | None = None,
     tol: float = 1e-5,
     max_iter: int = 2000,
     reg_covar: float = 0.0,
     covariance_type: str = "full",
-    record: Any = "all",
-    seed: Any = None,
+    record: str | ArrayLike = "all",
+    seed: SeedLike = None,
     backend: str | None = None,
     progress: bool = False,
     num_threads: int | None = None,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize
 from scipy.special import ndtr
 
@@ -22,6 +22,9 @@ from collapse_theory import gmm
 from collapse_theory._validate import _show, check_int, check_real
 from collapse_theory.gmm.mixture import Mixture, check_mixture
 from collapse_theory.gmm.paper import mixture_variance
+from collapse_theory.regimes import Regime
+from collapse_theory.rng import SeedLike
+from collapse_theory.schedules import ScheduleLike
 from collapse_theory.tails.curves import (
     TailCurve,
     check_eps,
@@ -110,7 +113,7 @@ class MixtureTail:
         object.__setattr__(self, name, value)
 
     @staticmethod
-    def _check(mixture0: Any) -> Mixture:
+    def _check(mixture0: object) -> Mixture:
         mixture0 = check_mixture("mixture0", mixture0, positive_definite=True)
         if mixture0.dim != 1:
             raise ValueError(
@@ -118,7 +121,7 @@ class MixtureTail:
             )
         return mixture0
 
-    def intervals(self, mixture0: Any) -> list[tuple[float, float]]:
+    def intervals(self, mixture0: Mixture) -> list[tuple[float, float]]:
         """The tail set as disjoint intervals (the outer ones unbounded)."""
         mix = self._check(mixture0)
         live = mix.weights > 0
@@ -157,7 +160,9 @@ class MixtureTail:
         log_c = optimize.brentq(excess, peak - 70.0, peak - 1e-9, xtol=1e-12)
         return tail_for(log_c)
 
-    def mass(self, mixture0: Any, weights: Any, means: Any, variances: Any) -> np.ndarray:
+    def mass(
+        self, mixture0: Mixture, weights: ArrayLike, means: ArrayLike, variances: ArrayLike
+    ) -> np.ndarray:
         """Tail mass of 1-D mixtures with parameters of shape (..., K) (variances, not sds)."""
         w = np.asarray(weights, dtype=float)
         m = np.asarray(means, dtype=float)
@@ -166,22 +171,22 @@ class MixtureTail:
             raise ValueError(f"variances must be >= 0; got minimum {_show(float(v.min()))}")
         return _mixture_interval_mass(w, m, np.sqrt(v), self.intervals(mixture0))
 
-    def original_mass(self, mixture0: Any) -> float:
+    def original_mass(self, mixture0: Mixture) -> float:
         """:math:`T_0 = P_0(A)`."""
         mix = self._check(mixture0)
         return float(self.mass(mix, mix.weights, mix.means[:, 0], mix.covs[:, 0, 0]))
 
 
 def mixture_monte_carlo(
-    mixture0: Any,
+    mixture0: Mixture,
     tail: MixtureTail,
-    num_samples: Any,
-    generations: Any,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
     *,
-    regime: Any = None,
+    regime: Regime | None = None,
     eps: float = 0.01,
     num_replicates: int = 100,
-    seed: Any = None,
+    seed: SeedLike = None,
     progress: bool = False,
 ) -> TailCurve:
     r"""Tail mass of 1-D Gaussian mixtures refitted by EM (warm start; docs/theory.md §4), measured

@@ -24,7 +24,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, TypeAlias
 
 from collapse_theory._validate import _show, check_int
 from collapse_theory.progress import progress_bar
@@ -35,9 +36,15 @@ from collapse_theory.sweep.spec import SweepSpec
 from collapse_theory.sweep.store import Store
 from collapse_theory.sweep.tasks import Task, TaskOutput, build_tasks, run_task
 
+if TYPE_CHECKING:
+    from distributed import Client
+
 __all__ = ["RunStats", "parse_scheduler", "run_sweep"]
 
 _EXTRA = "pip install 'collapse_theory[sweep]'"
+
+#: The positional arguments of :func:`~collapse_theory.sweep.tasks.run_task` for one task.
+_TaskArguments: TypeAlias = tuple[str, dict[str, object], int, Task, tuple[str, ...] | None, int]
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class RunStats:
     run_id: str
 
 
-def parse_scheduler(scheduler: str, workers: int | None = None) -> tuple[str, Any]:
+def parse_scheduler(scheduler: str, workers: int | None = None) -> tuple[str, int | str]:
     """``(kind, workers or address)`` from a scheduler string (see the module docstring).
 
     Examples
@@ -91,7 +98,7 @@ def parse_scheduler(scheduler: str, workers: int | None = None) -> tuple[str, An
     )
 
 
-def _import_distributed() -> Any:
+def _import_distributed() -> ModuleType:
     try:
         import distributed
     except ImportError:
@@ -103,7 +110,7 @@ def _import_distributed() -> Any:
 
 
 @contextmanager
-def _dask_client(kind: str, target: Any, client: Any) -> Iterator[Any]:
+def _dask_client(kind: str, target: int | str | None, client: Client | None) -> Iterator[Client]:
     if client is not None:
         yield client
         return
@@ -122,12 +129,12 @@ def _dask_client(kind: str, target: Any, client: Any) -> Iterator[Any]:
 
 
 def run_sweep(
-    spec: SweepSpec | Mapping[str, Any],
+    spec: SweepSpec | Mapping[str, object],
     out: str | Path,
     *,
     scheduler: str = "inprocess",
     workers: int | None = None,
-    client: Any = None,
+    client: Client | None = None,
     threads_per_task: int = 1,
     progress: bool = False,
 ) -> tuple[SweepResult, RunStats]:
@@ -215,11 +222,11 @@ def _execute(
     spec: SweepSpec,
     store: Store,
     pending: list[Task],
-    arguments: dict[str, dict[str, Any]],
+    arguments: dict[str, dict[str, object]],
     run_id: str,
     kind: str,
-    target: Any,
-    client: Any,
+    target: int | str | None,
+    client: Client | None,
     threads: int,
     progress: bool,
 ) -> int:
@@ -241,16 +248,16 @@ def _execute(
 def _results(
     spec: SweepSpec,
     pending: list[Task],
-    arguments: dict[str, dict[str, Any]],
+    arguments: dict[str, dict[str, object]],
     kind: str,
-    target: Any,
-    client: Any,
+    target: int | str | None,
+    client: Client | None,
     threads: int,
     run_id: str,
 ) -> Iterator[tuple[Task, TaskOutput]]:
     """``(task, output)`` pairs as the tasks finish, in whatever order the executor gives."""
 
-    def args(task: Task) -> tuple[Any, ...]:
+    def args(task: Task) -> _TaskArguments:
         return (spec.function, arguments[task.id], spec.seed, task, spec.keep, threads)
 
     if kind == "inprocess":
@@ -264,7 +271,7 @@ def _results(
 
 
 def _run_pool(
-    args: Callable[[Task], tuple[Any, ...]], tasks: list[Task], workers: int
+    args: Callable[[Task], _TaskArguments], tasks: list[Task], workers: int
 ) -> Iterator[tuple[Task, TaskOutput]]:
     import multiprocessing
 
@@ -281,7 +288,7 @@ def _run_pool(
 
 
 def _run_dask(
-    args: Callable[[Task], tuple[Any, ...]], tasks: list[Task], client: Any, prefix: str
+    args: Callable[[Task], _TaskArguments], tasks: list[Task], client: Client, prefix: str
 ) -> Iterator[tuple[Task, TaskOutput]]:
     distributed = _import_distributed()
     futures = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from collapse_theory.results import DEFAULT_QUANTILES
 from collapse_theory.sweep.spec import SweepSpec
 from collapse_theory.sweep.store import Store, read_index
 from collapse_theory.sweep.tasks import Task, TaskOutput, build_tasks
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["SweepResult", "load"]
 
@@ -38,7 +41,7 @@ def _trailing_dims(name: str, ndim: int) -> tuple[str, ...]:
     return dims if len(dims) == ndim else tuple(f"{name}_dim_{k}" for k in range(ndim))
 
 
-def _coordinate(values: list[Any]) -> list[Any]:
+def _coordinate(values: list[object]) -> list[object]:
     """Axis labels for xarray: the values themselves if they are numbers or strings of one kind,
     else their JSON text."""
     import json
@@ -71,13 +74,13 @@ class SweepResult:
     per_replicate: dict[str, np.ndarray]
 
     @property
-    def axes(self) -> dict[str, list[Any]]:
+    def axes(self) -> dict[str, list[object]]:
         """Grid axis name -> its values, as written in the spec."""
         return {name: list(values) for name, values in self.spec.grid.items()}
 
     def to_xarray(
         self, summary: bool = False, quantiles: Sequence[float] = DEFAULT_QUANTILES
-    ) -> Any:
+    ) -> xr.Dataset:
         """An ``xarray.Dataset`` with dims (grid axes..., generation, replicate, ...).
 
         With ``summary=True`` the replicate axis is replaced by a ``statistic`` axis: mean, std
@@ -91,8 +94,8 @@ class SweepResult:
                 "to_xarray needs xarray: pip install 'collapse_theory[sweep]'"
             ) from None
         grid_dims = tuple(self.spec.grid)
-        coords: dict[str, Any] = {name: _coordinate(v) for name, v in self.axes.items()}
-        variables: dict[str, Any] = {}
+        coords: dict[str, object] = {name: _coordinate(v) for name, v in self.axes.items()}
+        variables: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
         if self.generations is None:
             for name, array in self.arrays.items():
                 dims = grid_dims + _trailing_dims(name, array.ndim - len(grid_dims))
@@ -118,7 +121,7 @@ class SweepResult:
                 variables[name] = ((*grid_dims, "replicate", *trailing), array)
         return xr.Dataset(variables, coords=coords, attrs=self._attrs())
 
-    def _attrs(self) -> dict[str, Any]:
+    def _attrs(self) -> dict[str, str | int]:
         return {
             "function": self.spec.function,
             "seed": self.spec.seed,

@@ -21,13 +21,17 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from collapse_theory import families
 from collapse_theory._validate import _show, check_choice, check_generations, check_int
 from collapse_theory.sweep.spec import SweepSpec
+
+if TYPE_CHECKING:
+    from collapse_theory.regimes import Regime
 
 __all__ = ["Plan", "decode", "functions", "plan", "resolve"]
 
@@ -77,7 +81,7 @@ def is_simulator(name: str) -> bool:
     return name in _simulators()
 
 
-def resolve(name: str) -> Callable[..., Any]:
+def resolve(name: str) -> Callable[..., Any]:  # Any: what it returns depends on ``name``
     """The library function called ``name`` (only names from :func:`functions`)."""
     simulators = _simulators()
     if name in simulators:
@@ -92,7 +96,7 @@ def resolve(name: str) -> Callable[..., Any]:
 # spec values -> library objects
 
 
-def _regime(value: Any) -> Any:
+def _regime(value: object) -> Regime:
     from collapse_theory.regimes import Accumulate, FreshData, Replace
 
     if value == "replace":
@@ -111,7 +115,7 @@ def _regime(value: Any) -> Any:
     )
 
 
-def _schedule(value: Any) -> Any:
+def _schedule(value: object) -> object:
     from collapse_theory import schedules
 
     if isinstance(value, list):
@@ -129,14 +133,14 @@ def _schedule(value: Any) -> Any:
 
 
 #: Parameter name -> how its spec value becomes the library's argument, for every family.
-_DECODERS: dict[str, Callable[[Any], Any]] = {
+_DECODERS: dict[str, Callable[[object], object]] = {
     "regime": _regime,
     "fresh": _regime,
     "num_samples": _schedule,
 }
 
 
-def decode(name: str, value: Any, function: str = "") -> Any:
+def decode(name: str, value: object, function: str = "") -> object:
     """The library argument for parameter ``name`` written as ``value`` in a spec for
     ``function`` (its family's declared decoders first, then the common ones)."""
     family = function.partition(".")[0]
@@ -147,13 +151,13 @@ def decode(name: str, value: Any, function: str = "") -> Any:
     return value if decoder is None else decoder(value)
 
 
-def _check_common(name: str, value: Any) -> None:
+def _check_common(name: str, value: object) -> None:
     """The library's own checks of parameters that mean the same in every theory function."""
     from collapse_theory.regimes import FreshData, check_regime
     from collapse_theory.schedules import as_schedule
 
     if name == "num_samples":
-        as_schedule(value)
+        as_schedule(value)  # type: ignore[arg-type]  # the check of any value
     elif name == "generations":
         check_generations("generations", value)
     elif name == "num_generations":
@@ -175,7 +179,7 @@ class Plan:
     spec: SweepSpec
     function: Callable[..., Any]
     simulator: bool
-    arguments: list[dict[str, Any]]
+    arguments: list[dict[str, object]]
     outputs: tuple[str, ...] | None
 
 
@@ -186,17 +190,17 @@ class _Checked(Exception):
 class _StopSeed(np.random.SeedSequence):
     """A seed that stops the simulator at its first request for random streams."""
 
-    def spawn(self, n_children: int) -> Any:
+    def spawn(self, n_children: int) -> NoReturn:
         raise _Checked
 
-    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> Any:
+    def generate_state(self, n_words: int, dtype: DTypeLike = np.uint32) -> NoReturn:
         raise _Checked
 
 
-def _decode_all(spec: SweepSpec) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+def _decode_all(spec: SweepSpec) -> tuple[dict[str, object], dict[str, list[object]]]:
     """Decode the fixed values and every grid value, errors naming ``fixed.x`` / ``grid.x[i]``."""
 
-    def one(key: str, name: str, value: Any, check: bool) -> Any:
+    def one(key: str, name: str, value: object, check: bool) -> object:
         try:
             decoded = decode(name, value, spec.function)
             if check:
@@ -257,7 +261,9 @@ def _blame(spec: SweepSpec, point: int, message: str) -> str:
     return f"grid point {point} ({where})"
 
 
-def _dry_run(function: Callable[..., Any], arguments: dict[str, Any], replicates: int) -> None:
+def _dry_run(
+    function: Callable[..., object], arguments: dict[str, object], replicates: int
+) -> None:
     try:
         function(**arguments, num_replicates=replicates, seed=_StopSeed(0), num_threads=1)
     except _Checked:

@@ -29,10 +29,9 @@ import hashlib
 import itertools
 import json
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -47,7 +46,7 @@ DEFAULT_BLOCK_REPLICATES = 4 * BLOCK_SIZE
 _TOP_LEVEL_KEYS = ("function", "seed", "replicates", "block_replicates", "keep", "fixed", "grid")
 
 
-def _plain(key: str, value: Any) -> Any:
+def _plain(key: str, value: object) -> object:
     """``value`` as JSON/TOML data (numpy scalars and arrays become Python numbers and lists)."""
     if isinstance(value, np.ndarray):
         value = value.tolist()
@@ -103,9 +102,9 @@ class SweepSpec:
     """
 
     function: str
-    grid: Mapping[str, list[Any]]
+    grid: Mapping[str, Sequence[object]]
     seed: int
-    fixed: Mapping[str, Any] = field(default_factory=dict)
+    fixed: Mapping[str, object] = field(default_factory=dict)
     replicates: int | None = None
     block_replicates: int = DEFAULT_BLOCK_REPLICATES
     keep: tuple[str, ...] | None = None
@@ -144,7 +143,7 @@ class SweepSpec:
             object.__setattr__(self, "keep", tuple(self.keep))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SweepSpec:
+    def from_dict(cls, data: Mapping[str, object]) -> SweepSpec:
         """Build a spec from a mapping with the TOML file's keys; unknown keys are refused."""
         if not isinstance(data, Mapping):
             raise TypeError(f"a sweep spec must be a table (mapping); got {_show(data)}")
@@ -156,11 +155,11 @@ class SweepSpec:
         for key in ("function", "seed", "grid"):
             if key not in data:
                 raise ValueError(f"{key}: missing; a sweep spec needs function, seed and grid")
-        return cls(**{key: data[key] for key in data})
+        return cls(**{key: data[key] for key in data})  # type: ignore[arg-type]  # checked there
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """The spec as JSON-compatible data (what :meth:`spec_hash` hashes)."""
-        data: dict[str, Any] = {
+        data: dict[str, object] = {
             "function": self.function,
             "seed": self.seed,
             "fixed": dict(self.fixed),
@@ -188,7 +187,7 @@ class SweepSpec:
     def num_points(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
-    def points(self) -> list[dict[str, Any]]:
+    def points(self) -> list[dict[str, object]]:
         """The grid points in C order: ``points()[i]`` maps each axis to its value at point i."""
         names = list(self.grid)
         return [
@@ -201,14 +200,14 @@ class SweepSpec:
         return tuple(int(i) for i in np.unravel_index(point, self.shape))
 
 
-def _check_grid(grid: Any) -> dict[str, list[Any]]:
+def _check_grid(grid: object) -> dict[str, list[object]]:
     if not isinstance(grid, Mapping):
         raise TypeError(
             f"grid: must be a table mapping parameter names to lists; got {_show(grid)}"
         )
     if not grid:
         raise ValueError("grid: empty; give at least one axis, e.g. num_samples = [10, 100]")
-    checked: dict[str, list[Any]] = {}
+    checked: dict[str, list[object]] = {}
     for name, values in grid.items():
         key = f"grid.{name}"
         if isinstance(values, (str, bytes, Mapping)) or not isinstance(

@@ -26,7 +26,7 @@ import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_directory(path.parent)
 
 
-def _encode(output: TaskOutput, sweep_metadata: dict[str, Any]) -> bytes:
+def _encode(output: TaskOutput, sweep_metadata: dict[str, object]) -> bytes:
     """The bytes of a task file (an ``.npz`` archive with a ``metadata.json`` member)."""
     metadata = {**output.metadata, "sweep": sweep_metadata}
     buffer = io.BytesIO()
@@ -237,7 +237,17 @@ class Store:
             handle.write(line)
 
 
-def read_index(root: str | Path) -> dict[str, Any]:
+class SweepIndex(TypedDict):
+    """The ``index.json`` of a sweep directory."""
+
+    format: str
+    spec_hash: str
+    spec: dict[str, object]
+    shape: list[int]
+    tasks: list[str]
+
+
+def read_index(root: str | Path) -> SweepIndex:
     """The ``index.json`` of a sweep directory."""
     path = Path(root) / "index.json"
     if not path.is_file():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -41,7 +40,7 @@ class TaskOutput:
     generations: np.ndarray | None
     arrays: dict[str, np.ndarray]
     per_replicate: dict[str, np.ndarray]
-    metadata: dict[str, Any]
+    metadata: dict[str, object]
 
 
 def build_tasks(num_points: int, replicates: int | None, block_replicates: int) -> list[Task]:
@@ -78,7 +77,7 @@ def point_seed(seed: int, point: int, first_replicate: int = 0) -> np.random.See
     )
 
 
-def _theory_outputs(value: Any) -> dict[str, np.ndarray]:
+def _theory_outputs(value: object) -> dict[str, np.ndarray]:
     """A theory function's return value as named arrays (tuples by position, dataclasses by
     field; non-numeric fields such as a method name are left out)."""
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
@@ -95,7 +94,7 @@ def _theory_outputs(value: Any) -> dict[str, np.ndarray]:
 
 def run_task(
     function_name: str,
-    arguments: dict[str, Any],
+    arguments: dict[str, object],
     seed: int,
     task: Task,
     keep: tuple[str, ...] | None = None,
@@ -113,7 +112,7 @@ def run_task(
 
 def _compute(
     function_name: str,
-    arguments: dict[str, Any],
+    arguments: dict[str, object],
     seed: int,
     task: Task,
     keep: tuple[str, ...] | None,

@@ -29,11 +29,11 @@ __all__ = [
 ]
 
 
-def _family_names() -> dict[str, Any]:
+def _family_names() -> dict[str, object]:
     """Public name -> object, from every registered family's ``tails`` module."""
     from collapse_theory import families
 
-    found: dict[str, Any] = {}
+    found: dict[str, object] = {}
     for _, module in families.modules("tails"):
         for name in getattr(module, "__all__", ()):
             if not name.startswith("benchmark_"):
@@ -41,7 +41,7 @@ def _family_names() -> dict[str, Any]:
     return found
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Any:  # a family's name, of any type: Any keeps it usable
     found = _family_names().get(name)
     if found is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from collapse_theory._validate import check_real
 
@@ -35,6 +36,8 @@ __all__ = [
 
 #: Quantile levels reported besides the median.
 QUANTILE_LEVELS = (0.1, 0.9)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ def half_window(generations: np.ndarray) -> tuple[int, int]:
     return first, last
 
 
-def one_of(kind: str, **given: Any) -> tuple[str, Any]:
+def one_of(kind: str, **given: T | None) -> tuple[str, T]:
     """The single argument of ``given`` that is not None (exactly one must be)."""
     chosen = [(name, value) for name, value in given.items() if value is not None]
     if len(chosen) != 1:
@@ -172,14 +175,14 @@ def one_of(kind: str, **given: Any) -> tuple[str, Any]:
     return chosen[0]
 
 
-def check_fraction(name: str, value: Any) -> float:
+def check_fraction(name: str, value: object) -> float:
     value = check_real(name, value)
     if not 0.0 < value < 1.0:
         raise ValueError(f"{name} must lie strictly between 0 and 1; got {value}")
     return value
 
 
-def check_record(generations: Any) -> np.ndarray:
+def check_record(generations: ArrayLike) -> np.ndarray:
     from collapse_theory._validate import check_generations
 
     gens = check_generations("generations", generations)
@@ -193,7 +196,7 @@ def check_record(generations: Any) -> np.ndarray:
     return gens
 
 
-def check_eps(eps: Any) -> float:
+def check_eps(eps: object) -> float:
     eps = check_real("eps", eps, minimum=0.0, strict_minimum=True)
     if eps >= 1.0:
         raise ValueError(f"eps must lie strictly between 0 and 1 (a fraction of T0); got {eps}")

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from collapse_theory._validate import check_int, check_real
-from collapse_theory.rng import as_seed_sequence
+from collapse_theory.rng import SeedLike, as_seed_sequence
 from collapse_theory.tails.curves import TailCurve
 
 __all__ = ["TailRates", "crossing_generation", "fitted_rate", "tail_rates"]
@@ -91,7 +90,7 @@ def fitted_rate(
 
 
 def tail_rates(
-    curve: TailCurve, *, fraction: float = 0.1, num_bootstrap: int = 200, seed: Any = 0
+    curve: TailCurve, *, fraction: float = 0.1, num_bootstrap: int = 200, seed: SeedLike = 0
 ) -> TailRates:
     r"""Crossing generation of :math:`fT_0`, half-life and fitted exponential rate of the median
     tail mass, with bootstrap 95% intervals (module docstring).

@@ -27,8 +27,8 @@ import numpy as np
 from collapse_theory._json import write_json
 from collapse_theory._stats import two_sample_z
 from collapse_theory._validate import check_int
-from collapse_theory.regimes import Accumulate, FreshData, Replace
-from collapse_theory.rng import as_seed_sequence
+from collapse_theory.regimes import Accumulate, FreshData, Regime, Replace
+from collapse_theory.rng import SeedLike, as_seed_sequence
 from collapse_theory.tails.curves import TailCurve
 from collapse_theory.tails.rates import TailRates, tail_rates
 
@@ -40,7 +40,11 @@ TAIL_QUANTILE = 0.1
 EPS = 0.01
 #: Rates: crossing of CROSSING_FRACTION * T0 and the fit window end there.
 CROSSING_FRACTION = 0.1
-REGIMES = {"replace": Replace(), "fresh 10%": FreshData(0.1), "accumulate": Accumulate()}
+REGIMES: dict[str, Regime] = {
+    "replace": Replace(),
+    "fresh 10%": FreshData(0.1),
+    "accumulate": Accumulate(),
+}
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,9 @@ def _ci_se(ci: tuple[float, float]) -> float:
     return (ci[1] - ci[0]) / (2.0 * 1.959964)
 
 
-def agreement(mc: TailCurve, mc_rates: TailRates, ref: TailCurve, ref_rates: TailRates) -> dict:
+def agreement(
+    mc: TailCurve, mc_rates: TailRates, ref: TailCurve, ref_rates: TailRates
+) -> dict[str, float | int]:
     """z-scores of Monte Carlo against exact / Rao–Blackwell: the largest |z| over recorded
     generations n > 0 of E T_n and of P(T_n < eps T0) (probabilities where both SEs vanish,
     i.e. both 0 or both 1, are skipped) and the z of the fitted rate (SEs from the 95%
@@ -135,6 +141,7 @@ def agreement(mc: TailCurve, mc_rates: TailRates, ref: TailCurve, ref_rates: Tai
 
 
 def _row(setting: Setting, curve: TailCurve, rates: TailRates) -> dict[str, Any]:
+    # values of mixed types (str, int, float), read back by column in markdown()
     last = -1
     t0 = curve.initial_mass
     m = setting.num_samples
@@ -177,17 +184,17 @@ def _row(setting: Setting, curve: TailCurve, rates: TailRates) -> dict[str, Any]
 class TailLossTable:
     """Rows (one per setting and method), agreement checks and the curves, for the figures."""
 
-    rows: list[dict[str, Any]]
-    agreement: list[dict[str, Any]]
+    rows: list[dict[str, Any]]  # one per setting and method; see _row for the columns
+    agreement: list[dict[str, object]]
     curves: dict[tuple, TailCurve] = field(repr=False)
-    settings: dict[str, Any]
+    settings: dict[str, object]
     seconds: float
 
 
 def tail_loss_table(
     *,
     quick: bool = False,
-    seed: Any = 0,
+    seed: SeedLike = 0,
     replicates: int | None = None,
     generations: int | None = None,
     progress: Callable[[str], None] | None = None,
@@ -215,7 +222,8 @@ def tail_loss_table(
         generations = check_int("generations", generations, minimum=2)
     grid = default_grid(quick=quick, replicates=replicates, generations=generations)
     seeds = as_seed_sequence(seed).spawn(len(grid))
-    rows, checks, curves = [], [], {}
+    rows, curves = [], {}
+    checks: list[dict[str, object]] = []
     start = time.perf_counter()
     for setting, child in zip(grid, seeds, strict=True):
         tick = time.perf_counter()
@@ -269,7 +277,7 @@ def tail_loss_table(
 # Output: Markdown, CSV, JSON, figures
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def _fmt(value: object, digits: int = 3) -> str:
     if isinstance(value, (float, np.floating)):
         if math.isnan(value):
             return "–"

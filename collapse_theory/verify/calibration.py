@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 from scipy import stats
@@ -40,6 +40,9 @@ from collapse_theory.backends import resolve as resolve_backend
 from collapse_theory.progress import progress_bar
 from collapse_theory.verify.registry import select
 from collapse_theory.verify.runner import DEFAULT_FAMILY_WISE_RATE, bonferroni_threshold, run
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Calibration", "calibrate"]
 
@@ -66,6 +69,18 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tu
         else stats.beta.ppf(1 - alpha / 2, successes + 1, trials - successes)
     )
     return float(low), float(high)
+
+
+class CheckBias(TypedDict):
+    """One row of :meth:`Calibration.per_check`: a check's z-scores over the seeds."""
+
+    name: str
+    mean_z: float
+    sd_z: float
+    z_of_mean: float
+    max_abs_z: float
+    failures: int
+    errors: int
 
 
 @dataclass(frozen=True)
@@ -153,9 +168,9 @@ class Calibration:
         result = stats.kstest(finite, "norm")
         return float(result.statistic), float(result.pvalue)
 
-    def per_check(self) -> list[dict[str, Any]]:
+    def per_check(self) -> list[CheckBias]:
         """Per check: mean and SD of z over seeds, z of that mean, max |z|, failures."""
-        rows = []
+        rows: list[CheckBias] = []
         for j, name in enumerate(self.names):
             column = self.z[:, j]
             finite = column[np.isfinite(column)]
@@ -207,7 +222,7 @@ class Calibration:
         )
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         low, high = self.rate_interval
         ks_stat, ks_p = self.ks()
         return {
@@ -239,7 +254,7 @@ class Calibration:
         png, pdf = save_figure(self.figure(), directory, "calibration")
         return [md, js, png, pdf]
 
-    def figure(self) -> Any:
+    def figure(self) -> Figure:
         """QQ plot of the pooled z-scores against N(0, 1) and the per-check mean z."""
         from matplotlib.figure import Figure
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from collapse_theory._cli import Commands, positive_int
 
@@ -105,7 +104,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def _calibrate(args: argparse.Namespace, kwargs: dict[str, Any]) -> int:
+def _calibrate(args: argparse.Namespace, kwargs: dict[str, float]) -> int:
     from collapse_theory.verify.calibration import calibrate
 
     result = calibrate(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -49,7 +49,7 @@ class Check:
         Section of ``docs/theory.md`` the closed form comes from (e.g. ``"§1.3"``).
     description : str
         One line: what is compared with what.
-    parameters : Mapping[str, Any]
+    parameters : Mapping[str, object]
         The model parameters, shown in the report (JSON-compatible values).
     theory : callable () -> float
         The closed-form value (or, for ``kind="upper-bound"``, the bound).
@@ -70,7 +70,7 @@ class Check:
     family: str
     section: str
     description: str
-    parameters: Mapping[str, Any]
+    parameters: Mapping[str, object]
     theory: Callable[[], float]
     estimate: Estimator
     kind: Kind = "monte-carlo"
@@ -129,7 +129,7 @@ def add_check(
     name: str,
     section: str,
     description: str,
-    parameters: Mapping[str, Any],
+    parameters: Mapping[str, object],
     theory: Callable[[], float],
     estimate: Callable[[np.random.SeedSequence, bool], tuple[float, float]],
     *,

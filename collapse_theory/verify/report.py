@@ -16,10 +16,13 @@ import base64
 import html
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from collapse_theory import _figures
 from collapse_theory.rng import SeedLike
+
+if TYPE_CHECKING:
+    from collapse_theory.verify.runner import Report
 
 __all__ = ["family_figures", "write_html"]
 
@@ -52,7 +55,7 @@ code { background: #f6f6f6; padding: 0 0.2em; }
 """
 
 
-def write_html(report: Any, path: str | Path, figures: dict[str, Path] | None = None) -> Path:
+def write_html(report: Report, path: str | Path, figures: dict[str, Path] | None = None) -> Path:
     """Write ``report`` (a :class:`~collapse_theory.verify.Report`) as one self-contained page."""
     header, body = report.table()
     status = "pass" if report.passed else "fail"

@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -32,7 +31,7 @@ from collapse_theory._stats import two_sided_p_value, z_threshold
 from collapse_theory._validate import check_real
 from collapse_theory.backends import resolve as resolve_backend
 from collapse_theory.progress import progress_bar
-from collapse_theory.rng import as_seed_sequence, seed_metadata
+from collapse_theory.rng import SeedLike, as_seed_sequence, seed_metadata
 from collapse_theory.verify.registry import Check, select
 
 __all__ = ["DEFAULT_FAMILY_WISE_RATE", "CheckResult", "Report", "bonferroni_threshold", "run"]
@@ -70,7 +69,7 @@ class CheckResult:
     section: str
     kind: str
     description: str
-    parameters: Mapping[str, Any]
+    parameters: Mapping[str, object]
     size: Mapping[str, int]
     theory: float
     estimate: float
@@ -149,7 +148,7 @@ class Report:
     """
 
     rows: tuple[CheckResult, ...]
-    seed: Mapping[str, Any]
+    seed: Mapping[str, object]
     quick: bool
     family_wise_rate: float
     z_threshold: float
@@ -289,7 +288,7 @@ class Report:
             out.append(line)
         return "\n".join(out) + "\n"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-compatible dictionary (non-finite numbers become None)."""
 
         return jsonable(
@@ -394,7 +393,7 @@ def _run_one(
 
 def run(
     quick: bool = True,
-    seed: Any = 0,
+    seed: SeedLike = 0,
     only: Iterable[str] | str | None = None,
     progress: bool = False,
     *,
