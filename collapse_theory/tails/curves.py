@@ -2,7 +2,7 @@ r"""Per-generation summaries of the tail mass :math:`T_n` (one object for every 
 
 A :class:`TailCurve` holds, at each recorded generation n: the expected tail mass
 :math:`E T_n`, its median and quantiles, :math:`P(T_n < \varepsilon T_0)`, the expected number
-of surviving tail states (categorical only) and the drift of the model's log scale. It is
+of surviving tail states (families whose tail is a set of states) and the drift of the model's log scale. It is
 produced by a family's tail law (``<family>/tails.py``): exactly, by Rao–Blackwellised Monte
 Carlo, or by plain Monte Carlo over simulated chains; ``method`` says which. The checks every
 tail law shares (recorded generations, the level eps, tail definitions) live here too.
@@ -60,7 +60,7 @@ class TailCurve:
     prob_below, prob_below_se : ndarray
         :math:`P(T_n < \\varepsilon T_0)` and its standard error.
     surviving, surviving_se : ndarray or None
-        Expected number of tail states still present (categorical only).
+        Expected number of tail states still present (families whose tail is a set of states).
     scale_drift, scale_drift_se : float
         Per-generation drift of the model's log scale over the second half of the horizon
         (Gaussian: :math:`d\\,E\\ln\\sigma_n^2/dn`; mixture: the same for the mixture variance;
