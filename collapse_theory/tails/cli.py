@@ -14,8 +14,8 @@ _DESCRIPTION = (
     "(replace, fresh 10%, accumulate): median, quantiles and mean of the original tail's mass, "
     "P(mass < 0.01 T0), surviving tail states, half-life, crossing of 0.1 T0 and the fitted "
     "exponential rate with 95% bootstrap intervals; each family's reference law (exact or "
-    "Rao-Blackwellised) next to Monte Carlo under replace, where the family has one. Prints the Markdown table; --out DIR "
-    "also writes tail_loss.md, tail_loss.csv, tail_loss.json and the figures (PNG and PDF)."
+    "Rao-Blackwellised) next to Monte Carlo under replace, where the family has one. Prints "
+    "the Markdown table; --out DIR also writes tail_loss.md, tail_loss.csv, tail_loss.json and the figures (PNG and PDF)."
 )
 
 
