@@ -223,3 +223,21 @@ def gmm_chain(mixture0, sizes, *, regime="replace", fraction=0.0, rng, tol=1e-5)
         means.append(mix.means)
         covs.append(mix.covs)
     return np.array(weights), np.array(means), np.array(covs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Wasserstein-2 between two Gaussians (docs/theory.md §2.5, §3.6)
+
+
+def w2_gaussian_squared(m1, c1, m2, c2) -> float:
+    """W_2^2(N(m1, C1), N(m2, C2)) for ONE pair, written out as in docs/theory.md §3.6:
+    ``|m1 - m2|^2 + tr(C1 + C2 - 2 (C2^{1/2} C1 C2^{1/2})^{1/2})`` with ``scipy.linalg.sqrtm``.
+    A scalar mean and variance are the 1x1 case, ``(m1 - m2)^2 + (sqrt(c1) - sqrt(c2))^2``
+    (§2.5). The one reference that ``collapse_theory.metrics.w2_gaussian`` is tested against."""
+    from scipy.linalg import sqrtm
+
+    m1, m2 = np.atleast_1d(np.asarray(m1, dtype=float)), np.atleast_1d(np.asarray(m2, dtype=float))
+    c1, c2 = np.atleast_2d(np.asarray(c1, dtype=float)), np.atleast_2d(np.asarray(c2, dtype=float))
+    root2 = np.real(sqrtm(c2))
+    cross = np.real(sqrtm(root2 @ c1 @ root2))
+    return float(np.sum((m1 - m2) ** 2) + np.trace(c1) + np.trace(c2) - 2.0 * np.trace(cross))

@@ -187,6 +187,92 @@ def test_bad_input_is_refused_clearly(args, kwargs, error, needle):
         simulate(*args, num_replicates=5, **kwargs)
 
 
+def test_var0_is_the_1d_scale():
+    """var0= is the positional scale of a 1-D model 0 (same arrays), recorded as var0."""
+    by_position = simulate(0.5, 2.0, 10, 6, num_replicates=50, seed=3)
+    by_keyword = simulate(
+        0.5, var0=2.0, num_samples=10, num_generations=6, num_replicates=50, seed=3
+    )
+    for name in ("mean", "var"):
+        np.testing.assert_array_equal(by_position[name], by_keyword[name])
+    for run in (by_position, by_keyword):
+        parameters = run.metadata["parameters"]
+        assert parameters["var0"] == 2.0 and "cov0" not in parameters
+    nd = simulate(np.zeros(2), np.eye(2), 10, 2, num_replicates=5, seed=0)
+    assert "cov0" in nd.metadata["parameters"] and "var0" not in nd.metadata["parameters"]
+    # the command line's summary reads var0, and the cov0 of results saved before the rename
+    from collapse_theory.gaussian.cli import format_gaussian_summary
+
+    table = format_gaussian_summary(by_keyword)
+    old = ct.results.SimulationResult(
+        generations=by_keyword.generations,
+        trajectories=by_keyword.trajectories,
+        metadata={
+            **by_keyword.metadata,
+            "parameters": {
+                ("cov0" if k == "var0" else k): v
+                for k, v in by_keyword.metadata["parameters"].items()
+            },
+        },
+    )
+    assert format_gaussian_summary(old) == table
+    # the threshold P(var < 0.1 var0) is on the variance scale: 0.2 here, not 0.1 * 2**2
+    last = by_keyword["var"][-1]
+    assert f"{np.mean(last < 0.2):.4g}" in table.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "needle"),
+    [
+        ((0.0,), {"sigma0": 2.0}, TypeError, r"takes var0.*var0=sigma0\*\*2 \(here var0=4\.0\)"),
+        ((0.0, 1.0), {"var0": 1.0}, TypeError, "cov0.*var0.*not both"),
+        ((np.zeros(2),), {"var0": 1.0}, ValueError, "var0 is the variance of a 1-D model 0"),
+        ((0.0,), {"var0": 0.0}, ValueError, "var0"),
+        ((0.0,), {"var0": -1.0}, ValueError, "var0"),
+        ((0.0,), {"var0": [1.0, 2.0]}, ValueError, "var0 must be a scalar"),
+        ((0.0,), {"var0": np.nan}, ValueError, "var0"),
+        ((0.0,), {}, TypeError, "cov0.*var0"),
+        ((None,), {"var0": 1.0, "data0": np.arange(5.0)}, ValueError, "data0"),
+    ],
+)
+def test_var0_errors_name_the_argument(args, kwargs, error, needle):
+    with pytest.raises(error, match=needle):
+        simulate(*args, num_samples=10, num_generations=3, num_replicates=5, **kwargs)
+    with pytest.raises(TypeError, match=r"missing required argument.*num_generations"):
+        simulate(0.0, var0=1.0, num_samples=10)
+
+
+def test_a_sweep_may_give_var0():
+    """A sweep spec's var0 reaches the 1-D simulator (the plan checks it like any argument)."""
+    from collapse_theory import sweep
+
+    spec = sweep.SweepSpec(
+        "gaussian.simulate",
+        fixed={"mean0": 0.0, "num_samples": 10, "num_generations": 4, "record": "last"},
+        grid={"var0": [1.0, 4.0]},
+        seed=0,
+        replicates=64,
+    )
+    plan = sweep.plan(spec)
+    assert [kwargs["var0"] for kwargs in plan.arguments] == [1.0, 4.0]
+    bad = sweep.SweepSpec(
+        "gaussian.simulate",
+        fixed={"mean0": 0.0, "num_samples": 10, "num_generations": 4},
+        grid={"var0": [1.0, -4.0]},
+        seed=0,
+        replicates=64,
+    )
+    with pytest.raises(ValueError, match=r"grid\.var0\[1\].*var0"):
+        sweep.plan(bad)
+    theory = sweep.SweepSpec(
+        "gaussian.theory.expected_variance",
+        fixed={"num_samples": 10, "generations": 3},
+        grid={"var0": [1.0, 4.0]},
+        seed=0,
+    )
+    assert [kwargs["var0"] for kwargs in sweep.plan(theory).arguments] == [1.0, 4.0]
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     dim=hs.integers(1, 3),

@@ -10,6 +10,8 @@ beyond that, log-scale quantities, medians and probabilities are tested.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
 
 import numpy as np
@@ -17,9 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
+import collapse_theory as ct
 import collapse_theory.gaussian.theory as gt
 from collapse_theory import Accumulate, FreshData
 from collapse_theory import schedules as sch
+from collapse_theory.gaussian.tails import expected_tail_mass
+from collapse_theory.metrics import w2_gaussian
 from collapse_theory.schedules import sample_sizes
 
 Z = 4.0  # two-sided false-alarm rate 6.3e-5 per comparison
@@ -153,9 +158,7 @@ def test_check_values_section_2_exact():
     )
     assert float(gt.mean_squared_drift(10, 10**5, regime=Accumulate())) < math.pi**2 / 60
     # §2.9 original-model tail mass at 3 sigma
-    assert float(gt.expected_tail_mass(3.0, 10, 0, centered=True)) == pytest.approx(
-        0.0027, abs=5e-5
-    )
+    assert float(expected_tail_mass(3.0, 10, 0, centered=True)) == pytest.approx(0.0027, abs=5e-5)
 
 
 def test_moments_and_log_scale_vs_sufficient_statistics():
@@ -171,7 +174,7 @@ def test_moments_and_log_scale_vs_sufficient_statistics():
     assert_var(logv, k2, "Var ln sigma^2")
     assert_var(mu[gens].T, gt.mean_squared_drift(10, gens), "Var mu_n")
     assert_mean(mu[gens].T ** 2, gt.mean_squared_drift(10, gens), "E (mu_n - mu_0)^2")
-    w2 = mu[[2, 5, 10]] ** 2 + (np.sqrt(var[[2, 5, 10]]) - 1.0) ** 2
+    w2 = w2_gaussian(mu[[2, 5, 10]], var[[2, 5, 10]], 0.0, 1.0, squared=True)
     assert_mean(w2.T, gt.expected_w2_squared(10, [2, 5, 10]), "E W2^2")
     # A fresh draw from model n: Var X = E sigma^2 + E dmu^2 (exact, §2.4)
     x = mu[10] + np.sqrt(var[10]) * np.random.default_rng(2).standard_normal(mu.shape[1])
@@ -222,17 +225,17 @@ def test_mle_vs_sufficient_statistics_and_identities():
     assert_mean(np.sqrt(var[gens].T), gt.expected_std(10, gens, estimator="mle"), "E sigma MLE")
     drift = gt.mean_squared_drift(10, gens, estimator="mle")
     assert_mean(mu[gens].T ** 2, drift, "E dmu^2 MLE")
-    w2 = mu[gens] ** 2 + (np.sqrt(var[gens]) - 1.0) ** 2
+    w2 = w2_gaussian(mu[gens], var[gens], 0.0, 1.0, squared=True)
     assert_mean(w2.T, gt.expected_w2_squared(10, gens, estimator="mle"), "E W2^2 MLE")
     assert_var(var[gens].T, gt.variance_of_variance(10, gens, estimator="mle"), "Var s^2 MLE")
-    # exact identities: conservation, boundedness by 2 sigma0^2
+    # exact identities: conservation, boundedness by 2 var0
     g = np.arange(0, 2000, 37)
     for m in (1, 2, 7, sch.Linear(3, 2)):
         total = gt.expected_variance(m, g, estimator="mle") + gt.mean_squared_drift(
             m, g, estimator="mle"
         )
         np.testing.assert_allclose(total, 1.0, rtol=1e-12)
-        assert np.all(gt.expected_w2_squared(m, g, estimator="mle", sigma0=3.0) <= 18.0)
+        assert np.all(gt.expected_w2_squared(m, g, estimator="mle", var0=9.0) <= 18.0)
         np.testing.assert_allclose(gt.fresh_draw_variance(m, g, estimator="mle"), 1.0)
     # M = 1 with the MLE: the variance is 0 after the first fit
     assert float(gt.expected_variance(1, 3, estimator="mle")) == 0.0
@@ -251,7 +254,7 @@ def test_unbiased_bounds_and_schedule_criterion():
     # E W2^2 linear in n (constant M), ~ ln n (linear M), bounded (M ~ i^2)
     n = np.array([1000, 2000])
     const = gt.expected_w2_squared(20, n)
-    assert const[1] - const[0] == pytest.approx(1000 / 20, rel=1e-6)  # slope sigma0^2 / M
+    assert const[1] - const[0] == pytest.approx(1000 / 20, rel=1e-6)  # slope var0 / M
     lin = gt.expected_w2_squared(sch.Linear(20, 20), n)
     # doubling n adds ln(2)/20 of drift plus at most half as much from the sigma term
     assert math.log(2) / 20 < lin[1] - lin[0] < 1.5 * math.log(2) / 20
@@ -263,7 +266,7 @@ def test_schedule_vs_sufficient_statistics():
     sizes = sample_sizes(sch.Linear(20, 20), 40)
     mu, var = sufficient_paths(sizes, 200_000, seed=7)
     gens = np.array([5, 40])
-    w2 = mu[gens] ** 2 + (np.sqrt(var[gens]) - 1.0) ** 2
+    w2 = w2_gaussian(mu[gens], var[gens], 0.0, 1.0, squared=True)
     assert_mean(w2.T, gt.expected_w2_squared(sch.Linear(20, 20), gens), "E W2^2 linear")
     assert_mean(np.sqrt(var[gens].T), gt.expected_std(sch.Linear(20, 20), gens), "E sigma lin")
 
@@ -314,11 +317,11 @@ def test_fresh_recursion_constant_and_schedule_paths_agree():
         b = gt.mean_squared_drift(sch.Explicit([12] * 150), g, regime=fresh, estimator=est)
         np.testing.assert_allclose(a, b, rtol=1e-12)
     # stationary values are the limit of the recursion
-    v, d = gt.stationary_moments(12, fresh, sigma0=2.0, estimator="mle")
+    v, d = gt.stationary_moments(12, fresh, var0=4.0, estimator="mle")
     np.testing.assert_allclose(
         [
-            float(gt.expected_variance(12, 10**4, regime=fresh, sigma0=2.0, estimator="mle")),
-            float(gt.mean_squared_drift(12, 10**4, regime=fresh, sigma0=2.0, estimator="mle")),
+            float(gt.expected_variance(12, 10**4, regime=fresh, var0=4.0, estimator="mle")),
+            float(gt.mean_squared_drift(12, 10**4, regime=fresh, var0=4.0, estimator="mle")),
         ],
         [v, d],
         rtol=1e-10,
@@ -348,19 +351,19 @@ def test_tail_mass_vs_direct_monte_carlo():
     about_mu0 = ndtr((mu[20] - k) / s) + ndtr((-k - mu[20]) / s)
     about_own = 2 * ndtr(-k / s)
     # centered=True: exact mean (Gil-Pelaez) and exact median
-    assert_mean(about_own, gt.expected_tail_mass(k, 10, 20, centered=True), "E own tail")
-    median_own = float(gt.expected_tail_mass(k, 10, 20, centered=True, statistic="median"))
+    assert_mean(about_own, expected_tail_mass(k, 10, 20, centered=True), "E own tail")
+    median_own = float(expected_tail_mass(k, 10, 20, centered=True, statistic="median"))
     assert_prob(about_own < median_own, 0.5, "median own tail")
     # centered=False: Rao-Blackwellised MC (independent seed) vs direct MC: difference of two
     # independent estimates, SE combined
-    rb = float(gt.expected_tail_mass(k, 10, 20, num_paths=200_000, seed=11))
+    rb = float(expected_tail_mass(k, 10, 20, num_paths=200_000, seed=11))
     se = about_mu0.std() / math.sqrt(about_mu0.size)
     # two independent estimates, the Rao-Blackwellised one with SE <= the direct one's:
     # the SE of their difference is at most sqrt(2) se
     assert_z(about_mu0.mean(), rb, math.sqrt(2) * se, "E tail about mu0 (RB SE <= direct SE)")
     # §2.9's .0619 is itself a Monte Carlo mean at R = 2e5 (the size used here): same bound
     assert_z(0.0619, rb, math.sqrt(2) * se, "§2.9 check value")
-    med = float(gt.expected_tail_mass(k, 10, 20, statistic="median", num_paths=200_000, seed=12))
+    med = float(expected_tail_mass(k, 10, 20, statistic="median", num_paths=200_000, seed=12))
     # the returned (MC) median splits the direct sample in half, within both MC errors
     assert_z(np.mean(about_mu0 < med), 0.5, math.sqrt(0.25 / about_mu0.size) * math.sqrt(2), "med")
     assert 5e-12 < med < 5e-11  # §2.9: median 1.4e-11
@@ -368,7 +371,7 @@ def test_tail_mass_vs_direct_monte_carlo():
     mu, var = sufficient_paths([100] * 50, 100_000, seed=13)
     s = np.sqrt(var[50])
     direct = ndtr((mu[50] - k) / s) + ndtr((-k - mu[50]) / s)
-    rb = float(gt.expected_tail_mass(k, 100, 50, num_paths=100_000, seed=14))
+    rb = float(expected_tail_mass(k, 100, 50, num_paths=100_000, seed=14))
     assert_z(direct.mean(), rb, 1.5 * direct.std() / math.sqrt(direct.size), "M=100 tail")
 
 
@@ -376,13 +379,13 @@ def test_tail_mass_exact_branch_identities():
     from scipy.special import ndtr
 
     k1 = gt.log_variance_cumulants(10, 40, order=1)[0]
-    median = float(gt.expected_tail_mass(2.0, 10, 40, centered=True, statistic="median"))
+    median = float(expected_tail_mass(2.0, 10, 40, centered=True, statistic="median"))
     approx = 2 * ndtr(-2.0 * math.exp(-k1 / 2))
     assert median == pytest.approx(float(approx), rel=0.5)  # §2.9: median ~ 2Phi(k e^{-k1/2})
-    mean = gt.expected_tail_mass(2.0, 10, [0, 1, 40], centered=True)
+    mean = expected_tail_mass(2.0, 10, [0, 1, 40], centered=True)
     assert mean[0] == pytest.approx(2 * ndtr(-2.0), abs=1e-10)
-    a = gt.expected_tail_mass(2.0, 10, [3, 5], seed=np.random.SeedSequence(5), num_paths=1000)
-    b = gt.expected_tail_mass(2.0, 10, [3, 5], seed=np.random.SeedSequence(5), num_paths=1000)
+    a = expected_tail_mass(2.0, 10, [3, 5], seed=np.random.SeedSequence(5), num_paths=1000)
+    b = expected_tail_mass(2.0, 10, [3, 5], seed=np.random.SeedSequence(5), num_paths=1000)
     np.testing.assert_array_equal(a, b)
 
 
@@ -403,7 +406,7 @@ def test_check_values_section_3_exact():
     # d = 1 reduces to the 1-D formulas
     np.testing.assert_allclose(
         gt.trace_moments([[2.0]], 7, [0, 3, 9])[1],
-        gt.variance_of_variance(7, [0, 3, 9], sigma0=2**0.5),
+        gt.variance_of_variance(7, [0, 3, 9], var0=2.0),
     )
     np.testing.assert_allclose(
         gt.expected_log_det([[1.0]], 7, [0, 3, 9]), gt.log_variance_cumulants(7, [0, 3, 9], 1)[0]
@@ -505,15 +508,17 @@ def test_extreme_arguments_are_finite_and_correct():
     assert float(gt.expected_std(10, n)) == 0.0  # true value e^{-2.6e4}: below the float range
     assert float(gt.prob_variance_below(k1, 10, n, log_eps=True)) == pytest.approx(0.5, abs=1e-3)
     assert float(gt.mean_squared_drift(10, n, regime=Accumulate())) < math.pi**2 / 60
-    for s0 in (1e-150, 1e150):
-        assert float(gt.expected_variance(10, 20, sigma0=s0)) == pytest.approx(s0**2, rel=1e-14)
-        assert float(gt.expected_std(10, 20, sigma0=s0)) == pytest.approx(0.5744 * s0, rel=1e-3)
-        assert float(gt.expected_w2_squared(10, 20, sigma0=s0)) == pytest.approx(
-            2.851199444 * s0**2, rel=1e-9
+    for var0 in (1e-300, 1e300):
+        assert float(gt.expected_variance(10, 20, var0=var0)) == pytest.approx(var0, rel=1e-14)
+        assert float(gt.expected_std(10, 20, var0=var0)) == pytest.approx(
+            0.5744 * math.sqrt(var0), rel=1e-3
         )
-        v, _d = gt.stationary_moments(20, FreshData(0.2, "split"), sigma0=s0)
-        assert v == pytest.approx(1.1290322580645 * s0**2, rel=1e-12)
-        assert float(gt.prob_variance_below(0.1 * s0**2, 10, 20, sigma0=s0)) == pytest.approx(
+        assert float(gt.expected_w2_squared(10, 20, var0=var0)) == pytest.approx(
+            2.851199444 * var0, rel=1e-9
+        )
+        v, _d = gt.stationary_moments(20, FreshData(0.2, "split"), var0=var0)
+        assert v == pytest.approx(1.1290322580645 * var0, rel=1e-12)
+        assert float(gt.prob_variance_below(0.1 * var0, 10, 20, var0=var0)) == pytest.approx(
             0.49291, abs=1e-5
         )
     big = 10**9
@@ -534,9 +539,12 @@ def test_extreme_arguments_are_finite_and_correct():
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: gt.expected_variance(10, 5, sigma0=0.0), ValueError, "sigma0"),
-        (lambda: gt.expected_variance(10, 5, sigma0=-1.0), ValueError, "sigma0"),
-        (lambda: gt.expected_variance(10, 5, sigma0=float("nan")), ValueError, "sigma0"),
+        (lambda: gt.expected_variance(10, 5, var0=0.0), ValueError, "var0.*> 0"),
+        (lambda: gt.expected_variance(10, 5, var0=-1.0), ValueError, "var0.*> 0"),
+        (lambda: gt.expected_variance(10, 5, var0=float("nan")), ValueError, "var0.*finite"),
+        (lambda: gt.expected_std(10, 5, var0="1"), TypeError, "var0.*real number"),
+        (lambda: gt.prob_variance_below(0.1, 10, 5, var0=np.inf), ValueError, "var0"),
+        (lambda: gt.stationary_moments(20, FreshData(0.2), var0=-2.0), ValueError, "var0"),
         (lambda: gt.expected_variance(1, 5), ValueError, "num_samples must be >= 2"),
         (lambda: gt.expected_variance(0, 5, estimator="mle"), ValueError, "num_samples"),
         (lambda: gt.expected_variance(10.0, 5), TypeError, "num_samples"),
@@ -551,8 +559,8 @@ def test_extreme_arguments_are_finite_and_correct():
         (lambda: gt.prob_variance_below([0.1, 0.2], 10, [1, 2, 3]), ValueError, "broadcast"),
         (lambda: gt.prob_variance_below(float("nan"), 10, 5), ValueError, "eps"),
         (lambda: gt.log_variance_cumulants(10, 5, order=0), ValueError, "order"),
-        (lambda: gt.expected_tail_mass(0.0, 10, 5), ValueError, "k"),
-        (lambda: gt.expected_tail_mass(2.0, 10, 5, statistic="mode"), ValueError, "statistic"),
+        (lambda: expected_tail_mass(0.0, 10, 5), ValueError, "k"),
+        (lambda: expected_tail_mass(2.0, 10, 5, statistic="mode"), ValueError, "statistic"),
         (lambda: gt.expected_variance(20, 5, regime=FreshData(1.0, "split")), ValueError, "split"),
         (lambda: gt.expected_log_det(np.eye(3), 3, 5), ValueError, "M > d"),
         (lambda: gt.expected_log_det([[1, 0.5], [0.4, 1]], 10, 5), ValueError, "symmetric"),
@@ -561,12 +569,197 @@ def test_extreme_arguments_are_finite_and_correct():
         (lambda: gt.trace_moments(np.ones((2, 3)), 10, 5), ValueError, "square"),
         (lambda: gt.expected_log_det([[np.nan]], 10, 5), ValueError, "finite"),
         (lambda: gt.lyapunov_exponents(3, 3), ValueError, "num_samples"),
-        (lambda: gt.w2_first_order_isotropic(0.0, 2, 10, 5), ValueError, "sigma2"),
+        (lambda: gt.w2_first_order_isotropic(0.0, 2, 10, 5), ValueError, "var0"),
     ],
 )
 def test_bad_input_raises_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------------------------
+# The 1-D scale is one variance, var0, everywhere
+
+
+#: The Gaussian family's modules with public functions taking the 1-D scale.
+MODULES = ("theory", "simulate", "tails")
+
+
+def _public_callables():
+    """(label, callable) for every public function of the Gaussian family's modules and every
+    public method of its public classes (the tail definitions), found from ``__all__``."""
+    # the package's attribute ``simulate`` is the function: fetch the modules by name
+    modules = [importlib.import_module(f"collapse_theory.gaussian.{name}") for name in MODULES]
+    found = []
+    for module in modules:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj):
+                found.append((f"{module.__name__}.{name}", obj))
+            elif inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if inspect.isfunction(member) and not attr.startswith("_"):
+                        found.append((f"{module.__name__}.{name}.{attr}", member))
+    return found
+
+
+def _taking_var0():
+    return [
+        (label, f) for label, f in _public_callables() if "var0" in inspect.signature(f).parameters
+    ]
+
+
+def _scale_free_1d():
+    """The 1-D laws without a scale: a ``num_samples`` parameter, no var0, no cov0 or dim."""
+    return [
+        (label, f)
+        for label, f in _public_callables()
+        if "num_samples" in (names := set(inspect.signature(f).parameters))
+        and not names & {"var0", "cov0", "dim"}
+    ]
+
+
+#: Values for the required parameters of the functions that take var0 (by parameter name).
+_EXAMPLES = {
+    "num_samples": 10,
+    "generations": [0, 5],
+    "k": 3.0,
+    "tail": ct.gaussian.tails.GaussianTail(k=3.0),
+    "eps": 0.1,
+    "fresh": FreshData(0.2),
+    "dim": 2,
+    "mean0": 0.0,
+    "num_generations": 3,
+    "mean": 0.0,
+    "var": 1.0,
+}
+
+
+#: Required although they have a default (simulate's, so that cov0 may be left out for var0).
+_ALWAYS = ("num_samples", "num_generations")
+
+
+def _call_with(label, function, **kwargs):
+    """Call ``function`` with example values for its required parameters (var0 excepted)."""
+    parameters = inspect.signature(function).parameters
+    args = {}
+    for name, parameter in parameters.items():
+        required = parameter.default is inspect.Parameter.empty or name in _ALWAYS
+        if name in ("self", "var0") or not required:
+            continue
+        assert name in _EXAMPLES, f"{label}: add an example value for its parameter {name!r}"
+        args[name] = _EXAMPLES[name]
+    if "self" in parameters:  # a method of a tail definition
+        owner = getattr(ct.gaussian.tails, label.rsplit(".", 2)[-2])
+        return function(owner(k=3.0), **args, **kwargs)
+    return function(**args, **kwargs)
+
+
+def test_the_var0_list_is_derived_from_the_signatures_and_complete():
+    labels = {label.rsplit(".", 1)[-1] for label, _ in _taking_var0()}
+    # the ones known today: a new function taking var0 joins the list by its signature alone
+    assert {
+        "expected_variance",
+        "mean_squared_drift",
+        "fresh_draw_variance",
+        "expected_std",
+        "variance_of_variance",
+        "prob_variance_below",
+        "expected_w2_squared",
+        "w2_lower_bound",
+        "w2_first_order",
+        "stationary_moments",
+        "w2_first_order_isotropic",
+        "simulate",
+        "mass",
+        "w2_squared_moments",
+    } <= labels
+    assert {label.rsplit(".", 1)[-1] for label, _ in _scale_free_1d()} >= {
+        "log_variance_cumulants",
+        "expected_tail_mass",
+        "gaussian_rao_blackwell",
+        "gaussian_monte_carlo",
+    }
+    # and no public function spells the 1-D scale any other way
+    for label, function in _public_callables():
+        names = set(inspect.signature(function).parameters)
+        assert not names & {"sigma0", "sigma2", "sd0", "std0", "scale0"}, label
+
+
+@pytest.mark.parametrize(
+    ("label", "function"), _taking_var0(), ids=[label for label, _ in _taking_var0()]
+)
+def test_sigma0_is_refused_naming_var0(label, function):
+    with pytest.raises(TypeError, match=r"takes var0.*pass var0=sigma0\*\*2 \(here var0=4\.0\)"):
+        _call_with(label, function, sigma0=2.0)
+
+
+@pytest.mark.parametrize(
+    ("label", "function"), _scale_free_1d(), ids=[label for label, _ in _scale_free_1d()]
+)
+def test_sigma0_is_refused_by_the_scale_free_laws_too(label, function):
+    with pytest.raises(TypeError, match=r"does not take sigma0.*var0.*remove the argument"):
+        _call_with(label, function, sigma0=2.0)
+
+
+@pytest.mark.parametrize(
+    ("label", "function"), _taking_var0(), ids=[label for label, _ in _taking_var0()]
+)
+def test_var0_is_accepted_and_validated(label, function):
+    if "simulate" not in label:
+        _call_with(label, function, var0=2.0)
+    else:
+        _call_with(label, function, var0=2.0, num_replicates=3, seed=0)
+    with pytest.raises(ValueError, match="var0"):
+        _call_with(label, function, var0=-1.0)
+
+
+def test_var0_is_a_variance():
+    one = gt.expected_variance(20, 5, var0=1.0)
+    assert ct.gaussian.expected_variance(20, 5, var0=2.0) == 2.0 * one  # exactly
+    assert float(gt.expected_variance(20, 5)) == 1.0  # the default is var0 = 1
+    var0, g = 2.5, np.array([0, 1, 7, 40])
+    linear = (
+        gt.expected_variance,
+        gt.mean_squared_drift,
+        gt.fresh_draw_variance,
+        gt.expected_w2_squared,
+        gt.w2_lower_bound,
+        gt.w2_first_order,
+    )
+    for f in linear:
+        np.testing.assert_allclose(f(12, g, var0=var0), var0 * f(12, g), rtol=1e-15)
+    np.testing.assert_allclose(
+        gt.expected_std(12, g, var0=var0), math.sqrt(var0) * gt.expected_std(12, g), rtol=1e-14
+    )
+    np.testing.assert_allclose(
+        gt.variance_of_variance(12, g, var0=var0), var0**2 * gt.variance_of_variance(12, g), 1e-14
+    )
+    np.testing.assert_allclose(
+        gt.stationary_moments(12, FreshData(0.2), var0=var0),
+        np.multiply(var0, gt.stationary_moments(12, FreshData(0.2))),
+        rtol=1e-15,
+    )
+    np.testing.assert_allclose(
+        gt.prob_variance_below(0.3 * var0, 12, g, var0=var0),
+        gt.prob_variance_below(0.3, 12, g),
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        gt.w2_first_order_isotropic(var0, 3, 200, g),
+        var0 * gt.w2_first_order_isotropic(1.0, 3, 200, g),
+        rtol=1e-15,
+    )
+    mean, var = gt.w2_squared_moments(20, 10, var0=var0)
+    mean1, var1 = gt.w2_squared_moments(20, 10)
+    np.testing.assert_allclose(mean, var0 * mean1, rtol=1e-15)
+    np.testing.assert_allclose(var, var0**2 * var1, rtol=1e-15)
+    # d = 1: Sigma_0 = var0 I is the 1-D model of variance var0 (first order, both ways)
+    np.testing.assert_allclose(
+        gt.w2_first_order_isotropic(var0, 1, 1000, g),
+        var0 * (1.5 * g / 1000 + 0.5 * g * (1 / 999 - 1 / 1000)),
+        rtol=1e-12,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -578,21 +771,21 @@ gens_st = hs.lists(hs.integers(0, 500), min_size=1, max_size=4)
 
 
 @settings(max_examples=30, deadline=None)
-@given(sizes_st, gens_st, hs.floats(1e-100, 1e100), hs.sampled_from(gt.ESTIMATORS))
-def test_fuzz_one_dimensional(m, gens, s0, est):
+@given(sizes_st, gens_st, hs.floats(1e-200, 1e200), hs.sampled_from(gt.ESTIMATORS))
+def test_fuzz_one_dimensional(m, gens, var0, est):
     g = np.array(gens)
-    v = gt.expected_variance(m, g, sigma0=s0, estimator=est)
-    d = gt.mean_squared_drift(m, g, sigma0=s0, estimator=est)
-    w2 = gt.expected_w2_squared(m, g, sigma0=s0, estimator=est)
-    std = gt.expected_std(m, g, sigma0=s0, estimator=est)
+    v = gt.expected_variance(m, g, var0=var0, estimator=est)
+    d = gt.mean_squared_drift(m, g, var0=var0, estimator=est)
+    w2 = gt.expected_w2_squared(m, g, var0=var0, estimator=est)
+    std = gt.expected_std(m, g, var0=var0, estimator=est)
     assert v.shape == d.shape == w2.shape == std.shape == g.shape
     assert np.all(np.isfinite(v)) and np.all(v >= 0) and np.all(d >= 0)
     assert np.all(std**2 <= v * (1 + 1e-12))  # Jensen
     assert np.all(d <= w2 * (1 + 1e-12) + 1e-300)
-    assert np.all(w2 <= (d + 2 * s0**2) * (1 + 1e-12))
+    assert np.all(w2 <= (d + 2 * var0) * (1 + 1e-12))
     cum = gt.log_variance_cumulants(m, g, order=3, estimator=est)
     assert cum.shape == (3, *g.shape) and np.all(cum[0] <= 0) and np.all(cum[1] >= 0)
-    p = gt.prob_variance_below(s0**2, m, g + 1, sigma0=s0, method="normal", estimator=est)
+    p = gt.prob_variance_below(var0, m, g + 1, var0=var0, method="normal", estimator=est)
     assert np.all((p >= 0.5) & (p <= 1))
 
 

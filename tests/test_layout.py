@@ -85,7 +85,9 @@ def test_machinery_names_no_family():
 
 def test_the_scan_would_see_a_family_import(tmp_path):
     path = tmp_path / "bad.py"
-    path.write_text('"""Doc: gaussian."""\nfrom collapse_theory import gaussian\nx = gaussian, "gmm"\n')
+    path.write_text(
+        '"""Doc: gaussian."""\nfrom collapse_theory import gaussian\nx = gaussian, "gmm"\n'
+    )
     assert len(_family_mentions(path, families.BUILTIN)) == 3  # the import, the name, the string
 
 

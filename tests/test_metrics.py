@@ -15,6 +15,7 @@ from hypothesis import strategies as hs
 from scipy import stats
 
 from collapse_theory import metrics
+from tests import naive
 
 
 def random_cov(rng, d, rank=None):
@@ -60,6 +61,74 @@ def test_w2_gaussian_symmetric_zero_singular():
         assert metrics.w2_gaussian(m, c2, m, c2) >= 0.0
         zero = np.zeros((d, d))
         assert metrics.w2_gaussian(m, zero, m, c1, squared=True) == pytest.approx(np.trace(c1))
+
+
+def test_w2_gaussian_against_the_naive_reference():
+    """One pair at a time: the Bures formula against scipy.linalg.sqrtm (tests/naive.py)."""
+    rng = np.random.default_rng(6)
+    for d in (1, 2, 3, 6):
+        for _ in range(4):
+            m1, m2 = rng.standard_normal(d), rng.standard_normal(d)
+            c1, c2 = random_cov(rng, d) + 0.1 * np.eye(d), random_cov(rng, d) + 0.1 * np.eye(d)
+            want = naive.w2_gaussian_squared(m1, c1, m2, c2)
+            assert metrics.w2_gaussian(m1, c1, m2, c2, squared=True) == pytest.approx(
+                want, rel=1e-9, abs=1e-12
+            )
+    assert metrics.w2_gaussian(0.5, 2.0, -1.0, 0.3, squared=True) == pytest.approx(
+        naive.w2_gaussian_squared(0.5, 2.0, -1.0, 0.3), rel=1e-14
+    )
+
+
+def test_w2_gaussian_broadcasts_in_one_dimension():
+    rng = np.random.default_rng(7)
+    m1, c1 = rng.standard_normal((3, 1)), rng.uniform(0, 4, (1, 4))
+    m2, c2 = 0.7, rng.uniform(0, 4, 4)
+    got = metrics.w2_gaussian(m1, c1, m2, c2, squared=True)
+    assert isinstance(got, np.ndarray) and got.shape == (3, 4)
+    for i, j in np.ndindex(3, 4):
+        want = naive.w2_gaussian_squared(m1[i, 0], c1[0, j], m2, c2[j])
+        assert got[i, j] == pytest.approx(want, rel=1e-13, abs=1e-15)
+        # each element is the scalar call, to the bit
+        assert got[i, j] == metrics.w2_gaussian(m1[i, 0], c1[0, j], m2, c2[j], squared=True)
+    np.testing.assert_array_equal(metrics.w2_gaussian(m1, c1, m2, c2), np.sqrt(got))
+    np.testing.assert_array_equal(got, metrics.w2_gaussian(m2, c2, m1, c1, squared=True))
+    # the Monte Carlo W2^2 of fitted models against N(0, 1), as the verify checks compute it
+    mu, var = rng.standard_normal(1000), rng.chisquare(9, 1000) / 9
+    np.testing.assert_array_equal(
+        metrics.w2_gaussian(mu, var, 0.0, 1.0, squared=True), mu * mu + (np.sqrt(var) - 1.0) ** 2
+    )
+    # scalars: a float, as before; scalar means broadcast against an array of variances
+    assert type(metrics.w2_gaussian(0.0, 1.0, 1.0, 4.0)) is float
+    np.testing.assert_array_equal(
+        metrics.w2_gaussian(0.0, np.eye(2), 0.0, 1.0, squared=True), [[0.0, 1.0], [1.0, 0.0]]
+    )
+
+
+def test_w2_gaussian_broadcasts_in_d_dimensions():
+    rng = np.random.default_rng(8)
+    d = 3
+    means = rng.standard_normal((2, 1, d))
+    covs = np.stack([[random_cov(rng, d) + 0.1 * np.eye(d)] for _ in range(2)])  # (2, 1, d, d)
+    means0 = rng.standard_normal((1, 4, d))
+    covs0 = np.stack([[random_cov(rng, d, rank=2 if j == 3 else d) for j in range(4)]])
+    got = metrics.w2_gaussian(means, covs, means0, covs0, squared=True)
+    assert got.shape == (2, 4)
+    for i, j in np.ndindex(2, 4):
+        one = metrics.w2_gaussian(means[i, 0], covs[i, 0], means0[0, j], covs0[0, j], squared=True)
+        assert got[i, j] == pytest.approx(one, rel=1e-13, abs=1e-14)
+        if j < 3:  # sqrtm is not reliable for the singular covs0[0, 3]
+            want = naive.w2_gaussian_squared(means[i, 0], covs[i, 0], means0[0, j], covs0[0, j])
+            assert got[i, j] == pytest.approx(want, rel=1e-9)
+    # exactly symmetric, element by element
+    np.testing.assert_array_equal(
+        got, metrics.w2_gaussian(means0, covs0, means, covs, squared=True)
+    )
+    # a stack of fitted models against one original model; a shared covariance broadcasts too
+    stack = metrics.w2_gaussian(means[:, 0], covs[:, 0], np.zeros(d), np.eye(d), squared=True)
+    assert stack.shape == (2,)
+    shared = metrics.w2_gaussian(means[:, 0], covs[0, 0], np.zeros(d), np.eye(d), squared=True)
+    assert shared[0] == pytest.approx(stack[0], rel=1e-14)
+    assert type(metrics.w2_gaussian(np.zeros(d), np.eye(d), np.ones(d), np.eye(d))) is float
 
 
 def test_w2_gaussian_vs_emd_on_large_samples():
@@ -175,7 +244,32 @@ def test_categorical_metrics():
             ValueError,
             "semi-definite",
         ),
-        (lambda: metrics.w2_gaussian(0.0, np.eye(2), 0.0, 1.0), ValueError, "scalars"),
+        (lambda: metrics.w2_gaussian(0.0, [1.0, -1.0], 0.0, 1.0), ValueError, "c1 must be >= 0"),
+        (
+            lambda: metrics.w2_gaussian(np.zeros(2), [1.0, 2.0, 3.0], 0.0, 1.0),
+            ValueError,
+            "broadcast",
+        ),
+        (
+            lambda: metrics.w2_gaussian(np.zeros((2, 3)), np.eye(3), np.zeros((4, 3)), np.eye(3)),
+            ValueError,
+            "broadcast",
+        ),
+        (
+            lambda: metrics.w2_gaussian(
+                np.zeros((2, 2)), [np.eye(2), [[1, 1], [0, 1]]], np.zeros(2), np.eye(2)
+            ),
+            ValueError,
+            r"c1\[1\] must be symmetric",
+        ),
+        (
+            lambda: metrics.w2_gaussian(
+                np.zeros(2), np.eye(2), np.zeros((2, 2)), [np.eye(2), [[1, 2], [2, 1]]]
+            ),
+            ValueError,
+            r"c2\[1\] must be positive semi-definite",
+        ),
+        (lambda: metrics.w2_gaussian(np.zeros(2), np.eye(2), 0.0, np.eye(2)), ValueError, "m1"),
         (lambda: metrics.w2_gaussian("a", 1.0, 0.0, 1.0), TypeError, "m1"),
         (lambda: metrics.w2_empirical([], [1.0]), ValueError, "non-empty"),
         (lambda: metrics.w2_empirical([[1.0]], [1.0]), ValueError, "x"),

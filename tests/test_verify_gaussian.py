@@ -134,17 +134,32 @@ def test_check_reproducible_from_seed():
 
 
 def test_bures_helper_matches_metrics():
+    """The §3.6 checks' one-sided Bures helper agrees with metrics.w2_gaussian (broadcast over
+    the stack, and replicate by replicate) to rounding; it is kept only for the bits of the
+    recorded verify estimates (see its docstring)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((6, 3, 3))
     covs = a @ np.swapaxes(a, 1, 2) + 0.1 * np.eye(3)
     means = rng.standard_normal((6, 3))
     mean0 = np.array([0.5, 0.0, -1.0])
     fast = bures_w2_squared(means, covs, mean0, COV3)
+    broadcast = ct.metrics.w2_gaussian(means, covs, mean0, COV3, squared=True)
     slow = [
         ct.metrics.w2_gaussian(m, c, mean0, COV3, squared=True)
         for m, c in zip(means, covs, strict=True)
     ]
     np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(broadcast, slow, rtol=1e-14, atol=1e-15)
+
+
+def test_one_dimensional_w2_estimate_is_metrics_w2_gaussian_to_the_bit():
+    """The §2.5-2.6 checks average metrics.w2_gaussian against N(0, 1): the same numbers as the
+    formula mu^2 + (sigma - 1)^2 they were recorded with."""
+    from collapse_theory.gaussian.checks import _w2_1d
+
+    rng = np.random.default_rng(1)
+    mu, var = 0.3 * rng.standard_normal(5000), rng.chisquare(9, 5000) / 9
+    assert _w2_1d(mu, var) == ct._stats.mean_se(mu * mu + (np.sqrt(var) - 1.0) ** 2)
 
 
 def test_proportion_se():

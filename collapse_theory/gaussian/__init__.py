@@ -37,6 +37,7 @@ FAMILY = Family(
     sweep_arguments={
         "mean0": cli.decode_array,
         "cov0": cli.decode_array,
+        "var0": cli.decode_var0,
         "estimator": cli.decode_estimator,
     },
 )

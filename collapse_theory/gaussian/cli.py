@@ -21,7 +21,13 @@ from collapse_theory._cli import (
 )
 from collapse_theory.results import SimulationResult
 
-__all__ = ["add_commands", "decode_array", "decode_estimator", "format_gaussian_summary"]
+__all__ = [
+    "add_commands",
+    "decode_array",
+    "decode_estimator",
+    "decode_var0",
+    "format_gaussian_summary",
+]
 
 
 def add_commands(commands: Commands) -> None:
@@ -34,7 +40,7 @@ def add_commands(commands: Commands) -> None:
             "Simulate a Gaussian refitted each generation (sample mean and unbiased or maximum-"
             "likelihood (co)variance) on M samples of the previous fit. 1-D: --mean0 X --var0 V; "
             "d-D: --mean0 'x,y' --cov0 'a,b;c,d'. Prints per recorded generation: 1-D the mean "
-            "of mu, the median and mean of sigma^2 and P(sigma^2 < 0.1 sigma0^2); d-D the mean "
+            "of mu, the median and mean of sigma^2 and P(sigma^2 < 0.1 var0); d-D the mean "
             "squared drift of mu, the mean log det and the mean and median trace of Sigma."
         ),
     )
@@ -74,7 +80,7 @@ def add_commands(commands: Commands) -> None:
 def _gaussian_start(
     args: argparse.Namespace,
 ) -> tuple[float | np.ndarray, float | np.ndarray]:
-    """(mean0, cov0) from ``--mean0`` and ``--var0`` (1-D) or ``--cov0`` (d-D)."""
+    """(mean0, var0) from ``--mean0`` and ``--var0`` (1-D) or (mean0, cov0) from ``--cov0``."""
     if args.var0 is not None:
         if not np.isfinite(args.var0) or args.var0 <= 0:
             raise UsageError(f"--var0 must be a finite variance > 0; got {args.var0}")
@@ -98,14 +104,15 @@ def _gaussian_start(
 def _cmd_simulate_gaussian(args: argparse.Namespace) -> int:
     import collapse_theory as ct
 
-    mean0, cov0 = _gaussian_start(args)
+    mean0, scale = _gaussian_start(args)
+    one_dim = np.ndim(mean0) == 0
     regime = parse_regime(args.regime)
     record = parse_record(args.record)
     result = ct.gaussian.simulate(
         mean0,
-        cov0,
-        args.num_samples,
-        args.generations,
+        **({"var0": scale} if one_dim else {"cov0": scale}),
+        num_samples=args.num_samples,
+        num_generations=args.generations,
         num_replicates=args.replicates,
         estimator=args.estimator,
         regime=regime,
@@ -114,8 +121,7 @@ def _cmd_simulate_gaussian(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=args.progress,
     )
-    dim = 1 if np.ndim(mean0) == 0 else int(np.size(mean0))
-    start = f"mean0={mean0:g}, var0={cov0:g}" if np.ndim(mean0) == 0 else f"d={dim}"
+    start = f"mean0={mean0:g}, var0={scale:g}" if one_dim else f"d={int(np.size(mean0))}"
     header = (
         f"gaussian: {start}, M={args.num_samples}, n={args.generations}, R={args.replicates}, "
         f"estimator={args.estimator}, method={args.method}, regime={args.regime}"
@@ -138,7 +144,9 @@ def format_gaussian_summary(result: SimulationResult, max_rows: int = 0) -> str:
     rows = []
     if "var" in result.trajectories:
         var = np.asarray(result["var"])
-        var0 = float(np.asarray(result.metadata["parameters"]["cov0"]))
+        parameters = result.metadata["parameters"]
+        # "var0" since the 1-D scale is spelled var0; results saved before record it as "cov0"
+        var0 = float(np.asarray(parameters["var0"] if "var0" in parameters else parameters["cov0"]))
         header = ["generation", "mu mean", "var median", "var mean", "P(var < 0.1 var0)"]
         for i in picks:
             rows.append(
@@ -173,6 +181,13 @@ def format_gaussian_summary(result: SimulationResult, max_rows: int = 0) -> str:
 def decode_array(value: float | list[float] | np.ndarray) -> float | np.ndarray:
     """A sweep spec's ``mean0`` / ``cov0``: a number, or (nested) lists as a float array."""
     return np.asarray(value, dtype=np.float64) if isinstance(value, list) else value
+
+
+def decode_var0(value: float) -> float:
+    """A sweep spec's ``var0``: the variance of a 1-D model 0, a number > 0."""
+    from collapse_theory._validate import check_real
+
+    return check_real("var0 (the variance of model 0)", value, minimum=0.0, strict_minimum=True)
 
 
 def decode_estimator(value: str) -> str:

@@ -13,7 +13,6 @@ where its *exact* relative standard error is small, so that no band is dishonest
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -29,13 +28,14 @@ from collapse_theory._figures import (
     new_figure,
     register,
 )
-from collapse_theory.rng import spawn
+from collapse_theory.rng import SeedLike, spawn
+from collapse_theory.schedules import ScheduleLike
 
 MAX_RELATIVE_SE = 0.05
 
 
 def _simulate_1d(
-    num_samples: Any,
+    num_samples: ScheduleLike,
     record: np.ndarray,
     num_replicates: int,
     seed: np.random.SeedSequence,
@@ -74,7 +74,7 @@ _W2_SCHEDULES = (
 
 
 @register("w2_schedules", family="gaussian")
-def figure_w2_schedules(*, seed: Any = 0, quick: bool = False) -> Figure:
+def figure_w2_schedules(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
     r"""The schedule criterion: :math:`E\,W_2^2(N(\mu_n,\sigma_n^2), N(0,1))` against n
     (docs/theory.md §2.5; issue 3, must-show 4).
 
@@ -125,7 +125,7 @@ def figure_w2_schedules(*, seed: Any = 0, quick: bool = False) -> Figure:
         )
         if record.size:
             mu, v = _simulate_1d(schedule, record, reps[idx], children[idx])
-            w2 = mu**2 + (np.sqrt(v) - 1.0) ** 2  # 1-D W2^2 to N(0, 1), docs/theory.md §2.5
+            w2 = metrics.w2_gaussian(mu, v, 0.0, 1.0, squared=True)  # to N(0, 1), §2.5
             band = 2.0 * np.sqrt(var[record] / reps[idx])
             for ax in axes:
                 ax.errorbar(
@@ -183,7 +183,7 @@ def figure_w2_schedules(*, seed: Any = 0, quick: bool = False) -> Figure:
 
 
 @register("variance_law", family="gaussian")
-def figure_variance_law(*, seed: Any = 0, quick: bool = False) -> Figure:
+def figure_variance_law(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
     r"""The law of :math:`\sigma_n^2/\sigma_0^2` for M = 10 (docs/theory.md §2.2–2.3).
 
     Panel (a), log y: Monte Carlo median (markers) and 5–95 % quantile band (shaded) against
@@ -297,7 +297,7 @@ def figure_variance_law(*, seed: Any = 0, quick: bool = False) -> Figure:
 
 
 @register("tail_mass", family="gaussian")
-def figure_tail_mass(*, seed: Any = 0, quick: bool = False) -> Figure:
+def figure_tail_mass(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
     r"""Tail mass of model n beyond :math:`3\sigma_0`, mean against median (docs/theory.md §2.9).
 
     M = 50, unbiased, n = 0..100. Panel (a), about the original mean:
@@ -404,8 +404,8 @@ def _unbiased_against_mle(
     theory: Callable[[str, np.ndarray], np.ndarray],
     ylabel: str,
     title: str,
-    seed: Any,
-) -> Any:
+    seed: SeedLike,
+) -> Figure:
     """Two panels for both estimators: theory line and MC band, then MC mean − theory."""
     fig, (ax, ax_res) = new_figure(8.4, 3.3, 2)
     for color, estimator, child in zip(
@@ -428,7 +428,7 @@ def _unbiased_against_mle(
 
 
 @register("verify_gaussian", kind="report", family="gaussian", checks=("gaussian.",))
-def figure_verify_gaussian(seed: Any = 0, quick: bool = True) -> Any:
+def figure_verify_gaussian(seed: SeedLike = 0, quick: bool = True) -> Figure:
     """:math:`E\\ln\\sigma_n^2` against generations, unbiased and MLE (§2.3, §2.6)."""
     import collapse_theory as ct
 
@@ -454,7 +454,7 @@ def figure_verify_gaussian(seed: Any = 0, quick: bool = True) -> Any:
 
 
 @register("verify_multivariate", kind="report", family="gaussian", checks=("gaussian.mv_",))
-def figure_verify_multivariate(seed: Any = 0, quick: bool = True) -> Any:
+def figure_verify_multivariate(seed: SeedLike = 0, quick: bool = True) -> Figure:
     """:math:`E\\ln\\det\\Sigma_n` against generations in d = 3 (§3.3)."""
     import collapse_theory as ct
     from collapse_theory.gaussian.checks import COV3

@@ -6,11 +6,14 @@ M_i draws from model i, under the Replace, FreshData and Accumulate regimes.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from collapse_theory._validate import (
+    _show,
     as_float_array,
     check_choice,
     check_covariance,
@@ -18,13 +21,14 @@ from collapse_theory._validate import (
     check_record,
     check_record_size,
     record_slots,
+    refuse_sigma0,
 )
 from collapse_theory.backends import jax_block_keys, jax_dtype, resolve
 from collapse_theory.gaussian import _numba
-from collapse_theory.regimes import FreshData, Replace, check_regime, regime_code
+from collapse_theory.regimes import FreshData, Regime, Replace, check_regime, regime_code
 from collapse_theory.results import SimulationResult, run_metadata
-from collapse_theory.rng import as_seed_sequence, block_bounds, run_replicate_blocks
-from collapse_theory.schedules import as_schedule
+from collapse_theory.rng import SeedLike, as_seed_sequence, block_bounds, run_replicate_blocks
+from collapse_theory.schedules import Schedule, ScheduleLike, as_schedule
 
 __all__ = ["simulate"]
 
@@ -32,8 +36,15 @@ ESTIMATORS = ("unbiased", "mle")
 METHODS = ("sufficient", "samples")
 
 
+class FrozenDistribution(Protocol):
+    """What ``data0`` may be besides an array of points: a frozen ``scipy.stats`` distribution
+    (sampled with ``rvs``; its moments from ``mean()``/``var()`` or ``mean``/``cov``)."""
+
+    def rvs(self, size: Any = ..., random_state: Any = ...) -> Any: ...
+
+
 def _check_fit_sizes(
-    sizes: np.ndarray, fresh: np.ndarray, dim: int, ddof: int, regime: Any
+    sizes: np.ndarray, fresh: np.ndarray, dim: int, ddof: int, regime: Regime
 ) -> None:
     """Each fit needs enough points: M > d for a covariance, M >= 2 for the unbiased variance."""
     minimum = dim + 1 if dim > 1 else 1 + ddof
@@ -53,23 +64,25 @@ def _check_fit_sizes(
         )
 
 
+@refuse_sigma0
 def simulate(
-    mean0: Any,
-    cov0: Any,
-    num_samples: Any,
-    num_generations: int,
+    mean0: ArrayLike | None,
+    cov0: ArrayLike | None = None,
+    num_samples: ScheduleLike | None = None,
+    num_generations: int | None = None,
     *,
+    var0: float | None = None,
     num_replicates: int = 1000,
     estimator: str = "unbiased",
-    regime: Any = None,
+    regime: Regime | None = None,
     method: str = "sufficient",
-    record: Any = "all",
-    seed: Any = None,
+    record: str | Sequence[int] | np.ndarray = "all",
+    seed: SeedLike = None,
     backend: str | None = None,
     progress: bool = False,
     num_threads: int | None = None,
     chunk_size: int = 1,
-    data0: Any = None,
+    data0: ArrayLike | FrozenDistribution | None = None,
 ) -> SimulationResult:
     r"""Simulate recursive fitting of a Gaussian (docs/theory.md §2.1, §3.1).
 
@@ -91,11 +104,19 @@ def simulate(
     mean0 : float or array_like, shape (d,)
         Mean of model 0; a scalar selects the 1-D model.
     cov0 : float or array_like, shape (d, d)
-        Variance sigma_0^2 (1-D) or covariance of model 0 (symmetric positive semi-definite).
+        The scale of model 0: its variance :math:`\sigma_0^2` (1-D) or its covariance
+        (symmetric positive semi-definite). In 1-D it may be given as ``var0=`` instead.
     num_samples : int or schedule
         M, or a schedule of M_i; every fit needs M_i > d (and M_i >= 2 for "unbiased" in 1-D).
+        Required (it has a default only so that ``cov0`` may be left out for ``var0``).
     num_generations : int
-        n >= 0.
+        n >= 0. Required.
+    var0 : float, optional
+        The variance :math:`\sigma_0^2` (> 0) of a 1-D model 0, the keyword the 1-D closed forms
+        of :mod:`collapse_theory.gaussian.theory` take: ``simulate(0.0, var0=2.0, ...)`` is
+        ``simulate(0.0, 2.0, ...)``. Give exactly one of ``cov0`` and ``var0``; ``var0`` with a
+        vector ``mean0`` is refused (use ``cov0``). The old keyword ``sigma0`` (a standard
+        deviation) raises a TypeError: pass ``var0=sigma0**2``.
     num_replicates : int
         R independent chains.
     estimator : "unbiased" or "mle"
@@ -127,7 +148,8 @@ def simulate(
     -------
     SimulationResult
         1-D: ``"mean"`` and ``"var"`` of shape (len(record), R). d-D: ``"mean"`` (len(record), R, d)
-        and ``"cov"`` (len(record), R, d, d).
+        and ``"cov"`` (len(record), R, d, d). ``metadata["parameters"]`` records ``mean0`` and
+        ``var0`` (1-D) or ``cov0`` (d-D).
 
     Examples
     --------
@@ -135,22 +157,57 @@ def simulate(
     >>> run = ct.gaussian.simulate(0.0, 1.0, 10, 20, num_replicates=1000, seed=0)
     >>> run["var"].shape
     (21, 1000)
+    >>> ct.gaussian.simulate(0.0, var0=2.0, num_samples=10, num_generations=3, seed=0).metadata[
+    ...     "parameters"
+    ... ]["var0"]
+    2.0
     """
+    if num_samples is None or num_generations is None:
+        missing = [
+            name
+            for name, value in (("num_samples", num_samples), ("num_generations", num_generations))
+            if value is None
+        ]
+        raise TypeError(f"simulate() missing required argument(s): {', '.join(missing)}")
     check_choice("estimator", estimator, ESTIMATORS)
     check_choice("method", method, METHODS)
+    if var0 is not None:
+        if cov0 is not None:
+            raise TypeError(
+                "give the scale of model 0 once: cov0 (a variance in 1-D, a covariance in d-D) or "
+                f"var0 (a 1-D variance), not both; got cov0={_show(cov0)} and var0={_show(var0)}"
+            )
+        if data0 is not None:
+            raise ValueError(
+                "with data0, pass mean0=None and no var0: the variance is computed from data0"
+            )
+        if np.ndim(mean0) != 0:
+            raise ValueError(
+                f"var0 is the variance of a 1-D model 0, but mean0 is a vector (shape "
+                f"{np.shape(mean0)}); for d dimensions pass the covariance matrix as cov0"
+            )
+        cov0, scale_name = var0, "var0"
+    else:
+        scale_name = "cov0"
+        if cov0 is None and data0 is None:
+            raise TypeError(
+                "simulate() needs the scale of model 0: cov0 (a variance in 1-D, a covariance "
+                "matrix in d-D) or var0= (a 1-D variance)"
+            )
     if data0 is not None:
         mean0, cov0 = _moments_of_data0(data0, mean0, cov0)
     one_dim = np.ndim(mean0) == 0
     mean0_array = as_float_array("mean0", mean0, ndim=0 if one_dim else 1)
     if one_dim:
-        var0 = as_float_array("cov0", cov0)
-        if var0.size != 1:
+        var0_array = as_float_array(scale_name, cov0)
+        if var0_array.size != 1:
             raise ValueError(
-                f"cov0 must be a scalar variance when mean0 is a scalar; got shape {var0.shape}"
+                f"{scale_name} must be a scalar variance when mean0 is a scalar; got shape "
+                f"{var0_array.shape}"
             )
-        var0 = float(var0.reshape(()))
+        var0 = float(var0_array.reshape(()))
         if var0 <= 0:
-            raise ValueError(f"cov0 (the variance sigma_0^2) must be > 0; got {var0}")
+            raise ValueError(f"{scale_name} (the variance sigma_0^2) must be > 0; got {var0}")
         dim = 1
     else:
         dim = mean0_array.size
@@ -283,14 +340,14 @@ def simulate(
 
 
 def _simulate_jax(
-    seed: Any,
+    seed: SeedLike,
     num_replicates: int,
     data0: Any,
     mean0: np.ndarray,
-    cov0: Any,
+    cov0: float | np.ndarray,
     sizes: np.ndarray,
     fresh_counts: np.ndarray,
-    regime: Any,
+    regime: Regime,
     method: str,
     ddof: int,
     first_generation: int,
@@ -353,19 +410,20 @@ def _result(
     seed_sequence: np.random.SeedSequence,
     backend: str,
     mean0: np.ndarray,
-    cov0: Any,
-    schedule: Any,
+    cov0: float | np.ndarray,
+    schedule: Schedule,
     sizes: np.ndarray,
     num_generations: int,
     num_replicates: int,
     estimator: str,
-    regime: Any,
+    regime: Regime,
     method: str,
     data0: Any,
 ) -> SimulationResult:
     parameters = {
         "mean0": mean0,
-        "cov0": cov0,
+        # 1-D: the variance, under the name the 1-D closed forms use; d-D: the covariance
+        ("var0" if np.ndim(mean0) == 0 else "cov0"): cov0,
         "num_samples": repr(schedule),
         "sample_sizes": sizes if sizes.size <= 10_000 else "omitted (long schedule)",
         "num_generations": num_generations,
@@ -384,7 +442,9 @@ def _result(
     )
 
 
-def _moments_of_data0(data0: Any, mean0: Any, cov0: Any) -> tuple[Any, Any]:
+def _moments_of_data0(
+    data0: ArrayLike | FrozenDistribution, mean0: ArrayLike | None, cov0: ArrayLike | None
+) -> tuple[float | np.ndarray, float | np.ndarray]:
     """Mean and (co)variance of a non-Gaussian model 0 given as points or a scipy distribution."""
     if mean0 is not None or cov0 is not None:
         raise ValueError("with data0, pass mean0=None and cov0=None: they are computed from data0")

@@ -17,14 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize
 from scipy.special import digamma, ndtr, ndtri, polygamma
 
 from collapse_theory import gaussian
-from collapse_theory._validate import _show, check_choice, check_int, check_real
+from collapse_theory._validate import _show, check_choice, check_int, check_real, refuse_sigma0
 from collapse_theory.gaussian.theory import (
     _CenteredLogGamma,
     _cumulative,
@@ -33,8 +33,9 @@ from collapse_theory.gaussian.theory import (
     _unique_halves,
     log_variance_cumulants,
 )
-from collapse_theory.rng import as_generator, as_seed_sequence
-from collapse_theory.schedules import sample_sizes
+from collapse_theory.regimes import Regime
+from collapse_theory.rng import SeedLike, as_generator, as_seed_sequence
+from collapse_theory.schedules import ScheduleLike, sample_sizes
 from collapse_theory.tails.curves import (
     QUANTILE_LEVELS,
     TailCurve,
@@ -85,16 +86,17 @@ def _chi_square_paths(
         log_b += np.log(rng.chisquare(m - 1.0, num_paths) / divisors[g])
 
 
+@refuse_sigma0
 def expected_tail_mass(
     k: float,
-    num_samples: Any,
-    generations: Any,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
     *,
     centered: bool = False,
     statistic: str = "mean",
     estimator: str = "unbiased",
     num_paths: int = 100_000,
-    seed: Any = None,
+    seed: SeedLike = None,
 ) -> np.ndarray:
     r"""Tail mass of model n beyond :math:`k\sigma_0` (docs/theory.md §2.9): mean or median over models.
 
@@ -119,6 +121,8 @@ def expected_tail_mass(
       CDF); §2.9's approximation :math:`m \approx \kappa_1` gives :math:`2\bar\Phi(k e^{-\kappa_1/2})`.
 
     The expected mass *grows* (drift and heavy tails) while the typical model loses its tails.
+    The law is scale-free: it does not depend on the variance var0 of model 0 (the threshold is
+    in units of :math:`\sigma_0 = \sqrt{\mathrm{var0}}`), so there is no ``var0`` argument.
 
     Parameters
     ----------
@@ -249,10 +253,20 @@ class GaussianTail:
         r""":math:`T_0 = 2\bar\Phi(k)`."""
         return float(2.0 * ndtr(-self.width))
 
-    def mass(self, mean: Any, var: Any, *, mean0: float = 0.0, var0: float = 1.0) -> np.ndarray:
-        """Tail mass of N(mean, var) (arrays broadcast); original model N(mean0, var0)."""
+    @refuse_sigma0
+    def mass(
+        self, mean: ArrayLike, var: ArrayLike, *, mean0: float = 0.0, var0: float = 1.0
+    ) -> np.ndarray:
+        r"""Tail mass of N(mean, var) (arrays broadcast); original model N(mean0, var0).
+
+        :math:`\bar\Phi((\mu_0 + k\sqrt{\mathrm{var0}} - m)/\sqrt v) +
+        \Phi((\mu_0 - k\sqrt{\mathrm{var0}} - m)/\sqrt v)` (docs/theory.md §2.9): the tail
+        starts k standard deviations :math:`\sigma_0 = \sqrt{\mathrm{var0}}` from ``mean0``.
+        ``var0`` is a variance (> 0); the keyword ``sigma0`` raises a TypeError.
+        """
         from collapse_theory.metrics import tail_mass_gaussian
 
+        var0 = check_real("var0 (the variance of model 0)", var0, minimum=0.0, strict_minimum=True)
         return np.asarray(
             tail_mass_gaussian(mean, var, self.width, center=mean0, scale=math.sqrt(var0))
         )
@@ -297,15 +311,16 @@ def _grid_quantile(grid: np.ndarray, cdf: np.ndarray, level: float) -> float:
     return float(np.exp((1.0 - w) * np.log(grid[j - 1]) + w * np.log(grid[j])))
 
 
+@refuse_sigma0
 def gaussian_rao_blackwell(
     tail: GaussianTail,
-    num_samples: Any,
-    generations: Any,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
     *,
     estimator: str = "unbiased",
     eps: float = 0.01,
     num_paths: int = 2000,
-    seed: Any = None,
+    seed: SeedLike = None,
 ) -> TailCurve:
     r"""Tail mass of the 1-D Gaussian chain under Replace, Rao–Blackwellised over
     :math:`\mu_n` (docs/theory.md §2.4, §2.9).
@@ -447,16 +462,17 @@ def _level_grid(
     return np.concatenate([[first], grid])
 
 
+@refuse_sigma0
 def gaussian_monte_carlo(
     tail: GaussianTail,
-    num_samples: Any,
-    generations: Any,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
     *,
     estimator: str = "unbiased",
-    regime: Any = None,
+    regime: Regime | None = None,
     eps: float = 0.01,
     num_replicates: int = 2000,
-    seed: Any = None,
+    seed: SeedLike = None,
     progress: bool = False,
 ) -> TailCurve:
     r"""Tail mass :math:`\bar\Phi((k-\delta)/s) + \Phi((-k-\delta)/s)` of simulated 1-D Gaussian

@@ -9,6 +9,9 @@ MLE variants of the multivariate quantities are obtained.
 
 Conventions
 -----------
+- The scale of the 1-D model 0 is ``var0`` :math:`= \sigma_0^2`, a variance (default 1), in every
+  function; passing the old ``sigma0=`` (a standard deviation) raises a ``TypeError`` that says
+  to pass ``var0=sigma0**2``. The d-dimensional functions take the covariance ``cov0``.
 - ``num_samples`` is an int (constant M) or a schedule (:mod:`collapse_theory.schedules`);
   ``generations`` is an int or an integer array, and results broadcast over it (a 0-d input
   gives a 0-d array).
@@ -27,6 +30,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import integrate
 from scipy.special import bernoulli, digamma, gammaln, loggamma, ndtr, polygamma
 
@@ -38,9 +42,16 @@ from collapse_theory._validate import (
     check_generations,
     check_int,
     check_real,
+    refuse_sigma0,
 )
-from collapse_theory.regimes import FreshData, Replace, check_regime
-from collapse_theory.schedules import MAX_SAMPLE_SIZE, Constant, as_schedule, sample_sizes
+from collapse_theory.regimes import FreshData, Regime, Replace, check_regime
+from collapse_theory.schedules import (
+    MAX_SAMPLE_SIZE,
+    Constant,
+    ScheduleLike,
+    as_schedule,
+    sample_sizes,
+)
 
 __all__ = [
     "expected_det",
@@ -135,7 +146,7 @@ def _check_estimator(estimator: Any) -> str:
 
 
 def _prepare(
-    num_samples: Any, generations: Any, *, minimum: int, why: str
+    num_samples: ScheduleLike, generations: ArrayLike, *, minimum: int, why: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sizes M_0..M_{N-1} (float64, N = max generation) and the int64 generations array."""
     gens = check_generations("generations", generations, maximum=MAX_GENERATIONS)
@@ -163,8 +174,9 @@ def _cumulative(terms: np.ndarray, gens: np.ndarray) -> np.ndarray:
     return sums[gens]
 
 
-def _check_sigma0(sigma0: Any) -> float:
-    return check_real("sigma0", sigma0, minimum=0.0, strict_minimum=True)
+def _check_var0(var0: Any) -> float:
+    """The variance of the 1-D model 0 (finite, > 0), as a float."""
+    return check_real("var0 (the variance of model 0)", var0, minimum=0.0, strict_minimum=True)
 
 
 def _log_r(sizes: np.ndarray) -> np.ndarray:
@@ -180,7 +192,7 @@ def _scaled(log_factor: np.ndarray, log_scale: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Regimes: the pair (V_n, D_n) = (E sigma_n^2, E (mu_n - mu_0)^2) with sigma0 = 1
+# Regimes: the pair (V_n, D_n) = (E sigma_n^2, E (mu_n - mu_0)^2) with var0 = 1
 
 
 def _fresh_step(size: float, beta: float, split: bool, mle: bool) -> np.ndarray:
@@ -268,9 +280,9 @@ def _accumulate_moments(
 
 
 def _regime_moments(
-    num_samples: Any, generations: Any, estimator: str, regime: Any
+    num_samples: ScheduleLike, generations: ArrayLike, estimator: str, regime: Regime
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(E sigma_n^2, E(mu_n - mu_0)^2) / sigma0^2 for any supported regime."""
+    """(E sigma_n^2, E(mu_n - mu_0)^2) / var0 for any supported regime."""
     estimator = _check_estimator(estimator)
     regime = check_regime(regime)
     minimum, why = _min_size(estimator)
@@ -292,7 +304,7 @@ def _regime_moments(
     return _accumulate_moments(sizes, gens, mle)
 
 
-def _replace_only(name: str, regime: Any) -> None:
+def _replace_only(name: str, regime: Regime) -> None:
     regime = check_regime(regime)
     if not isinstance(regime, Replace):
         raise ValueError(
@@ -305,27 +317,31 @@ def _replace_only(name: str, regime: Any) -> None:
 # 1-D moments
 
 
+@refuse_sigma0
 def expected_variance(
-    num_samples: Any,
-    generations: Any,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
     *,
-    sigma0: float = 1.0,
+    var0: float = 1.0,
     estimator: str = "unbiased",
-    regime: Any = REPLACE,
+    regime: Regime = REPLACE,
 ) -> np.ndarray:
     r"""Expected fitted variance :math:`E\sigma_n^2` (docs/theory.md §2.2, §2.6, §2.7, §2.8).
 
-    - Replace, unbiased: :math:`\sigma_0^2` (a martingale, not uniformly integrable).
-    - Replace, MLE: :math:`\sigma_0^2 \prod_{i<n} r_i`, :math:`r_i = (M_i - 1)/M_i`.
+    With :math:`\sigma_0^2 = \mathrm{var0}` (the variance of model 0):
+
+    - Replace, unbiased: :math:`E\sigma_n^2 = \mathrm{var0}` (a martingale, not uniformly
+      integrable; docs/theory.md §2.2).
+    - Replace, MLE: :math:`\mathrm{var0}\prod_{i<n} r_i`, :math:`r_i = (M_i - 1)/M_i` (§2.6).
     - FreshData (§2.7): the exact linear recursion for :math:`(V_n, D_n)`; ``variant="split"``
       uses m_i = round(fraction M_i) true draws,
-      :math:`V_{n+1} = \beta\sigma_0^2 + (1-\beta)V_n + \beta(1-\beta)\tfrac{M}{M-1}D_n`;
+      :math:`V_{n+1} = \beta\,\mathrm{var0} + (1-\beta)V_n + \beta(1-\beta)\tfrac{M}{M-1}D_n`;
       ``variant="mix"`` draws each point from the mixture, whose variance
-      :math:`Q_n = \beta\sigma_0^2 + (1-\beta)V_n + \beta(1-\beta)D_n` gives :math:`V_{n+1} = Q_n`.
-      The MLE multiplies :math:`V_{n+1}` by :math:`r`.
-    - Accumulate (§2.8): :math:`\sigma_0^2\prod_{j=2}^{n}[1 - 1/(j(jM-1))]` for constant M; for a
-      schedule :math:`\prod_{j=1}^{n-1}[1 - M_j/(N_{j+1}(N_{j+1}-1))]`, :math:`N_j=\sum_{i<j}M_i`
-      (MLE: :math:`(1-1/M_0)\prod_j [1 - M_j/N_{j+1}^2]`).
+      :math:`Q_n = \beta\,\mathrm{var0} + (1-\beta)V_n + \beta(1-\beta)D_n` gives
+      :math:`V_{n+1} = Q_n`. The MLE multiplies :math:`V_{n+1}` by :math:`r`.
+    - Accumulate (§2.8): :math:`\mathrm{var0}\prod_{j=2}^{n}[1 - 1/(j(jM-1))]` for constant M;
+      for a schedule :math:`\mathrm{var0}\prod_{j=1}^{n-1}[1 - M_j/(N_{j+1}(N_{j+1}-1))]`,
+      :math:`N_j=\sum_{i<j}M_i` (MLE: :math:`\mathrm{var0}(1-1/M_0)\prod_j [1 - M_j/N_{j+1}^2]`).
 
     Parameters
     ----------
@@ -333,8 +349,9 @@ def expected_variance(
         Sample size M (or schedule M_i); >= 2 for ``"unbiased"``, >= 1 for ``"mle"``.
     generations : int or array_like of int
         Generations n >= 0; the result broadcasts over them.
-    sigma0 : float, default 1.0
-        Standard deviation of the original model (> 0).
+    var0 : float, default 1.0
+        Variance :math:`\sigma_0^2` of the original model (> 0). The old keyword ``sigma0`` (a
+        standard deviation) raises a TypeError: pass ``var0=sigma0**2``.
     estimator : {"unbiased", "mle"}
     regime : Replace, FreshData or Accumulate
 
@@ -353,29 +370,33 @@ def expected_variance(
     >>> float(expected_variance(10, 20, estimator="mle"))  # doctest: +ELLIPSIS
     0.1215...
     """
-    s0 = _check_sigma0(sigma0)
+    var0 = _check_var0(var0)
     v, _ = _regime_moments(num_samples, generations, estimator, regime)
-    return v * s0 * s0
+    return v * var0
 
 
+@refuse_sigma0
 def mean_squared_drift(
-    num_samples: Any,
-    generations: Any,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
     *,
-    sigma0: float = 1.0,
+    var0: float = 1.0,
     estimator: str = "unbiased",
-    regime: Any = REPLACE,
+    regime: Regime = REPLACE,
 ) -> np.ndarray:
-    r"""Mean squared drift of the mean :math:`E(\mu_n - \mu_0)^2` (docs/theory.md §2.4, 2.6–2.8).
+    r"""Mean squared drift of the mean :math:`E(\mu_n - \mu_0)^2` (docs/theory.md §2.4, §2.6–2.8).
 
-    - Replace, unbiased: :math:`\sigma_0^2 \sum_{i<n} 1/M_i` (§2.4).
-    - Replace, MLE: :math:`\sigma_0^2(1 - \prod_{i<n} r_i)` (§2.6; since :math:`1/M_i = 1 - r_i`
-      the sum :math:`\sum_i \prod_{l<i} r_l / M_i` telescopes), so that
-      :math:`E[(\mu_n-\mu_0)^2 + \sigma_n^2] = \sigma_0^2`.
-    - FreshData (§2.7): :math:`D_{n+1} = (1-\beta)^2 D_n + (\beta\sigma_0^2 + (1-\beta)V_n)/M`
+    With :math:`\sigma_0^2 = \mathrm{var0}`:
+
+    - Replace, unbiased: :math:`\mathrm{var0} \sum_{i<n} 1/M_i` (docs/theory.md §2.4).
+    - Replace, MLE: :math:`\mathrm{var0}\,(1 - \prod_{i<n} r_i)` (§2.6; since
+      :math:`1/M_i = 1 - r_i` the sum :math:`\sum_i \prod_{l<i} r_l / M_i` telescopes), so that
+      :math:`E[(\mu_n-\mu_0)^2 + \sigma_n^2] = \mathrm{var0}`.
+    - FreshData (§2.7): :math:`D_{n+1} = (1-\beta)^2 D_n + (\beta\,\mathrm{var0} + (1-\beta)V_n)/M`
       (split) or :math:`(1-\beta)^2 D_n + Q_n/M` (mix, see :func:`expected_variance`).
     - Accumulate (§2.8): :math:`\sum_{j<n} M_j V_j / N_{j+1}^2`, i.e.
-      :math:`(1/M)\sum_{j=1}^{n} V_{j-1}/j^2` for constant M.
+      :math:`(1/M)\sum_{j=1}^{n} V_{j-1}/j^2` for constant M (:math:`V_j = E\sigma_j^2`, so
+      the result is proportional to var0).
 
     Parameters are those of :func:`expected_variance`.
 
@@ -384,23 +405,25 @@ def mean_squared_drift(
     >>> round(float(mean_squared_drift(10, 20)), 12)
     2.0
     """
-    s0 = _check_sigma0(sigma0)
+    var0 = _check_var0(var0)
     _, d = _regime_moments(num_samples, generations, estimator, regime)
-    return d * s0 * s0
+    return d * var0
 
 
+@refuse_sigma0
 def fresh_draw_variance(
-    num_samples: Any,
-    generations: Any,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
     *,
-    sigma0: float = 1.0,
+    var0: float = 1.0,
     estimator: str = "unbiased",
-    regime: Any = REPLACE,
+    regime: Regime = REPLACE,
 ) -> np.ndarray:
     r"""Variance of one draw X from model n about :math:`\mu_0` (docs/theory.md §2.4).
 
-    :math:`\operatorname{Var} X = E\sigma_n^2 + E(\mu_n - \mu_0)^2`; Replace/unbiased:
-    :math:`\sigma_0^2(1 + \sum_{i<n}1/M_i)`; Replace/MLE: :math:`\sigma_0^2` (conservation, §2.6).
+    :math:`\operatorname{Var} X = E\sigma_n^2 + E(\mu_n - \mu_0)^2`; with
+    :math:`\sigma_0^2 = \mathrm{var0}`, Replace/unbiased: :math:`\mathrm{var0}\,(1 + \sum_{i<n}1/M_i)`;
+    Replace/MLE: :math:`\mathrm{var0}` (conservation, docs/theory.md §2.6).
     Parameters are those of :func:`expected_variance`.
 
     Examples
@@ -408,31 +431,33 @@ def fresh_draw_variance(
     >>> round(float(fresh_draw_variance(10, 20)), 12)
     3.0
     """
-    s0 = _check_sigma0(sigma0)
+    var0 = _check_var0(var0)
     v, d = _regime_moments(num_samples, generations, estimator, regime)
-    return (v + d) * s0 * s0
+    return (v + d) * var0
 
 
+@refuse_sigma0
 def expected_std(
-    num_samples: Any,
-    generations: Any,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
     *,
-    sigma0: float = 1.0,
+    var0: float = 1.0,
     estimator: str = "unbiased",
-    regime: Any = REPLACE,
+    regime: Regime = REPLACE,
 ) -> np.ndarray:
     r"""Expected fitted standard deviation :math:`E\sigma_n` (docs/theory.md §2.2, §2.6).
 
-    :math:`E\sigma_n = \sigma_0 \prod_{i<n} c(k_i)`,
+    :math:`E\sigma_n = \sqrt{\mathrm{var0}}\,\prod_{i<n} c(k_i)` (:math:`\sigma_0 = \sqrt{\mathrm{var0}}`),
     :math:`c(k) = \sqrt{2/k}\,\Gamma(\tfrac{k+1}{2})/\Gamma(\tfrac k2) \approx 1 - 1/(4k)` (unbiased);
-    MLE: :math:`\sigma_0 \prod_{i<n} c(k_i)\sqrt{r_i}`. Only ``regime=Replace()``.
+    MLE: :math:`\sqrt{\mathrm{var0}}\,\prod_{i<n} c(k_i)\sqrt{r_i}` (docs/theory.md §2.6). Only
+    ``regime=Replace()``. Parameters are those of :func:`expected_variance`.
 
     Examples
     --------
     >>> round(float(expected_std(10, 20)), 4)
     0.5744
     """
-    s0 = _check_sigma0(sigma0)
+    var0 = _check_var0(var0)
     estimator = _check_estimator(estimator)
     _replace_only("expected_std", regime)
     minimum, why = _min_size(estimator)
@@ -440,30 +465,35 @@ def expected_std(
     terms = _log_c(sizes - 1.0)
     if estimator == "mle":
         terms = terms + 0.5 * _log_r(sizes)
-    return _scaled(_cumulative(terms, gens), math.log(s0))
+    # ln sqrt(var0) = ln(var0) / 2, added in log space (no overflow of the scale)
+    return _scaled(_cumulative(terms, gens), 0.5 * math.log(var0))
 
 
+@refuse_sigma0
 def variance_of_variance(
-    num_samples: Any,
-    generations: Any,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
     *,
-    sigma0: float = 1.0,
+    var0: float = 1.0,
     estimator: str = "unbiased",
-    regime: Any = REPLACE,
+    regime: Regime = REPLACE,
 ) -> np.ndarray:
     r""":math:`\operatorname{Var}\sigma_n^2` (docs/theory.md §2.2, §2.6).
 
-    Unbiased: :math:`\sigma_0^4[\prod_{i<n}(1 + 2/k_i) - 1]`. MLE (:math:`E S = r`,
-    :math:`E S^2 = r^2(1+2/k)`): :math:`\sigma_0^4 \prod_i r_i^2\,[\prod_i(1 + 2/k_i) - 1]`.
-    Only ``regime=Replace()``. The result scales as :math:`\sigma_0^4` and overflows to inf
-    (underflows to 0) when that is outside the float range (:math:`\sigma_0 \gtrsim 10^{77}`).
+    With :math:`\sigma_0^4 = \mathrm{var0}^2`: unbiased,
+    :math:`\mathrm{var0}^2[\prod_{i<n}(1 + 2/k_i) - 1]`; MLE (:math:`E S = r`,
+    :math:`E S^2 = r^2(1+2/k)`, docs/theory.md §2.6):
+    :math:`\mathrm{var0}^2 \prod_i r_i^2\,[\prod_i(1 + 2/k_i) - 1]`. Only ``regime=Replace()``.
+    The result scales as :math:`\mathrm{var0}^2` and overflows to inf (underflows to 0) when that
+    is outside the float range (:math:`\mathrm{var0} \gtrsim 10^{154}`). Parameters are those of
+    :func:`expected_variance`.
 
     Examples
     --------
     >>> round(float(variance_of_variance(100, 10)), 4)
     0.2214
     """
-    s0 = _check_sigma0(sigma0)
+    var0 = _check_var0(var0)
     estimator = _check_estimator(estimator)
     _replace_only("variance_of_variance", regime)
     minimum, why = _min_size(estimator)
@@ -477,7 +507,7 @@ def variance_of_variance(
         zero = np.zeros(gens.shape, bool)
     with np.errstate(divide="ignore"):
         growth = np.expm1(_cumulative(np.log1p(2.0 / np.where(k > 0, k, 1.0)), gens))
-    log_scale = 4.0 * math.log(s0)
+    log_scale = 2.0 * math.log(var0)  # ln var0^2, added in log space
     if estimator == "mle":
         log_scale_arr = 2.0 * _cumulative(np.where(k > 0, _log_r(sizes), 0.0), gens)
     else:
@@ -492,7 +522,7 @@ def variance_of_variance(
 
 
 def _log_variance_parts(
-    num_samples: Any, generations: Any, estimator: str
+    num_samples: ScheduleLike, generations: ArrayLike, estimator: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     estimator = _check_estimator(estimator)
     sizes, gens = _prepare(
@@ -508,8 +538,13 @@ def _log_variance_parts(
     return sizes, gens, kappa1_terms
 
 
+@refuse_sigma0
 def log_variance_cumulants(
-    num_samples: Any, generations: Any, order: int = 4, *, estimator: str = "unbiased"
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    order: int = 4,
+    *,
+    estimator: str = "unbiased",
 ) -> np.ndarray:
     r"""Cumulants :math:`\kappa_1..\kappa_{\rm order}` of :math:`\ln(\sigma_n^2/\sigma_0^2)` (§2.3).
 
@@ -522,7 +557,9 @@ def log_variance_cumulants(
         \kappa_r = \sum_{i<n}\psi^{(r-1)}(k_i/2),\ r \ge 2.
 
     The MLE adds :math:`\sum_i \ln r_i` to :math:`\kappa_1`. The median of :math:`\sigma_n^2` is
-    about :math:`\sigma_0^2 e^{\kappa_1}` while its mean stays :math:`\sigma_0^2` (unbiased).
+    about :math:`\mathrm{var0}\,e^{\kappa_1}` while its mean stays :math:`\mathrm{var0}`
+    (unbiased). Scale-free: the law of :math:`\ln(\sigma_n^2/\mathrm{var0})` does not depend on
+    var0, so there is no ``var0`` argument.
 
     Parameters
     ----------
@@ -624,19 +661,21 @@ def _gil_pelaez_cdf(x: float, logcf: _CenteredLogGamma, kappa1: float, kappa2: f
     return float(min(max(0.5 - total / math.pi, 0.0), 1.0))
 
 
+@refuse_sigma0
 def prob_variance_below(
-    eps: Any,
-    num_samples: Any,
-    generations: Any,
+    eps: ArrayLike,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
     *,
-    sigma0: float = 1.0,
+    var0: float = 1.0,
     estimator: str = "unbiased",
     method: str = "exact",
     log_eps: bool = False,
 ) -> np.ndarray:
     r""":math:`P(\sigma_n^2 < \varepsilon)` (docs/theory.md §2.3).
 
-    With :math:`L = \ln(\sigma_n^2/\sigma_0^2)` and :math:`x = \ln(\varepsilon/\sigma_0^2)`:
+    With :math:`\sigma_0^2 = \mathrm{var0}`, :math:`L = \ln(\sigma_n^2/\mathrm{var0})` and
+    :math:`x = \ln\varepsilon - \ln\mathrm{var0}`, :math:`P(\sigma_n^2 < \varepsilon) = P(L < x)`:
 
     - ``"exact"``: Gil–Pelaez inversion
       :math:`P(L\le x) = \tfrac12 - \tfrac1\pi\int_0^\infty \operatorname{Im}[e^{-itx}\varphi(t)]/t\,dt`
@@ -649,7 +688,7 @@ def prob_variance_below(
     - ``"edgeworth"``: :math:`\Phi(z) - (\gamma/6)(z^2-1)\phi(z)`,
       :math:`\gamma = \kappa_3/\kappa_2^{3/2}`.
 
-    Generation 0 gives the indicator of :math:`\sigma_0^2 < \varepsilon`.
+    Generation 0 gives the indicator of :math:`\mathrm{var0} < \varepsilon`.
 
     Parameters
     ----------
@@ -659,7 +698,8 @@ def prob_variance_below(
     num_samples : int or schedule
         M_i >= 2.
     generations : int or array_like of int
-    sigma0 : float, default 1.0
+    var0 : float, default 1.0
+        Variance :math:`\sigma_0^2` of the original model (> 0); ``eps`` is on the same scale.
     estimator : {"unbiased", "mle"}
     method : {"exact", "normal", "edgeworth"}
     log_eps : bool, default False
@@ -676,7 +716,7 @@ def prob_variance_below(
     >>> round(float(prob_variance_below(0.1, 10, 20)), 4)
     0.4929
     """
-    s0 = _check_sigma0(sigma0)
+    var0 = _check_var0(var0)
     method = check_choice("method", method, PROBABILITY_METHODS)
     eps_arr = as_float_array("eps", eps)
     if not isinstance(log_eps, (bool, np.bool_)):
@@ -690,7 +730,7 @@ def prob_variance_below(
         raise ValueError(
             f"eps (shape {eps_arr.shape}) and generations (shape {gens.shape}) do not broadcast"
         ) from None
-    x = (eps_b if log_eps else np.log(eps_b)) - 2.0 * math.log(s0)
+    x = (eps_b if log_eps else np.log(eps_b)) - math.log(var0)
     half = 0.5 * (sizes - 1.0)
     k1 = _cumulative(kappa1_terms, gens_b)
     k2 = _cumulative(polygamma(1, half), gens_b)
@@ -725,22 +765,30 @@ def prob_variance_below(
 # Wasserstein-2 (docs/theory.md §2.5, §2.6)
 
 
+@refuse_sigma0
 def expected_w2_squared(
-    num_samples: Any, generations: Any, *, sigma0: float = 1.0, estimator: str = "unbiased"
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    *,
+    var0: float = 1.0,
+    estimator: str = "unbiased",
 ) -> np.ndarray:
     r"""Exact :math:`E\,W_2^2(N(\mu_n,\sigma_n^2), N(\mu_0,\sigma_0^2))` (docs/theory.md §2.5, §2.6).
 
-    With :math:`W_2^2 = (\mu_n-\mu_0)^2 + (\sigma_n - \sigma_0)^2`:
+    With :math:`W_2^2 = (\mu_n-\mu_0)^2 + (\sigma_n - \sigma_0)^2` and
+    :math:`\sigma_0^2 = \mathrm{var0}`:
 
-    - unbiased: :math:`\sigma_0^2\sum_{i<n}1/M_i + 2\sigma_0^2(1 - \prod_{i<n}c(k_i))` — grows
+    - unbiased: :math:`\mathrm{var0}\,[\sum_{i<n}1/M_i + 2(1 - \prod_{i<n}c(k_i))]` — grows
       without bound iff :math:`\sum 1/M_i = \infty` (linearly in n at constant M);
-    - MLE: :math:`2\sigma_0^2(1 - \prod_{i<n}c(k_i)\sqrt{r_i}) \le 2\sigma_0^2`.
+    - MLE (docs/theory.md §2.6): :math:`2\,\mathrm{var0}\,(1 - \prod_{i<n}c(k_i)\sqrt{r_i})
+      \le 2\,\mathrm{var0}`.
 
     Parameters
     ----------
     num_samples : int or schedule
     generations : int or array_like of int
-    sigma0 : float, default 1.0
+    var0 : float, default 1.0
+        Variance :math:`\sigma_0^2` of the original model (> 0).
     estimator : {"unbiased", "mle"}
 
     Examples
@@ -748,39 +796,52 @@ def expected_w2_squared(
     >>> round(float(expected_w2_squared(10, 20)), 3)
     2.851
     """
-    s0 = _check_sigma0(sigma0)
+    var0 = _check_var0(var0)
     estimator = _check_estimator(estimator)
     minimum, why = _min_size(estimator)
     sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
     log_c = _log_c(sizes - 1.0)
     if estimator == "mle":
         total = -np.expm1(_cumulative(log_c + 0.5 * _log_r(sizes), gens))
-        return 2.0 * total * s0 * s0
+        return 2.0 * total * var0
     drift = _cumulative(1.0 / sizes, gens)
-    return (drift - 2.0 * np.expm1(_cumulative(log_c, gens))) * s0 * s0
+    return (drift - 2.0 * np.expm1(_cumulative(log_c, gens))) * var0
 
 
+@refuse_sigma0
 def w2_lower_bound(
-    num_samples: Any, generations: Any, *, sigma0: float = 1.0, estimator: str = "unbiased"
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    *,
+    var0: float = 1.0,
+    estimator: str = "unbiased",
 ) -> np.ndarray:
     r"""Lower bound :math:`E\,W_2^2 \ge E(\mu_n - \mu_0)^2` (docs/theory.md §2.5).
 
-    Unbiased: :math:`\sigma_0^2\sum_{i<n} 1/M_i` — linear in n at fixed M; it also holds for a
-    non-Gaussian :math:`D_0` since :math:`W_2 \ge |\Delta\,\text{mean}|` (the divergence of the
-    paper's Theorem 3.1). MLE: :math:`\sigma_0^2(1 - \prod r_i)`.
+    With :math:`\sigma_0^2 = \mathrm{var0}`, unbiased: :math:`\mathrm{var0}\sum_{i<n} 1/M_i` —
+    linear in n at fixed M; it also holds for a non-Gaussian :math:`D_0` of variance var0 since
+    :math:`W_2 \ge |\Delta\,\text{mean}|` (the divergence of the paper's Theorem 3.1). MLE:
+    :math:`\mathrm{var0}\,(1 - \prod r_i)` (docs/theory.md §2.6). This is
+    :func:`mean_squared_drift`.
 
     Examples
     --------
     >>> round(float(w2_lower_bound(10, 20)), 12)
     2.0
     """
-    return mean_squared_drift(num_samples, generations, sigma0=sigma0, estimator=estimator)
+    return mean_squared_drift(num_samples, generations, var0=var0, estimator=estimator)
 
 
+@refuse_sigma0
 def w2_first_order(
-    num_samples: Any, generations: Any, *, sigma0: float = 1.0, estimator: str = "unbiased"
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    *,
+    var0: float = 1.0,
+    estimator: str = "unbiased",
 ) -> np.ndarray:
-    r"""First-order expansion :math:`E\,W_2^2 \approx \tfrac32\sigma_0^2\sum_{i<n}1/M_i` (§2.5).
+    r"""First-order expansion :math:`E\,W_2^2 \approx \tfrac32\,\mathrm{var0}\sum_{i<n}1/M_i`
+    (docs/theory.md §2.5), with :math:`\sigma_0^2 = \mathrm{var0}`.
 
     Valid while :math:`\sum 1/M_i \ll 1` (n << M at constant M). Both estimators share it:
     unbiased, :math:`1 - \prod c \approx \sum 1/(4k)`; MLE,
@@ -792,26 +853,30 @@ def w2_first_order(
     >>> round(float(w2_first_order(10, 20)), 12)
     3.0
     """
-    s0 = _check_sigma0(sigma0)
+    var0 = _check_var0(var0)
     estimator = _check_estimator(estimator)
     minimum, why = _min_size(estimator)
     sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
-    return 1.5 * _cumulative(1.0 / sizes, gens) * s0 * s0
+    return 1.5 * _cumulative(1.0 / sizes, gens) * var0
 
 
 # ---------------------------------------------------------------------------------------------
 # Fresh data: stationary state (docs/theory.md §2.7)
 
 
+@refuse_sigma0
 def stationary_moments(
-    num_samples: Any, fresh: Any, *, sigma0: float = 1.0, estimator: str = "unbiased"
+    num_samples: ScheduleLike, fresh: FreshData, *, var0: float = 1.0, estimator: str = "unbiased"
 ) -> tuple[float, float]:
-    r"""Stationary :math:`(V_\infty, D_\infty) = \lim(E\sigma_n^2, E(\mu_n-\mu_0)^2)` (§2.7).
+    r"""Stationary :math:`(V_\infty, D_\infty) = \lim(E\sigma_n^2, E(\mu_n-\mu_0)^2)`
+    (docs/theory.md §2.7).
 
     Solves the 2x2 linear system :math:`x = A x + c` of the FreshData recursion (see
-    :func:`expected_variance`) for constant M. For ``variant="split"`` and the unbiased fit:
-    :math:`V = \beta\sigma_0^2 + (1-\beta)V + \beta(1-\beta)\tfrac{M}{M-1}D`,
-    :math:`D = (1-\beta)^2D + (\beta\sigma_0^2 + (1-\beta)V)/M`, :math:`\beta = m/M`.
+    :func:`expected_variance`) for constant M. For ``variant="split"`` and the unbiased fit, with
+    :math:`\sigma_0^2 = \mathrm{var0}`:
+    :math:`V = \beta\,\mathrm{var0} + (1-\beta)V + \beta(1-\beta)\tfrac{M}{M-1}D`,
+    :math:`D = (1-\beta)^2D + (\beta\,\mathrm{var0} + (1-\beta)V)/M`, :math:`\beta = m/M`; both
+    moments are proportional to var0.
 
     Parameters
     ----------
@@ -821,7 +886,8 @@ def stationary_moments(
         With at least one fresh draw per generation (beta > 0) and a contracting recursion
         (spectral radius < 1; for very small M with little fresh data the expected moments
         diverge, e.g. M = 2, ``FreshData(0.125, "mix")``, and a ValueError says so).
-    sigma0 : float, default 1.0
+    var0 : float, default 1.0
+        Variance :math:`\sigma_0^2` of the original model (> 0).
     estimator : {"unbiased", "mle"}
 
     Returns
@@ -834,7 +900,7 @@ def stationary_moments(
     >>> round(v, 4), round(d, 4)
     (1.129, 0.1532)
     """
-    s0 = _check_sigma0(sigma0)
+    var0 = _check_var0(var0)
     estimator = _check_estimator(estimator)
     if not isinstance(fresh, FreshData):
         raise TypeError(f"fresh must be a FreshData(fraction, variant); got {_show(fresh)}")
@@ -865,7 +931,7 @@ def stationary_moments(
         )
     lhs = np.eye(2) - step[:2, :2]
     v, d = np.linalg.solve(lhs, step[:2, 2])
-    return float(v * s0 * s0), float(d * s0 * s0)
+    return float(v * var0), float(d * var0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -873,7 +939,12 @@ def stationary_moments(
 
 
 def _prepare_cov(
-    cov0: Any, num_samples: Any, generations: Any, estimator: str, *, definite: bool = True
+    cov0: ArrayLike,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    estimator: str,
+    *,
+    definite: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     estimator = _check_estimator(estimator)
     cov = check_covariance("cov0", cov0, positive_definite=definite)
@@ -905,7 +976,11 @@ def _log_det(cov: np.ndarray) -> float:
 
 
 def expected_log_det(
-    cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
+    cov0: ArrayLike,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    *,
+    estimator: str = "unbiased",
 ) -> np.ndarray:
     r""":math:`E\ln\det\Sigma_n` (docs/theory.md §3.3).
 
@@ -936,7 +1011,9 @@ def expected_log_det(
     return _log_det(cov) + _cumulative(terms, gens)
 
 
-def variance_log_det(cov0: Any, num_samples: Any, generations: Any) -> np.ndarray:
+def variance_log_det(
+    cov0: ArrayLike, num_samples: ScheduleLike, generations: ArrayLike
+) -> np.ndarray:
     r""":math:`\operatorname{Var}\ln\det\Sigma_n = \sum_{i<n}\sum_{j=1}^d\psi'((k_i-j+1)/2)` (§3.3).
 
     The same for both estimators (they differ by a constant factor). ``cov0`` only sets d
@@ -949,7 +1026,11 @@ def variance_log_det(cov0: Any, num_samples: Any, generations: Any) -> np.ndarra
 
 
 def expected_det(
-    cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
+    cov0: ArrayLike,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    *,
+    estimator: str = "unbiased",
 ) -> np.ndarray:
     r""":math:`E\det\Sigma_n = \det\Sigma_0\prod_{i<n}\prod_{j=1}^d (k_i-j+1)/k_i` (docs/theory.md §3.3).
 
@@ -965,7 +1046,11 @@ def expected_det(
 
 
 def trace_moments(
-    cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
+    cov0: ArrayLike,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    *,
+    estimator: str = "unbiased",
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""(:math:`E\operatorname{tr}\Sigma_n`, :math:`\operatorname{Var}\operatorname{tr}\Sigma_n`)
     (docs/theory.md §3.2, §3.4).
@@ -1038,7 +1123,11 @@ def lyapunov_exponents(dim: int, num_samples: int, *, estimator: str = "unbiased
 
 
 def expected_mean_drift(
-    cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
+    cov0: ArrayLike,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    *,
+    estimator: str = "unbiased",
 ) -> np.ndarray:
     r""":math:`E\lVert\mu_n-\mu_0\rVert^2 = \operatorname{tr}\Sigma_0\sum_{i<n}1/M_i` (§3.2).
 
@@ -1053,7 +1142,11 @@ def expected_mean_drift(
 
 
 def w2_squared_bounds(
-    cov0: Any, num_samples: Any, generations: Any, *, estimator: str = "unbiased"
+    cov0: ArrayLike,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    *,
+    estimator: str = "unbiased",
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Bounds :math:`L_n \le E\,W_2^2(N(\mu_n,\Sigma_n), N(\mu_0,\Sigma_0)) \le U_n` (§3.6).
 
@@ -1069,28 +1162,41 @@ def w2_squared_bounds(
     return lower, lower + mean_tr + tr0
 
 
+@refuse_sigma0
 def w2_first_order_isotropic(
-    sigma2: float, dim: int, num_samples: Any, generations: Any
+    var0: float, dim: int, num_samples: ScheduleLike, generations: ArrayLike
 ) -> np.ndarray:
-    r"""First-order :math:`E\,W_2^2` for :math:`\Sigma_0 = \sigma^2 I` (docs/theory.md §3.6).
+    r"""First-order :math:`E\,W_2^2` for :math:`\Sigma_0 = \mathrm{var0}\,I` (docs/theory.md §3.6).
 
-    .. math:: \sigma^2\Bigl[d\sum_{i<n} 1/M_i + \tfrac{d(d+1)}{4}\sum_{i<n} 1/k_i\Bigr]
+    .. math:: \mathrm{var0}\Bigl[d\sum_{i<n} 1/M_i + \tfrac{d(d+1)}{4}\sum_{i<n} 1/k_i\Bigr]
 
-    (:math:`\sigma^2[nd/M + nd(d+1)/(4k)]` at constant M): the mean drift plus a quarter of
-    :math:`E\operatorname{tr}(\Sigma_n/\sigma^2 - I)^2 \approx \sum_i d(d+1)/k_i`. Valid for
-    :math:`\sum_i 1/k_i \ll 1`.
+    (:math:`\mathrm{var0}\,[nd/M + nd(d+1)/(4k)]` at constant M): the mean drift plus a quarter
+    of :math:`E\operatorname{tr}(\Sigma_n/\mathrm{var0} - I)^2 \approx \sum_i d(d+1)/k_i`. Valid
+    for :math:`\sum_i 1/k_i \ll 1`. With d = 1 it is the 1-D :func:`w2_first_order` to first
+    order.
+
+    Parameters
+    ----------
+    var0 : float
+        The variance :math:`\sigma^2` of every coordinate of model 0 (> 0), the same quantity
+        as the 1-D functions' ``var0`` (formerly the argument ``sigma2``).
+    dim : int
+        Dimension d >= 1.
+    num_samples : int or schedule
+        M_i >= d + 1.
+    generations : int or array_like of int
 
     Examples
     --------
     >>> round(float(w2_first_order_isotropic(1.0, 3, 200, 20)), 4)
     0.6015
     """
-    s2 = check_real("sigma2", sigma2, minimum=0.0, strict_minimum=True)
+    var0 = _check_var0(var0)
     d = check_int("dim", dim, minimum=1)
     sizes, gens = _prepare(
         num_samples, generations, minimum=d + 1, why=f"fitting a {d}x{d} covariance needs M > d"
     )
-    return s2 * (
+    return var0 * (
         d * _cumulative(1.0 / sizes, gens)
         + d * (d + 1) / 4.0 * _cumulative(1.0 / (sizes - 1.0), gens)
     )
@@ -1100,9 +1206,15 @@ def w2_first_order_isotropic(
 # Moments of W2^2 (docs/theory.md §2.4-2.5)
 
 
-def w2_squared_moments(num_samples: Any, num_generations: int) -> tuple[np.ndarray, np.ndarray]:
+@refuse_sigma0
+def w2_squared_moments(
+    num_samples: ScheduleLike, num_generations: int, *, var0: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Exact mean and variance of :math:`W_n = W_2^2(N(\mu_n,\sigma_n^2), N(\mu_0,\sigma_0^2))`
-    for the unbiased estimator, :math:`\sigma_0 = 1`, n = 0..num_generations (docs/theory.md §2.4–2.5).
+    for the unbiased estimator, n = 0..num_generations (docs/theory.md §2.4–2.5).
+
+    :math:`W_n` is :math:`\sigma_0^2 = \mathrm{var0}` times its value for var0 = 1, so the mean
+    scales as var0 and the variance as :math:`\mathrm{var0}^2`; below, var0 = 1.
 
     Used to size honest Monte Carlo bands. With :math:`B_i = \sigma_i^2/\sigma_0^2`,
     :math:`A_n = \sum_{i<n} B_i/M_i` and :math:`g_q(i) = E B_i^q = \prod_{l<i} (2/k_l)^q
@@ -1125,6 +1237,8 @@ def w2_squared_moments(num_samples: Any, num_generations: int) -> tuple[np.ndarr
         M_i >= 2.
     num_generations : int
         Largest n.
+    var0 : float, default 1.0
+        Variance :math:`\sigma_0^2` of the original model (> 0).
 
     Returns
     -------
@@ -1137,6 +1251,7 @@ def w2_squared_moments(num_samples: Any, num_generations: int) -> tuple[np.ndarr
     >>> round(float(mean[10]), 4), round(float(var[10]), 3)
     (0.7465, 1.227)
     """
+    var0 = _check_var0(var0)
     sizes = sample_sizes(num_samples, num_generations).astype(np.float64)
     if sizes.size and sizes.min() < 2:
         raise ValueError(f"num_samples must be >= 2 for the unbiased estimator; got {sizes.min()}")
@@ -1158,4 +1273,4 @@ def w2_squared_moments(num_samples: Any, num_generations: int) -> tuple[np.ndarr
         quartic = np.exp(g2[n]) - 4.0 * np.exp(g32[n]) + 6.0 - 4.0 * np.exp(g12[n]) + 1.0
         mean[n] = wn.sum() + 2.0 - 2.0 * np.exp(g12[n])
         second[n] = 3.0 * e_a2 + 2.0 * cross + quartic
-    return mean, np.maximum(second - mean**2, 0.0)
+    return mean * var0, np.maximum(second - mean**2, 0.0) * (var0 * var0)

@@ -200,10 +200,10 @@ def figure_gmm_l2(
         ax_var.plot(gens, column, color=COLORS[2], lw=0.6, alpha=0.4)
     ax_var.plot(gens, np.median(var, axis=1), color=COLORS[2], lw=2.0)
     m = run.num_samples
-    sigma0 = float(np.mean(run.variance[0]))
-    ax_var.plot(gens, sigma0 * ((m - 1) / m) ** gens.astype(float), color="0.2", lw=1.3, ls="--")
+    var0 = float(np.mean(run.variance[0]))
+    ax_var.plot(gens, var0 * ((m - 1) / m) ** gens.astype(float), color="0.2", lw=1.3, ls="--")
     kappa1 = float(digamma((m - 1) / 2.0) + np.log(2.0 / m))
-    ax_var.plot(gens, sigma0 * np.exp(kappa1 * gens), color="0.2", lw=1.3, ls=":")
+    ax_var.plot(gens, var0 * np.exp(kappa1 * gens), color="0.2", lw=1.3, ls=":")
     ax_var.set_yscale("log")
     ax_var.set_xlabel("generation $n$")
     ax_var.set_ylabel("per-dimension variance of the fitted mixture")
