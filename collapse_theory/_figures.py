@@ -41,6 +41,7 @@ __all__ = [
     "figures",
     "get",
     "log_grid",
+    "mc_points",
     "new_figure",
     "register",
     "report_figures",
@@ -113,6 +114,31 @@ def band(
         ax.axhline(0.0, color="k", lw=0.8)
     ax.fill_between(x, mean - 2 * se, mean + 2 * se, color=color, alpha=BAND_ALPHA, lw=0)
     ax.plot(x, mean, ".", color=color, ms=3, label=label)
+
+
+def mc_points(
+    ax: Axes,
+    x: ArrayLike,
+    estimate: ArrayLike,
+    stderr: ArrayLike,
+    color: str,
+    *,
+    marker: str = "o",
+    label: str | None = None,
+) -> None:
+    """Monte Carlo estimates as open markers with +- 2 standard-error bars."""
+    ax.errorbar(
+        x,
+        estimate,
+        yerr=2.0 * np.asarray(stderr),
+        fmt=marker,
+        ms=3.5,
+        mfc="white",
+        color=color,
+        capsize=2,
+        lw=1,
+        label=label,
+    )
 
 
 def ellipse(ax: Axes, mean: ArrayLike, cov: ArrayLike, color: str) -> None:

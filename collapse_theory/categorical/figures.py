@@ -18,6 +18,7 @@ from collapse_theory._figures import (
     band,
     caption,
     log_grid,
+    mc_points,
     new_figure,
     register,
 )
@@ -65,16 +66,12 @@ def figure_categorical_survivors(*, seed: SeedLike = 0, quick: bool = False) -> 
         approx = categorical.expected_survivors(p0, m, gens, method=method)
         ax_n.plot(gens, approx, style, color="0.35", lw=1.2, label=name)
     survivors = categorical.num_surviving(p_run)
-    ax_n.errorbar(
+    mc_points(
+        ax_n,
         record,
         survivors.mean(axis=1),
-        yerr=2.0 * survivors.std(axis=1, ddof=1) / np.sqrt(reps),
-        fmt="o",
-        ms=3.5,
-        mfc="white",
-        color=COLORS[0],
-        capsize=2,
-        lw=1,
+        survivors.std(axis=1, ddof=1) / np.sqrt(reps),
+        COLORS[0],
         label=f"MC mean ± 2 SE ($R={reps:,}$)",
     )
     ax_n.set_xscale("log")
@@ -93,17 +90,7 @@ def figure_categorical_survivors(*, seed: SeedLike = 0, quick: bool = False) -> 
             approx = categorical.loss_probability(p, m, gens, method=method)
             ax_l.plot(gens, approx, style, color=color, lw=1.1)
         lost = np.mean(p_run[:, :, rank - 1] == 0.0, axis=1)
-        ax_l.errorbar(
-            record,
-            lost,
-            yerr=2.0 * np.sqrt(lost * (1.0 - lost) / reps),
-            fmt="o",
-            ms=3.5,
-            mfc="white",
-            color=color,
-            capsize=2,
-            lw=1,
-        )
+        mc_points(ax_l, record, lost, np.sqrt(lost * (1.0 - lost) / reps), color)
         handles.append(mpl.patches.Patch(color=color, label=f"rank {rank}, $p_0 = {p:.3g}$"))
     handles += [
         mpl.lines.Line2D([], [], color="0.2", lw=1.8, label="exact"),
@@ -166,16 +153,12 @@ def figure_absorption_time(*, seed: SeedLike = 0, quick: bool = False) -> Figure
         ax_sf.plot(gens / m, exact, "-", color=color, lw=1.6, label=f"M = {m}: exact")
         marks = np.unique(np.linspace(1, n_max, 17).astype(int))
         survived = (absorbed_at[None, :] > marks[:, None]).mean(axis=1)
-        ax_sf.errorbar(
+        mc_points(
+            ax_sf,
             marks / m,
             survived,
-            yerr=2.0 * np.sqrt(survived * (1.0 - survived) / reps),
-            fmt="o",
-            ms=3.5,
-            mfc="white",
-            color=color,
-            capsize=2,
-            lw=1,
+            np.sqrt(survived * (1.0 - survived) / reps),
+            color,
             label=f"M = {m}: MC ± 2 SE",
         )
     scaled = np.linspace(0.05, 8.0, 160)

@@ -25,6 +25,7 @@ from collapse_theory._figures import (
     band,
     caption,
     log_grid,
+    mc_points,
     new_figure,
     register,
 )
@@ -126,19 +127,9 @@ def figure_w2_schedules(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
         if record.size:
             mu, v = _simulate_1d(schedule, record, reps[idx], children[idx])
             w2 = metrics.w2_gaussian(mu, v, 0.0, 1.0, squared=True)  # to N(0, 1), §2.5
-            band = 2.0 * np.sqrt(var[record] / reps[idx])
+            exact_se = np.sqrt(var[record] / reps[idx])  # from the exact variance of W2^2
             for ax in axes:
-                ax.errorbar(
-                    record,
-                    w2.mean(axis=1),
-                    yerr=band,
-                    fmt="o",
-                    ms=3.5,
-                    mfc="white",
-                    color=color,
-                    capsize=2,
-                    lw=1,
-                )
+                mc_points(ax, record, w2.mean(axis=1), exact_se, color)
             if idx == 0:
                 ax_log.annotate(
                     f"MC stops at n = {n_mc}\n(heavy tails beyond)",
@@ -231,16 +222,13 @@ def figure_variance_law(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
     growth = np.expm1(record * np.log1p(2.0 / (m - 1)))
     honest = np.sqrt(growth / reps) <= MAX_RELATIVE_SE
     se = var.std(axis=1, ddof=1) / np.sqrt(reps)
-    ax_q.errorbar(
+    mc_points(
+        ax_q,
         record[honest],
         var.mean(axis=1)[honest],
-        yerr=2.0 * se[honest],
-        fmt="s",
-        ms=3.5,
-        mfc="white",
-        color=COLORS[1],
-        capsize=2,
-        lw=1,
+        se[honest],
+        COLORS[1],
+        marker="s",
         label=f"MC mean ± 2 SE (n ≤ {int(record[honest].max())})",
     )
     ax_q.set_yscale("log")
@@ -259,17 +247,7 @@ def figure_variance_law(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
         ax_p.plot(gens[1:], exact[j], color=color, lw=1.8)
         prob = np.mean(var[1:] < eps, axis=1)
         se_p = np.sqrt(prob * (1.0 - prob) / reps)
-        ax_p.errorbar(
-            record[1:],
-            prob,
-            yerr=2.0 * se_p,
-            fmt="o",
-            ms=3.5,
-            mfc="white",
-            color=color,
-            capsize=2,
-            lw=1,
-        )
+        mc_points(ax_p, record[1:], prob, se_p, color)
         handles.append(
             mpl.patches.Patch(color=color, label=f"$\\varepsilon = 10^{{{np.log10(eps):.0f}}}$")
         )
@@ -367,16 +345,13 @@ def figure_tail_mass(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
                 lw=1.5,
                 label="median (expected_tail_mass)",
             )
-        ax.errorbar(
+        mc_points(
+            ax,
             record,
             mass.mean(axis=1),
-            yerr=2.0 * mass.std(axis=1, ddof=1) / np.sqrt(reps),
-            fmt="s",
-            ms=3.5,
-            mfc="white",
-            color=COLORS[1],
-            capsize=2,
-            lw=1,
+            mass.std(axis=1, ddof=1) / np.sqrt(reps),
+            COLORS[1],
+            marker="s",
             label="MC mean ± 2 SE",
         )
         ax.plot(record, med, "o", ms=3.5, mfc="white", color=COLORS[0], label="MC median")
