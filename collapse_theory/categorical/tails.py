@@ -19,7 +19,6 @@ from numpy.typing import ArrayLike
 from collapse_theory import categorical
 from collapse_theory._validate import (
     check_generations,
-    check_int,
     check_probability_vector,
     check_real,
 )
@@ -36,8 +35,8 @@ from collapse_theory.tails.curves import (
     check_record,
     curve_from_samples,
     half_window,
-    horizon,
     one_of,
+    simulate_recorded,
 )
 from collapse_theory.tails.table import REGIMES, Setting
 
@@ -259,16 +258,14 @@ def categorical_monte_carlo(
     if not isinstance(tail, CategoricalTail):
         raise TypeError(f"tail must be a CategoricalTail; got {type(tail).__name__}")
     states = tail.states(p0)
-    gens = check_record(generations)
-    eps = check_eps(eps)
-    num_replicates = check_int("num_replicates", num_replicates, minimum=2)
-    run = categorical.simulate(
-        p0,
+    gens, eps, run = simulate_recorded(
+        categorical.simulate,
+        (p0,),
         num_samples,
-        horizon(gens),
+        generations,
+        eps=eps,
         num_replicates=num_replicates,
         regime=regime,
-        record=gens,
         seed=seed,
         progress=progress,
     )

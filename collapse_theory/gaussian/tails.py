@@ -45,8 +45,8 @@ from collapse_theory.tails.curves import (
     curve_from_samples,
     drift_from_logs,
     half_window,
-    horizon,
     one_of,
+    simulate_recorded,
 )
 from collapse_theory.tails.table import REGIMES, Setting
 
@@ -489,18 +489,15 @@ def gaussian_monte_carlo(
     """
     if not isinstance(tail, GaussianTail):
         raise TypeError(f"tail must be a GaussianTail; got {type(tail).__name__}")
-    gens = check_record(generations)
-    eps = check_eps(eps)
-    num_replicates = check_int("num_replicates", num_replicates, minimum=2)
-    run = gaussian.simulate(
-        0.0,
-        1.0,
+    gens, eps, run = simulate_recorded(
+        gaussian.simulate,
+        (0.0, 1.0),
         num_samples,
-        horizon(gens),
+        generations,
+        eps=eps,
         num_replicates=num_replicates,
         estimator=estimator,
         regime=regime,
-        record=gens,
         seed=seed,
         progress=progress,
     )

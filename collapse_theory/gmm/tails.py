@@ -19,7 +19,7 @@ from scipy import optimize
 from scipy.special import ndtr
 
 from collapse_theory import gmm
-from collapse_theory._validate import _show, check_int, check_real
+from collapse_theory._validate import _show, check_real
 from collapse_theory.gmm.mixture import Mixture, check_mixture
 from collapse_theory.gmm.paper import mixture_variance
 from collapse_theory.regimes import Regime
@@ -27,13 +27,11 @@ from collapse_theory.rng import SeedLike
 from collapse_theory.schedules import ScheduleLike
 from collapse_theory.tails.curves import (
     TailCurve,
-    check_eps,
     check_fraction,
-    check_record,
     curve_from_samples,
     drift_from_logs,
-    horizon,
     one_of,
+    simulate_recorded,
 )
 from collapse_theory.tails.table import REGIMES, Setting
 
@@ -207,16 +205,14 @@ def mixture_monte_carlo(
     if not isinstance(tail, MixtureTail):
         raise TypeError(f"tail must be a MixtureTail; got {type(tail).__name__}")
     t0 = tail.original_mass(mixture0)  # also validates mixture0 (1-D) before simulating
-    gens = check_record(generations)
-    eps = check_eps(eps)
-    num_replicates = check_int("num_replicates", num_replicates, minimum=2)
-    run = gmm.simulate(
-        mixture0,
+    gens, eps, run = simulate_recorded(
+        gmm.simulate,
+        (mixture0,),
         num_samples,
-        horizon(gens),
+        generations,
+        eps=eps,
         num_replicates=num_replicates,
         regime=regime,
-        record=gens,
         seed=seed,
         progress=progress,
     )

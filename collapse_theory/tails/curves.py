@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from collapse_theory._validate import check_real
+from collapse_theory._validate import check_int, check_real
+
+if TYPE_CHECKING:
+    from collapse_theory.results import SimulationResult
+    from collapse_theory.schedules import ScheduleLike
 
 __all__ = [
     "QUANTILE_LEVELS",
@@ -32,6 +36,7 @@ __all__ = [
     "half_window",
     "horizon",
     "one_of",
+    "simulate_recorded",
 ]
 
 #: Quantile levels reported besides the median.
@@ -205,3 +210,33 @@ def check_eps(eps: object) -> float:
 
 def horizon(gens: np.ndarray) -> int:
     return int(gens[-1])
+
+
+def simulate_recorded(
+    simulate: Callable[..., SimulationResult],
+    model0: tuple[object, ...],
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    *,
+    eps: float,
+    num_replicates: int,
+    **options: object,
+) -> tuple[np.ndarray, float, SimulationResult]:
+    """The start every Monte Carlo tail law shares: check the recorded ``generations``, ``eps``
+    and ``num_replicates``, then run the family's ``simulate(*model0, num_samples, horizon,
+    ...)`` recording exactly those generations (``options``: regime, seed, progress, ...).
+
+    Returns ``(generations, eps, run)``.
+    """
+    gens = check_record(generations)
+    eps = check_eps(eps)
+    num_replicates = check_int("num_replicates", num_replicates, minimum=2)
+    run = simulate(
+        *model0,
+        num_samples,
+        horizon(gens),
+        num_replicates=num_replicates,
+        record=gens,
+        **options,
+    )
+    return gens, eps, run
