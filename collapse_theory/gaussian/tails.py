@@ -40,13 +40,12 @@ from collapse_theory.tails.curves import (
     QUANTILE_LEVELS,
     TailCurve,
     check_eps,
-    check_fraction,
     check_record,
     curve_from_samples,
     drift_from_logs,
     half_window,
-    one_of,
     simulate_recorded,
+    width_or_quantile,
 )
 from collapse_theory.tails.table import REGIMES, Setting
 
@@ -234,12 +233,7 @@ class GaussianTail:
     quantile: float | None = None
 
     def __post_init__(self) -> None:
-        name, value = one_of("GaussianTail", k=self.k, quantile=self.quantile)
-        if name == "k":
-            value = check_real("k", value, minimum=0.0, strict_minimum=True)
-        else:
-            value = check_fraction("quantile", value)
-        object.__setattr__(self, name, value)
+        object.__setattr__(self, *width_or_quantile("GaussianTail", self.k, self.quantile))
 
     @property
     def width(self) -> float:

@@ -19,7 +19,7 @@ from scipy import optimize
 from scipy.special import ndtr
 
 from collapse_theory import gmm
-from collapse_theory._validate import _show, check_real
+from collapse_theory._validate import _show
 from collapse_theory.gmm.mixture import Mixture, check_mixture
 from collapse_theory.gmm.paper import mixture_variance
 from collapse_theory.regimes import Regime
@@ -27,11 +27,10 @@ from collapse_theory.rng import SeedLike
 from collapse_theory.schedules import ScheduleLike
 from collapse_theory.tails.curves import (
     TailCurve,
-    check_fraction,
     curve_from_samples,
     drift_from_logs,
-    one_of,
     simulate_recorded,
+    width_or_quantile,
 )
 from collapse_theory.tails.table import REGIMES, Setting
 
@@ -103,12 +102,7 @@ class MixtureTail:
     quantile: float | None = None
 
     def __post_init__(self) -> None:
-        name, value = one_of("MixtureTail", k=self.k, quantile=self.quantile)
-        if name == "k":
-            value = check_real("k", value, minimum=0.0, strict_minimum=True)
-        else:
-            value = check_fraction("quantile", value)
-        object.__setattr__(self, name, value)
+        object.__setattr__(self, *width_or_quantile("MixtureTail", self.k, self.quantile))
 
     @staticmethod
     def _check(mixture0: object) -> Mixture:

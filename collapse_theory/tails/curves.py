@@ -37,6 +37,7 @@ __all__ = [
     "horizon",
     "one_of",
     "simulate_recorded",
+    "width_or_quantile",
 ]
 
 #: Quantile levels reported besides the median.
@@ -210,6 +211,15 @@ def check_eps(eps: object) -> float:
 
 def horizon(gens: np.ndarray) -> int:
     return int(gens[-1])
+
+
+def width_or_quantile(kind: str, k: float | None, quantile: float | None) -> tuple[str, float]:
+    """A tail given by exactly one of a width ``k`` (> 0, in standard deviations) or a mass
+    ``quantile`` in (0, 1): ``("k", k)`` or ``("quantile", q)``, checked."""
+    name, value = one_of(kind, k=k, quantile=quantile)
+    if name == "k":
+        return name, check_real("k", value, minimum=0.0, strict_minimum=True)
+    return name, check_fraction("quantile", value)
 
 
 def simulate_recorded(
