@@ -150,8 +150,7 @@ def table_cases() -> dict[str, Case]:
     def verify_quick() -> Any:
         import collapse_theory as ct
 
-        report = ct.verify.run(quick=True, seed=0)
-        return {r.name: (r.theory, r.estimate, r.stderr, r.z, r.passed) for r in report.rows}
+        return verify_rows(ct.verify.run(quick=True, seed=0))
 
     def tail_loss_quick() -> Any:
         from collapse_theory.tails.table import tail_loss_table
@@ -160,6 +159,11 @@ def table_cases() -> dict[str, Case]:
         return {"rows": table.rows, "agreement": table.agreement}
 
     return {"verify_quick": verify_quick, "tail_loss_quick": tail_loss_quick}
+
+
+def verify_rows(report: Any) -> dict[str, tuple[float, float, float, float, bool]]:
+    """What the fixture keeps of a verify report: each check's numbers and verdict."""
+    return {r.name: (r.theory, r.estimate, r.stderr, r.z, r.passed) for r in report.rows}
 
 
 def cases() -> dict[str, Case]:
