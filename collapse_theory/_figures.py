@@ -74,12 +74,15 @@ KINDS = ("paper", "report", "table")
 # drawing helpers
 
 
-def new_figure(width: float, height: float, ncols: int) -> tuple[Figure, list[Axes]]:
-    """A figure with ``ncols`` axes side by side, on the Agg canvas (no pyplot state)."""
+def new_figure(
+    width: float, height: float, ncols: int, *, nrows: int = 1
+) -> tuple[Figure, list[Axes]]:
+    """A figure with ``nrows`` x ``ncols`` axes (row by row), on the Agg canvas (no pyplot
+    state), in the library's style."""
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(width, height), layout="constrained")
         FigureCanvasAgg(fig)
-        axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+        axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(nrows * ncols)]
     return fig, axes
 
 
@@ -216,7 +219,8 @@ class FigureSpec:
     @property
     def summary(self) -> str:
         """The first line of the drawing function's docstring."""
-        return (self.draw.__doc__ or "").strip().splitlines()[0] if self.draw.__doc__ else ""
+        lines = (self.draw.__doc__ or "").strip().splitlines()
+        return lines[0] if lines else ""
 
 
 _REGISTRY: dict[str, FigureSpec] = {}
@@ -244,7 +248,11 @@ def register(
 
     def decorate(draw: Callable[..., Figure]) -> Callable[..., Figure]:
         known = _REGISTRY.get(name)
-        if known is not None and known.draw.__qualname__ != draw.__qualname__:
+        same = known is not None and (known.draw.__module__, known.draw.__qualname__) == (
+            draw.__module__,
+            draw.__qualname__,
+        )
+        if known is not None and not same:
             raise ValueError(f"a figure named {name!r} is already registered")
         _REGISTRY[name] = FigureSpec(name, draw, kind, family, tuple(checks))
         return draw

@@ -25,7 +25,6 @@ __all__ = [
     "two_sided_p_value",
     "variance_se",
     "variance_z",
-    "z_score",
     "z_threshold",
 ]
 
@@ -67,11 +66,6 @@ def proportion_se(flags: ArrayLike) -> tuple[float, float]:
     flags = np.asarray(flags, dtype=bool)
     p = float(flags.mean())
     return p, math.sqrt(max(p * (1.0 - p), 0.0) / flags.size)
-
-
-def z_score(estimate: float, truth: float, stderr: float) -> float:
-    """``(estimate - truth) / stderr`` (one sample against a known value)."""
-    return two_sample_z(estimate, stderr, truth, 0.0)
 
 
 def two_sample_z(a: float, se_a: float, b: float, se_b: float) -> float:

@@ -6,11 +6,9 @@ with a message that names the argument, shows the value, and says what is allowe
 
 from __future__ import annotations
 
-import functools
-import inspect
 import numbers
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -201,41 +199,3 @@ def check_covariance(name: str, cov: Any, *, positive_definite: bool = False) ->
 
 # ---------------------------------------------------------------------------------------------
 # The 1-D Gaussian scale is one variance, ``var0``
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def refuse_sigma0(function: _F) -> _F:
-    """Decorator: calling ``function`` with the keyword ``sigma0=`` raises a ``TypeError``.
-
-    The scale of a 1-D Gaussian model 0 is spelled ``var0``, a variance, everywhere; ``sigma0``
-    (a standard deviation) was its old spelling in the closed forms, and silently accepting it
-    would compare variance s with variance s**2. For a function that takes ``var0`` the message
-    says to pass ``var0=sigma0**2`` (with the converted value when it is a number); for a
-    scale-free one (no ``var0``: its result does not depend on the variance of model 0) it says
-    to drop the argument. The wrapper keeps the signature (``functools.wraps``), so
-    ``inspect.signature`` still shows the function's own parameters.
-    """
-    takes_var0 = "var0" in inspect.signature(function).parameters
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if "sigma0" in kwargs:
-            sigma0 = kwargs["sigma0"]
-            name = f"{function.__qualname__}()"
-            if not takes_var0:
-                raise TypeError(
-                    f"{name} does not take sigma0 (got sigma0={_show(sigma0)}): its result does "
-                    "not depend on the scale of model 0 (whose variance is var0 elsewhere); "
-                    "remove the argument"
-                )
-            converted = ""
-            if isinstance(sigma0, numbers.Real) and not isinstance(sigma0, bool):
-                converted = f" (here var0={float(sigma0) ** 2!r})"
-            raise TypeError(
-                f"{name} takes var0, the variance of model 0, not sigma0 (a standard "
-                f"deviation); got sigma0={_show(sigma0)}: pass var0=sigma0**2{converted}"
-            )
-        return function(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]

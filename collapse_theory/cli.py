@@ -68,18 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
-    from collapse_theory import plotting
+    from collapse_theory import _figures
 
+    paper = _figures.figures("paper")
     if args.list:
-        for name, function in plotting.FIGURES.items():
-            print(f"{name:24}  {(function.__doc__ or '').strip().splitlines()[0]}")
+        for name, spec in paper.items():
+            print(f"{name:24}  {spec.summary}")
         return 0
-    unknown = [name for name in args.names if name not in plotting.FIGURES]
+    unknown = [name for name in args.names if name not in paper]
     if unknown:
-        raise UsageError(f"unknown figure(s) {unknown}; choose from {sorted(plotting.FIGURES)}")
-    for name in args.names or list(plotting.FIGURES):
-        figure = plotting.FIGURES[name](seed=args.seed, quick=args.quick)
-        for path in plotting.save_figure(figure, args.out, name):
+        raise UsageError(f"unknown figure(s) {unknown}; choose from {sorted(paper)}")
+    for name in args.names or list(paper):
+        figure = paper[name].draw(seed=args.seed, quick=args.quick)
+        for path in _figures.save(figure, args.out, name):
             print(f"wrote {path}")
     return 0
 

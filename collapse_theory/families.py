@@ -164,9 +164,9 @@ class PartLoader:
         """Import the part of every registered family not loaded yet."""
         if self._current:
             return
-        self._current = True
         for family, imported in modules(self.part):
             self.loaded[family] = imported.__name__
+        self._current = True
 
     def _families_changed(self) -> None:
         self._current = False

@@ -13,6 +13,10 @@ from tests.layout_fixture import FIXTURE, cases, flatten, same, verify_rows
 
 STORED = np.load(FIXTURE, allow_pickle=False)
 
+#: Outputs added by the move (new fields of TailCurve: the exact categorical law's P(T_n = 0) and
+#: its truncation error bound; None elsewhere).
+NEW_OUTPUTS = {"prob_lost", "error_bound"}
+
 #: Outputs changed on purpose by the move, each with its reason. They must still agree with the
 #: recording to rounding (relative 1e-12), so that nothing but the stated change happened.
 CHANGED_ON_PURPOSE = {
@@ -35,6 +39,8 @@ def test_bit_identical_to_the_recorded_fixture(name: str, request: pytest.Fixtur
     assert stored, f"no recorded arrays for case {name!r}"
     missing = sorted(set(stored) - set(arrays))
     assert not missing, f"{name}: outputs no longer computed: {missing}"
+    added = sorted(key.split("/", 1)[1] for key in set(arrays) - set(stored))
+    assert set(added) <= NEW_OUTPUTS, f"{name}: unrecorded outputs {added}"
     differ = [k for k in stored if not same(stored[k], arrays[k])]
     unexplained = [k for k in differ if k not in CHANGED_ON_PURPOSE]
     assert not unexplained, f"{name}: {unexplained}"

@@ -282,7 +282,6 @@ class _Path:
     survived: np.ndarray
     dropped: np.ndarray
     bound: np.ndarray
-    median: np.ndarray | None
     distributions: list | None
 
 
@@ -299,37 +298,25 @@ def _split_first_row(start: int, values: np.ndarray, m: int):
     return values[a:b].copy(), start + a, to_zero, to_full
 
 
-def _median(lost: float, v: np.ndarray, v_lo: int, m: int) -> float:
-    if lost >= 0.5:
-        return 0.0
-    cum = lost + np.cumsum(v)
-    hit = np.nonzero(cum >= 0.5)[0]
-    if hit.size:
-        return (v_lo + int(hit[0])) / m
-    return 1.0
-
-
 def propagate(
     p: float,
     num_samples: ScheduleLike,
     record: np.ndarray,
     *,
     tol: float = DEFAULT_TOLERANCE,
-    median: bool = False,
     distributions: bool = False,
     check_cost: bool = True,
 ) -> _Path:
     """Run the banded lumped chain from fraction p; quantities at the sorted generations ``record``.
 
-    Internal workhorse of :func:`lumped_loss_probability`, :func:`lumped_distribution` and
-    ``tails.tail_loss``.
+    Internal workhorse of :func:`lumped_loss_probability`, :func:`lumped_distribution` and the
+    categorical tail law (``tails.py``, from the distributions).
     """
     record = np.asarray(record, dtype=np.int64)
     nrec = record.size
     lost = np.zeros(nrec)
     survived = np.zeros(nrec)
     dropped_out = np.zeros(nrec)
-    med = np.zeros(nrec) if median else None
     dists: list | None = [] if distributions else None
     n_max = int(record[-1]) if nrec else 0
     sizes = _Sizes(num_samples, n_max)
@@ -347,15 +334,10 @@ def propagate(
             survived[ri] = float(v.sum()) + state["full"] if m is not None else float(p > 0.0)
             dropped_out[ri] = state["dropped"]
             if m is None:  # generation 0: a point mass at p
-                if med is not None:
-                    med[ri] = p
                 if dists is not None:
                     dists.append((None, np.zeros(0), 1, state["lost"], state["full"]))
-            else:
-                if med is not None:
-                    med[ri] = _median(state["lost"], v, v_lo, m)
-                if dists is not None:
-                    dists.append((m, v.copy(), v_lo, state["lost"], state["full"]))
+            elif dists is not None:
+                dists.append((m, v.copy(), v_lo, state["lost"], state["full"]))
             ri += 1
 
     if p <= 0.0:
@@ -366,7 +348,7 @@ def propagate(
     if n_max == 0 or p <= 0.0 or p >= 1.0:
         for g in record[ri:]:
             write(int(g), sizes[int(g) - 1] if g > 0 else None)
-        return _finish(lost, survived, dropped_out, record, med, dists)
+        return _finish(lost, survived, dropped_out, record, dists)
 
     horizon = _horizon(sizes, p, n_max, tol)
     if check_cost:
@@ -413,15 +395,15 @@ def propagate(
         write(g, m_next)
     for gg in record[ri:]:  # absorbed: nothing changes any more
         write(int(gg), sizes[int(gg) - 1])
-    return _finish(lost, survived, dropped_out, record, med, dists)
+    return _finish(lost, survived, dropped_out, record, dists)
 
 
-def _finish(lost, survived, dropped, record, med, dists) -> _Path:
+def _finish(lost, survived, dropped, record, dists) -> _Path:
     steps = record.astype(np.float64)
     bound = dropped + ROUNDING_PER_STEP * steps * (record > 0)
     lost = np.clip(lost, 0.0, 1.0)
     survived = np.clip(survived, 0.0, 1.0)
-    return _Path(lost, survived, dropped, bound, med, dists)
+    return _Path(lost, survived, dropped, bound, dists)
 
 
 def _validate_tol(tol: object) -> float:

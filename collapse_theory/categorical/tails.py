@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from collapse_theory import categorical
 from collapse_theory._validate import (
     check_generations,
     check_probability_vector,
     check_real,
 )
 from collapse_theory.categorical import markov
+from collapse_theory.categorical.simulate import simulate as categorical_simulate
 from collapse_theory.categorical.theory import _survival, zipf
 from collapse_theory.regimes import Regime
 from collapse_theory.rng import SeedLike
@@ -259,7 +259,7 @@ def categorical_monte_carlo(
         raise TypeError(f"tail must be a CategoricalTail; got {type(tail).__name__}")
     states = tail.states(p0)
     gens, eps, run = simulate_recorded(
-        categorical.simulate,
+        categorical_simulate,
         (p0,),
         num_samples,
         generations,

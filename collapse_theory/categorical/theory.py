@@ -33,6 +33,7 @@ from collapse_theory.schedules import Constant, ScheduleLike, as_schedule, const
 
 __all__ = [
     "AbsorptionTime",
+    "TailLoss",  # noqa: F822 (the tail law, from tails.py by __getattr__)
     "absorption_bound",
     "absorption_time",
     "absorption_time_survival",
@@ -43,6 +44,7 @@ __all__ = [
     "loss_probability",
     "moments",
     "stationary_moments",
+    "tail_loss",  # noqa: F822
     "transition_matrix",
     "zipf",
 ]
@@ -828,3 +830,16 @@ def zipf(num_states: int, exponent: float = 1.1) -> np.ndarray:
     exponent = check_real("exponent", exponent, minimum=0.0)
     weights = np.arange(1, num_states + 1, dtype=np.float64) ** -exponent
     return weights / weights.sum()
+
+
+#: Names of the family's tail law (``tails.py``, docs/theory.md §1.9) that are also part of
+#: this module's closed forms (e.g. for sweeps of ``"categorical.theory.<name>"``).
+_TAIL_LAW = ("TailLoss", "tail_loss")
+
+
+def __getattr__(name: str) -> object:
+    if name in _TAIL_LAW:
+        from collapse_theory.categorical import tails
+
+        return getattr(tails, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -185,14 +185,13 @@ def decode_array(value: float | list[float] | np.ndarray) -> float | np.ndarray:
 
 def decode_var0(value: float) -> float:
     """A sweep spec's ``var0``: the variance of a 1-D model 0, a number > 0."""
-    from collapse_theory._validate import check_real
+    from collapse_theory.gaussian.theory import check_var0
 
-    return check_real("var0 (the variance of model 0)", value, minimum=0.0, strict_minimum=True)
+    return check_var0(value)
 
 
 def decode_estimator(value: str) -> str:
     """A sweep spec's ``estimator``, checked: ``"unbiased"`` or ``"mle"``."""
-    from collapse_theory._validate import check_choice
-    from collapse_theory.gaussian.simulate import ESTIMATORS
+    from collapse_theory.gaussian.theory import _check_estimator
 
-    return check_choice("estimator", value, ESTIMATORS)
+    return _check_estimator(value)

@@ -21,10 +21,10 @@ from collapse_theory._validate import (
     check_record,
     check_record_size,
     record_slots,
-    refuse_sigma0,
 )
 from collapse_theory.backends import jax_block_keys, jax_dtype, resolve
 from collapse_theory.gaussian import _numba
+from collapse_theory.gaussian.theory import ESTIMATORS, refuse_sigma0
 from collapse_theory.regimes import FreshData, Regime, Replace, check_regime, regime_code
 from collapse_theory.results import SimulationResult, run_metadata
 from collapse_theory.rng import SeedLike, as_seed_sequence, block_bounds, run_replicate_blocks
@@ -32,7 +32,6 @@ from collapse_theory.schedules import Schedule, ScheduleLike, as_schedule
 
 __all__ = ["simulate"]
 
-ESTIMATORS = ("unbiased", "mle")
 METHODS = ("sufficient", "samples")
 
 
@@ -337,6 +336,11 @@ def simulate(
         method,
         data0,
     )
+
+
+#: For signature readers (sweeps): cov0 and the sizes default to None only so that var0 can
+#: stand in for cov0; num_samples and num_generations are always required.
+simulate.required_arguments = ("num_samples", "num_generations")  # type: ignore[attr-defined]
 
 
 def _simulate_jax(

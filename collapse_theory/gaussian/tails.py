@@ -23,15 +23,18 @@ from numpy.typing import ArrayLike
 from scipy import optimize
 from scipy.special import digamma, ndtr, ndtri, polygamma
 
-from collapse_theory import gaussian
-from collapse_theory._validate import _show, check_choice, check_int, check_real, refuse_sigma0
+from collapse_theory._validate import _show, check_choice, check_int, check_real
+from collapse_theory.gaussian.simulate import simulate as gaussian_simulate
 from collapse_theory.gaussian.theory import (
     _CenteredLogGamma,
+    _check_estimator,
     _cumulative,
     _gil_pelaez_cdf,
     _log_variance_parts,
     _unique_halves,
+    check_var0,
     log_variance_cumulants,
+    refuse_sigma0,
 )
 from collapse_theory.regimes import Regime
 from collapse_theory.rng import SeedLike, as_generator, as_seed_sequence
@@ -62,6 +65,12 @@ __all__ = [
 
 #: Statistics of the tail mass over models that expected_tail_mass computes.
 TAIL_STATISTICS = ("mean", "median")
+
+
+def _mean_given_path(k: float, a: np.ndarray, log_b: np.ndarray) -> np.ndarray:
+    r""":math:`E[T_n \mid S] = 2\bar\Phi(k/\sqrt{A_n + B_n})` per path: the tail mass beyond
+    :math:`k\sigma_0` with the mean integrated out (docs/theory.md §2.9)."""
+    return 2.0 * ndtr(-k / np.sqrt(a + np.exp(log_b)))
 
 
 def _chi_square_paths(
@@ -199,7 +208,7 @@ def expected_tail_mass(
             continue
         b = np.exp(log_b)
         if statistic == "mean":
-            value = float(np.mean(2.0 * ndtr(-kk / np.sqrt(a + b))))
+            value = float(np.mean(_mean_given_path(kk, a, log_b)))
         else:
             delta = np.sqrt(a) * rng.standard_normal(num_paths)
             s = np.sqrt(b)
@@ -260,7 +269,7 @@ class GaussianTail:
         """
         from collapse_theory.metrics import tail_mass_gaussian
 
-        var0 = check_real("var0 (the variance of model 0)", var0, minimum=0.0, strict_minimum=True)
+        var0 = check_var0(var0)
         return np.asarray(
             tail_mass_gaussian(mean, var, self.width, center=mean0, scale=math.sqrt(var0))
         )
@@ -359,7 +368,7 @@ def gaussian_rao_blackwell(
     sizes = sample_sizes(num_samples, int(gens[-1])).astype(np.float64)
     if sizes.size and sizes.min() < 2:
         raise ValueError(f"num_samples must be >= 2 in every generation; got {int(sizes.min())}")
-    estimator = check_choice("estimator", estimator, ("unbiased", "mle"))
+    estimator = _check_estimator(estimator)
     eps = check_eps(eps)
     num_paths = check_int("num_paths", num_paths, minimum=100, maximum=10**7)
     # separate streams: the chi-square paths must not depend on which generations are recorded
@@ -383,7 +392,7 @@ def gaussian_rao_blackwell(
         j = wanted.get(g)
         if j is None:
             continue
-        per_path = 2.0 * ndtr(-k / np.sqrt(a + np.exp(log_b)))
+        per_path = _mean_given_path(k, a, log_b)
         mean[j] = per_path.mean()
         mean_se[j] = per_path.std(ddof=1) / np.sqrt(num_paths)
         grids[j] = _level_grid(k, log_b, a, eps * t0, grid_rng)
@@ -484,7 +493,7 @@ def gaussian_monte_carlo(
     if not isinstance(tail, GaussianTail):
         raise TypeError(f"tail must be a GaussianTail; got {type(tail).__name__}")
     gens, eps, run = simulate_recorded(
-        gaussian.simulate,
+        gaussian_simulate,
         (0.0, 1.0),
         num_samples,
         generations,

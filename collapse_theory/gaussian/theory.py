@@ -25,9 +25,13 @@ Conventions
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 import math
-from typing import Any
+import numbers
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -42,7 +46,6 @@ from collapse_theory._validate import (
     check_generations,
     check_int,
     check_real,
-    refuse_sigma0,
 )
 from collapse_theory.regimes import FreshData, Regime, Replace, check_regime
 from collapse_theory.schedules import (
@@ -58,6 +61,7 @@ __all__ = [
     "expected_log_det",
     "expected_mean_drift",
     "expected_std",
+    "expected_tail_mass",  # noqa: F822 (the tail law, from tails.py by __getattr__)
     "expected_variance",
     "expected_w2_squared",
     "fresh_draw_variance",
@@ -174,7 +178,46 @@ def _cumulative(terms: np.ndarray, gens: np.ndarray) -> np.ndarray:
     return sums[gens]
 
 
-def _check_var0(var0: Any) -> float:
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def refuse_sigma0(function: _F) -> _F:
+    """Decorator: calling ``function`` with the keyword ``sigma0=`` raises a ``TypeError``.
+
+    The scale of a 1-D Gaussian model 0 is spelled ``var0``, a variance, everywhere; ``sigma0``
+    (a standard deviation) was its old spelling in the closed forms, and silently accepting it
+    would compare variance s with variance s**2. For a function that takes ``var0`` the message
+    says to pass ``var0=sigma0**2`` (with the converted value when it is a number); for a
+    scale-free one (no ``var0``: its result does not depend on the variance of model 0) it says
+    to drop the argument. The wrapper keeps the signature (``functools.wraps``), so
+    ``inspect.signature`` still shows the function's own parameters.
+    """
+    takes_var0 = "var0" in inspect.signature(function).parameters
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "sigma0" in kwargs:
+            sigma0 = kwargs["sigma0"]
+            name = f"{function.__qualname__}()"
+            if not takes_var0:
+                raise TypeError(
+                    f"{name} does not take sigma0 (got sigma0={_show(sigma0)}): its result does "
+                    "not depend on the scale of model 0 (whose variance is var0 elsewhere); "
+                    "remove the argument"
+                )
+            converted = ""
+            if isinstance(sigma0, numbers.Real) and not isinstance(sigma0, bool):
+                converted = f" (here var0={float(sigma0) ** 2!r})"
+            raise TypeError(
+                f"{name} takes var0, the variance of model 0, not sigma0 (a standard "
+                f"deviation); got sigma0={_show(sigma0)}: pass var0=sigma0**2{converted}"
+            )
+        return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def check_var0(var0: Any) -> float:
     """The variance of the 1-D model 0 (finite, > 0), as a float."""
     return check_real("var0 (the variance of model 0)", var0, minimum=0.0, strict_minimum=True)
 
@@ -370,7 +413,7 @@ def expected_variance(
     >>> float(expected_variance(10, 20, estimator="mle"))  # doctest: +ELLIPSIS
     0.1215...
     """
-    var0 = _check_var0(var0)
+    var0 = check_var0(var0)
     v, _ = _regime_moments(num_samples, generations, estimator, regime)
     return v * var0
 
@@ -405,7 +448,7 @@ def mean_squared_drift(
     >>> round(float(mean_squared_drift(10, 20)), 12)
     2.0
     """
-    var0 = _check_var0(var0)
+    var0 = check_var0(var0)
     _, d = _regime_moments(num_samples, generations, estimator, regime)
     return d * var0
 
@@ -431,7 +474,7 @@ def fresh_draw_variance(
     >>> round(float(fresh_draw_variance(10, 20)), 12)
     3.0
     """
-    var0 = _check_var0(var0)
+    var0 = check_var0(var0)
     v, d = _regime_moments(num_samples, generations, estimator, regime)
     return (v + d) * var0
 
@@ -457,7 +500,7 @@ def expected_std(
     >>> round(float(expected_std(10, 20)), 4)
     0.5744
     """
-    var0 = _check_var0(var0)
+    var0 = check_var0(var0)
     estimator = _check_estimator(estimator)
     _replace_only("expected_std", regime)
     minimum, why = _min_size(estimator)
@@ -493,7 +536,7 @@ def variance_of_variance(
     >>> round(float(variance_of_variance(100, 10)), 4)
     0.2214
     """
-    var0 = _check_var0(var0)
+    var0 = check_var0(var0)
     estimator = _check_estimator(estimator)
     _replace_only("variance_of_variance", regime)
     minimum, why = _min_size(estimator)
@@ -716,7 +759,7 @@ def prob_variance_below(
     >>> round(float(prob_variance_below(0.1, 10, 20)), 4)
     0.4929
     """
-    var0 = _check_var0(var0)
+    var0 = check_var0(var0)
     method = check_choice("method", method, PROBABILITY_METHODS)
     eps_arr = as_float_array("eps", eps)
     if not isinstance(log_eps, (bool, np.bool_)):
@@ -796,7 +839,7 @@ def expected_w2_squared(
     >>> round(float(expected_w2_squared(10, 20)), 3)
     2.851
     """
-    var0 = _check_var0(var0)
+    var0 = check_var0(var0)
     estimator = _check_estimator(estimator)
     minimum, why = _min_size(estimator)
     sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
@@ -853,7 +896,7 @@ def w2_first_order(
     >>> round(float(w2_first_order(10, 20)), 12)
     3.0
     """
-    var0 = _check_var0(var0)
+    var0 = check_var0(var0)
     estimator = _check_estimator(estimator)
     minimum, why = _min_size(estimator)
     sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
@@ -900,7 +943,7 @@ def stationary_moments(
     >>> round(v, 4), round(d, 4)
     (1.129, 0.1532)
     """
-    var0 = _check_var0(var0)
+    var0 = check_var0(var0)
     estimator = _check_estimator(estimator)
     if not isinstance(fresh, FreshData):
         raise TypeError(f"fresh must be a FreshData(fraction, variant); got {_show(fresh)}")
@@ -1191,7 +1234,7 @@ def w2_first_order_isotropic(
     >>> round(float(w2_first_order_isotropic(1.0, 3, 200, 20)), 4)
     0.6015
     """
-    var0 = _check_var0(var0)
+    var0 = check_var0(var0)
     d = check_int("dim", dim, minimum=1)
     sizes, gens = _prepare(
         num_samples, generations, minimum=d + 1, why=f"fitting a {d}x{d} covariance needs M > d"
@@ -1251,7 +1294,7 @@ def w2_squared_moments(
     >>> round(float(mean[10]), 4), round(float(var[10]), 3)
     (0.7465, 1.227)
     """
-    var0 = _check_var0(var0)
+    var0 = check_var0(var0)
     sizes = sample_sizes(num_samples, num_generations).astype(np.float64)
     if sizes.size and sizes.min() < 2:
         raise ValueError(f"num_samples must be >= 2 for the unbiased estimator; got {sizes.min()}")
@@ -1274,3 +1317,16 @@ def w2_squared_moments(
         mean[n] = wn.sum() + 2.0 - 2.0 * np.exp(g12[n])
         second[n] = 3.0 * e_a2 + 2.0 * cross + quartic
     return mean * var0, np.maximum(second - mean**2, 0.0) * (var0 * var0)
+
+
+#: Names of the family's tail law (``tails.py``, docs/theory.md §2.9) that are also part of
+#: this module's closed forms (e.g. for sweeps of ``"gaussian.theory.<name>"``).
+_TAIL_LAW = ("expected_tail_mass",)
+
+
+def __getattr__(name: str) -> object:
+    if name in _TAIL_LAW:
+        from collapse_theory.gaussian import tails
+
+        return getattr(tails, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,12 +12,10 @@ from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from collapse_theory._figures import (
     COLORS,
-    STYLE,
     band,
     caption,
     ellipse,
@@ -87,10 +85,7 @@ def figure_gmm_snapshots(
     run = _gmm_experiment(experiment, seed, quick, start, 1)
     shots = list(run.snapshots)[:7]
     draw_rng = np.random.default_rng(spawn(seed, 2)[1])
-    with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(12.0, 6.4), layout="constrained")
-        FigureCanvasAgg(fig)
-        axes = [fig.add_subplot(2, 4, i + 1) for i in range(8)]
+    fig, axes = new_figure(12.0, 6.4, 4, nrows=2)
     comp_colors = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
     for ax, g in zip(axes, shots, strict=False):
         weights = run.result["weights"][g, 0]

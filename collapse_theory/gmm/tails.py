@@ -18,10 +18,10 @@ from numpy.typing import ArrayLike
 from scipy import optimize
 from scipy.special import ndtr
 
-from collapse_theory import gmm
 from collapse_theory._validate import _show
 from collapse_theory.gmm.mixture import Mixture, check_mixture
 from collapse_theory.gmm.paper import mixture_variance
+from collapse_theory.gmm.simulate import simulate as gmm_simulate
 from collapse_theory.regimes import Regime
 from collapse_theory.rng import SeedLike
 from collapse_theory.schedules import ScheduleLike
@@ -200,7 +200,7 @@ def mixture_monte_carlo(
         raise TypeError(f"tail must be a MixtureTail; got {type(tail).__name__}")
     t0 = tail.original_mass(mixture0)  # also validates mixture0 (1-D) before simulating
     gens, eps, run = simulate_recorded(
-        gmm.simulate,
+        gmm_simulate,
         (mixture0,),
         num_samples,
         generations,
@@ -228,7 +228,7 @@ BENCHMARK_NOTE = (
 
 def benchmark_mixture() -> Mixture:
     """The table's mixture: 0.5 N(-2, 1) + 0.5 N(2, 1)."""
-    return gmm.Mixture([0.5, 0.5], [[-2.0], [2.0]], [[[1.0]], [[1.0]]])
+    return Mixture([0.5, 0.5], [[-2.0], [2.0]], [[[1.0]], [[1.0]]])
 
 
 def benchmark_settings(sizes: tuple[int, ...], quick: bool) -> list[Setting]:

@@ -218,8 +218,12 @@ def _decode_all(spec: SweepSpec) -> tuple[dict[str, object], dict[str, list[obje
     return fixed, grid
 
 
-def _check_names(spec: SweepSpec, signature: inspect.Signature) -> None:
-    parameters = signature.parameters
+def _check_names(spec: SweepSpec, function: Callable[..., object]) -> None:
+    """Every given name is a parameter of ``function``; every required one is given (those
+    without a default, and those a function lists in ``required_arguments`` because a default
+    of None only lets another argument stand in their place)."""
+    parameters = inspect.signature(function).parameters
+    declared = set(getattr(function, "required_arguments", ()))
     for where, names in (("fixed", spec.fixed), ("grid", spec.grid)):
         for name in names:
             if name in MANAGED and name in parameters:
@@ -234,9 +238,10 @@ def _check_names(spec: SweepSpec, signature: inspect.Signature) -> None:
                 )
     given = set(spec.fixed) | set(spec.grid)
     for name, parameter in parameters.items():
-        required = parameter.default is inspect.Parameter.empty and parameter.kind not in (
-            inspect.Parameter.VAR_POSITIONAL,
-            inspect.Parameter.VAR_KEYWORD,
+        required = name in declared or (
+            parameter.default is inspect.Parameter.empty
+            and parameter.kind
+            not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
         )
         if required and name not in given and name not in MANAGED:
             raise ValueError(
@@ -278,7 +283,7 @@ def plan(spec: SweepSpec) -> Plan:
     """
     function = resolve(spec.function)
     simulator = is_simulator(spec.function)
-    _check_names(spec, inspect.signature(function))
+    _check_names(spec, function)
     outputs = None
     if simulator:
         if spec.replicates is None:

@@ -36,8 +36,11 @@ def _family_names() -> dict[str, object]:
     found: dict[str, object] = {}
     for _, module in families.modules("tails"):
         for name in getattr(module, "__all__", ()):
-            if not name.startswith("benchmark_"):
-                found.setdefault(name, getattr(module, name))
+            if name.startswith("benchmark_"):
+                continue
+            if name in found and found[name] is not getattr(module, name):
+                raise ImportError(f"two families export the tail name {name!r}; rename one")
+            found[name] = getattr(module, name)
     return found
 
 

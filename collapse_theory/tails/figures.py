@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from collapse_theory._figures import register
+from collapse_theory._figures import new_figure, register
 from collapse_theory.tails.table import TailLossTable
 
 __all__ = ["figure_regimes", "figure_replace"]
@@ -15,14 +14,10 @@ __all__ = ["figure_regimes", "figure_replace"]
 _COLORS = {10: "#1f77b4", 100: "#d62728", 1000: "#2ca02c"}
 _REGIME_COLORS = {"replace": "#d62728", "fresh 10%": "#1f77b4", "accumulate": "#2ca02c"}
 _FLOOR = 1e-4
-_STYLE = {"font.size": 9, "legend.fontsize": 7.5, "axes.grid": True, "grid.alpha": 0.3}
 
 
-def _figure(ncols: int) -> tuple[Figure, list]:
-    with mpl.rc_context(_STYLE):
-        fig = Figure(figsize=(3.6 * ncols, 3.4), layout="constrained")
-        FigureCanvasAgg(fig)
-        axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+def _figure(ncols: int) -> tuple[Figure, list[Axes]]:
+    fig, axes = new_figure(3.6 * ncols, 3.4, ncols)
     for ax in axes:
         ax.set_yscale("log")
         ax.set_ylim(_FLOOR * 0.7, 2.0)

@@ -5,8 +5,8 @@
 >>> report = ct.verify.run(quick=True, seed=0, only=["categorical.heterozygosity"])
 >>> print(report.format())  # doctest: +SKIP
 
-Model families add checks by registering :class:`Check` objects from a module of this package
-(see :mod:`collapse_theory.verify.registry`); :func:`run` judges Monte Carlo checks by z-scores
+Each model family registers its checks from its own ``checks.py``
+(:func:`collapse_theory.verify.registry.add_check`); this package is the machinery: :func:`run` judges Monte Carlo checks by z-scores
 calibrated to a stated family-wise false-alarm rate and exact checks by their stated tolerance.
 """
 

@@ -35,6 +35,7 @@ import numpy as np
 from scipy import stats
 
 from collapse_theory._json import dumps, write_json
+from collapse_theory._stats import z_threshold
 from collapse_theory._validate import check_int, check_real
 from collapse_theory.backends import resolve as resolve_backend
 from collapse_theory.progress import progress_bar
@@ -146,7 +147,7 @@ class Calibration:
         finite = self.z[np.isfinite(self.z)]
         rows = []
         for level in LEVELS:
-            threshold = stats.norm.isf(level / 2)
+            threshold = z_threshold(level)
             count = int(np.sum(np.abs(finite) > threshold))
             low, high = clopper_pearson(count, finite.size)
             rows.append(
@@ -273,7 +274,7 @@ class Calibration:
         per_check = self.per_check()
         z_of_mean = np.array([r["z_of_mean"] for r in per_check])
         bias.plot(np.arange(len(per_check)), z_of_mean, "o", ms=3)
-        bound = stats.norm.isf(0.001 / 2 / max(1, len(per_check)))
+        bound = z_threshold(0.001, max(1, len(per_check)))
         bias.axhspan(-bound, bound, color="0.9", label=f"|z| < {bound:.2f} (Bonferroni 1e-3)")
         bias.set(
             xlabel="check (registry order)",
@@ -385,10 +386,7 @@ def calibrate(
                         "backend": backend,
                         "family_wise_rate": family_wise_rate,
                         "seconds": report.seconds,
-                        "z": {
-                            n: (v if math.isfinite(v) else None)
-                            for n, v in zip(names, z[i], strict=True)
-                        },
+                        "z": dict(zip(names, z[i], strict=True)),  # dumps: non-finite -> null
                     }
                     with path.open("a") as handle:
                         handle.write(dumps(record) + "\n")
