@@ -16,11 +16,11 @@ Kinds of figure:
 
 from __future__ import annotations
 
-import math
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import matplotlib as mpl
 import numpy as np
@@ -29,8 +29,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-if TYPE_CHECKING:
-    from collapse_theory.families import PartLoader
+from collapse_theory import families
+from collapse_theory._stats import mean_se
 
 __all__ = [
     "COLORS",
@@ -109,9 +109,7 @@ def band(
 ) -> None:
     """Monte Carlo mean of ``samples`` (generations x replicates) with a band of +- 2 standard
     errors; with ``theory``, the mean minus theory (agreement: the band covers zero)."""
-    samples = np.asarray(samples, dtype=np.float64)
-    mean = samples.mean(axis=1)
-    se = samples.std(axis=1, ddof=1) / math.sqrt(samples.shape[1])
+    mean, se = mean_se(samples, axis=1)
     if theory is not None:
         mean = mean - np.asarray(theory)
         ax.axhline(0.0, color="k", lw=0.8)
@@ -224,8 +222,11 @@ class FigureSpec:
 
 
 _REGISTRY: dict[str, FigureSpec] = {}
-#: Imports each family's figures module (created on first use; see families.PartLoader).
-_families: PartLoader | None = None
+
+
+def _origin(draw: Callable[..., Figure]) -> tuple[str, str]:
+    """Where a drawing function is defined: the same function imported again is no clash."""
+    return draw.__module__, draw.__qualname__
 
 
 def register(
@@ -248,11 +249,7 @@ def register(
 
     def decorate(draw: Callable[..., Figure]) -> Callable[..., Figure]:
         known = _REGISTRY.get(name)
-        same = known is not None and (known.draw.__module__, known.draw.__qualname__) == (
-            draw.__module__,
-            draw.__qualname__,
-        )
-        if known is not None and not same:
+        if known is not None and _origin(known.draw) != _origin(draw):
             raise ValueError(f"a figure named {name!r} is already registered")
         _REGISTRY[name] = FigureSpec(name, draw, kind, family, tuple(checks))
         return draw
@@ -265,17 +262,14 @@ def _forget(family: str) -> None:
         del _REGISTRY[name]
 
 
+#: Imports each family's figures module (each registers its figures on import).
+_family_figures = families.PartLoader("figures", forget=_forget)
+
+
 def _load() -> None:
     """Import every module that registers figures: each family's ``figures`` and the tail-loss
     table's."""
-    import importlib
-
-    from collapse_theory import families
-
-    global _families
-    if _families is None:
-        _families = families.PartLoader("figures", forget=_forget)
-    _families.load()
+    _family_figures.load()
     importlib.import_module("collapse_theory.tails.figures")
 
 

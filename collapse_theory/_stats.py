@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
+from typing import overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -29,16 +30,27 @@ __all__ = [
 ]
 
 
-def mean_se(x: ArrayLike) -> tuple[float, float]:
-    r"""Sample mean and its standard error :math:`s/\sqrt{R}`.
+@overload
+def mean_se(x: ArrayLike, axis: None = None) -> tuple[float, float]: ...
+@overload
+def mean_se(x: ArrayLike, axis: int) -> tuple[np.ndarray, np.ndarray]: ...
+def mean_se(
+    x: ArrayLike, axis: int | None = None
+) -> tuple[float, float] | tuple[np.ndarray, np.ndarray]:
+    r"""Sample mean and its standard error :math:`s/\sqrt{R}`: of all of ``x`` (floats), or
+    along ``axis`` (arrays; R = ``x.shape[axis]``, e.g. the replicates of (generations, R)).
 
     Examples
     --------
     >>> mean_se([1.0, 2.0, 3.0])
     (2.0, 0.5773502691896258)
+    >>> mean_se([[1.0, 2.0, 3.0]], axis=1)[1].round(4).tolist()
+    [0.5774]
     """
     x = np.asarray(x, dtype=np.float64)
-    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+    if axis is None:
+        return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+    return x.mean(axis=axis), x.std(axis=axis, ddof=1) / math.sqrt(x.shape[axis])
 
 
 def variance_se(x: ArrayLike) -> tuple[float, float]:

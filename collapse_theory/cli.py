@@ -3,7 +3,7 @@
 Every subcommand registers itself: the machinery's commands (``verify``, ``tail-loss``,
 ``sweep``) and each registered family's ``cli.py`` (``simulate MODEL``, ``gmm-paper``, ...)
 define ``add_commands(commands)`` (:class:`collapse_theory._cli.Commands`); this module builds
-the parser, adds ``figures`` (the figure registry), dispatches and applies the error policy: bad
+the parser and the ``simulate MODEL`` group the families fill, dispatches and applies the error policy: bad
 input gives a one-line ``collapse-theory: error: ...`` on stderr and exit status 2.
 """
 
@@ -14,13 +14,14 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from collapse_theory._cli import PROG, Commands, Parser, UsageError, positive_int
+from collapse_theory._cli import PROG, Commands, Parser, UsageError
 
 __all__ = ["build_parser", "main"]
 
 #: The machinery's command modules (families add theirs through collapse_theory.families).
 _COMMAND_MODULES = (
     "collapse_theory.verify.cli",
+    "collapse_theory._figures_cli",
     "collapse_theory.tails.cli",
     "collapse_theory.sweep.cli",
 )
@@ -37,21 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    figures = sub.add_parser(
-        "figures",
-        help="draw the paper figures (exact curves against Monte Carlo bands)",
-        description=(
-            "Draw figures from collapse_theory.plotting into DIR as PNG and PDF. "
-            "Without NAME, draws all of them."
-        ),
-    )
-    figures.add_argument("names", nargs="*", metavar="NAME", help="figure names (see --list)")
-    figures.add_argument("--out", metavar="DIR", default="figures", help="output folder")
-    figures.add_argument("--seed", type=positive_int, default=0, help="root seed (default 0)")
-    figures.add_argument("--quick", action="store_true", help="smaller Monte Carlo samples")
-    figures.add_argument("--list", action="store_true", help="list the figures and exit")
-    figures.set_defaults(handler=_cmd_figures)
-
     simulate = sub.add_parser(
         "simulate",
         help="simulate a model and summarise the run",
@@ -65,24 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module in modules:
         module.add_commands(commands)
     return parser
-
-
-def _cmd_figures(args: argparse.Namespace) -> int:
-    from collapse_theory import _figures
-
-    paper = _figures.figures("paper")
-    if args.list:
-        for name, spec in paper.items():
-            print(f"{name:24}  {spec.summary}")
-        return 0
-    unknown = [name for name in args.names if name not in paper]
-    if unknown:
-        raise UsageError(f"unknown figure(s) {unknown}; choose from {sorted(paper)}")
-    for name in args.names or list(paper):
-        figure = paper[name].draw(seed=args.seed, quick=args.quick)
-        for path in _figures.save(figure, args.out, name):
-            print(f"wrote {path}")
-    return 0
 
 
 def _fail(message: str) -> int:

@@ -122,12 +122,8 @@ def module(name: str, part: str) -> ModuleType | None:
     """The family's module ``part`` (one of :data:`PARTS`), or None if the family has none."""
     if part not in PARTS:
         raise ValueError(f"part must be one of {PARTS}; got {part!r}")
-    path = f"{_PACKAGES[name]}.{part}" if name in _PACKAGES else None
-    if path is None:
-        raise ValueError(f"unknown family {name!r}; registered: {names()}")
-    if importlib.util.find_spec(path) is None:
-        return None
-    return importlib.import_module(path)
+    path = f"{package(name).__name__}.{part}"
+    return importlib.import_module(path) if importlib.util.find_spec(path) else None
 
 
 def modules(part: str) -> list[tuple[str, ModuleType]]:

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtr
 
+from collapse_theory._stats import mean_se
 from collapse_theory._validate import (
     COV_RTOL,
     _show,
@@ -655,6 +656,4 @@ def kl_gmm(
     rng = as_generator(seed)
     x = fa.sample(int(num_samples), rng)
     ratio = fa.logpdf(x) - fb.logpdf(x)
-    estimate = float(np.mean(ratio))
-    se = float(np.std(ratio, ddof=1) / np.sqrt(ratio.size))
-    return estimate, se
+    return mean_se(ratio)

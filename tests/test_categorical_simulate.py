@@ -18,7 +18,6 @@ from hypothesis import strategies as hs
 import collapse_theory as ct
 from collapse_theory import _samplers
 from collapse_theory._stats import mean_difference_z, pooled_proportion_z
-from collapse_theory._stats import mean_difference_z as two_sample_z  # noqa: F401 (imported by other tests)
 from collapse_theory.categorical import _numba as kernels
 from tests import naive
 

@@ -35,6 +35,7 @@ MACHINERY = [
     PACKAGE / "cli.py",
     PACKAGE / "_cli.py",
     PACKAGE / "_figures.py",
+    PACKAGE / "_figures_cli.py",
     PACKAGE / "plotting.py",
 ]
 

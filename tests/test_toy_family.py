@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pytest
+from scipy.stats import binom
 
 import collapse_theory as ct
 from collapse_theory import _figures, families, sweep
@@ -93,7 +94,16 @@ def test_verify_runs_the_family_checks(bernoulli, tmp_path):
     report = ct.verify.run(quick=True, seed=0, only=["bernoulli"])
     assert [row.name for row in report.rows] == names
     assert report.passed, report.format()
-    assert report["bernoulli.loss_probability"].estimate == pytest.approx(0.6909629629629634)
+
+    # the brute-force estimate against the obvious recursion over the first fitted count
+    def lost(p: float, m: int, n: int) -> float:
+        if p == 0.0 or n == 0:
+            return float(p == 0.0)
+        return sum(binom.pmf(j, m, p) * lost(j / m, m, n - 1) for j in range(m + 1))
+
+    assert report["bernoulli.loss_probability"].estimate == pytest.approx(
+        lost(0.2, 3, 3), rel=1e-12
+    )
     assert report.num_monte_carlo == 1
     paths = report.save(tmp_path)
     assert (tmp_path / "figures" / "verify_bernoulli.png").is_file()

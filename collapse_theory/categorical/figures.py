@@ -22,6 +22,7 @@ from collapse_theory._figures import (
     new_figure,
     register,
 )
+from collapse_theory._stats import mean_se
 from collapse_theory.rng import SeedLike, spawn
 
 
@@ -69,8 +70,7 @@ def figure_categorical_survivors(*, seed: SeedLike = 0, quick: bool = False) -> 
     mc_points(
         ax_n,
         record,
-        survivors.mean(axis=1),
-        survivors.std(axis=1, ddof=1) / np.sqrt(reps),
+        *mean_se(survivors, axis=1),
         COLORS[0],
         label=f"MC mean ± 2 SE ($R={reps:,}$)",
     )

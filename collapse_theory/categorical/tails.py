@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from collapse_theory._stats import mean_se
 from collapse_theory._validate import (
     check_generations,
     check_probability_vector,
@@ -38,7 +39,7 @@ from collapse_theory.tails.curves import (
     one_of,
     simulate_recorded,
 )
-from collapse_theory.tails.table import REGIMES, Setting
+from collapse_theory.tails.table import REGIMES, CurveRequest, Setting
 
 __all__ = [
     "CategoricalTail",
@@ -281,7 +282,7 @@ def categorical_monte_carlo(
         influence = het[last] / m2 - het[first] / m1
         drift = (
             float(np.log(m2 / m1) / steps),
-            float(influence.std(ddof=1) / np.sqrt(num_replicates) / steps),
+            mean_se(influence)[1] / steps,
         )
     return curve_from_samples(
         gens, masses, t0, eps, surviving=(p_tail > 0).sum(axis=-1), scale_drift=drift
@@ -313,19 +314,11 @@ def benchmark_settings(sizes: tuple[int, ...], quick: bool) -> list[Setting]:
     return out
 
 
-def benchmark_curves(
-    setting: Setting,
-    generations: np.ndarray,
-    *,
-    tail_quantile: float,
-    eps: float,
-    mc_seed: np.random.SeedSequence,
-    exact_seed: np.random.SeedSequence,
-) -> list[TailCurve]:
+def benchmark_curves(request: CurveRequest) -> list[TailCurve]:
     """Monte Carlo curve of the setting, then the exact law under Replace."""
-    del exact_seed  # the exact law draws nothing
+    setting, generations, eps = request.setting, request.generations, request.eps
     k = int(setting.model.split("K=")[1])
-    p0, tail = zipf(k), CategoricalTail(lightest_mass=tail_quantile)
+    p0, tail = zipf(k), CategoricalTail(lightest_mass=request.tail_quantile)
     m = setting.num_samples
     curves = [
         categorical_monte_carlo(
@@ -333,10 +326,10 @@ def benchmark_curves(
             tail,
             m,
             generations,
-            regime=REGIMES[setting.regime],
+            regime=request.regime,
             eps=eps,
             num_replicates=setting.replicates,
-            seed=mc_seed,
+            seed=request.mc_seed,
         )
     ]
     if setting.regime == "replace":

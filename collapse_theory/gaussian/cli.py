@@ -19,6 +19,7 @@ from collapse_theory._cli import (
     parse_vector,
     pick_rows,
 )
+from collapse_theory.gaussian.theory import ESTIMATORS
 from collapse_theory.results import SimulationResult
 
 __all__ = [
@@ -63,7 +64,7 @@ def add_commands(commands: Commands) -> None:
     add_run_options(gauss)
     gauss.add_argument(
         "--estimator",
-        choices=("unbiased", "mle"),
+        choices=ESTIMATORS,
         default="unbiased",
         help="unbiased (ddof=1, default) or mle (ddof=0) (co)variance",
     )

@@ -29,6 +29,7 @@ from collapse_theory._figures import (
     new_figure,
     register,
 )
+from collapse_theory._stats import mean_se
 from collapse_theory.rng import SeedLike, spawn
 from collapse_theory.schedules import ScheduleLike
 
@@ -221,11 +222,11 @@ def figure_variance_law(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
     ax_q.plot(gens, np.ones_like(gens, float), color=COLORS[1], lw=1.8, label="mean $=1$ (exact)")
     growth = np.expm1(record * np.log1p(2.0 / (m - 1)))
     honest = np.sqrt(growth / reps) <= MAX_RELATIVE_SE
-    se = var.std(axis=1, ddof=1) / np.sqrt(reps)
+    mean, se = mean_se(var, axis=1)
     mc_points(
         ax_q,
         record[honest],
-        var.mean(axis=1)[honest],
+        mean[honest],
         se[honest],
         COLORS[1],
         marker="s",
@@ -348,8 +349,7 @@ def figure_tail_mass(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
         mc_points(
             ax,
             record,
-            mass.mean(axis=1),
-            mass.std(axis=1, ddof=1) / np.sqrt(reps),
+            *mean_se(mass, axis=1),
             COLORS[1],
             marker="s",
             label="MC mean ± 2 SE",

@@ -161,12 +161,9 @@ def simulate(
     ... ]["var0"]
     2.0
     """
-    if num_samples is None or num_generations is None:
-        missing = [
-            name
-            for name, value in (("num_samples", num_samples), ("num_generations", num_generations))
-            if value is None
-        ]
+    given = {"num_samples": num_samples, "num_generations": num_generations}
+    missing = [name for name in simulate.required_arguments if given[name] is None]
+    if missing:
         raise TypeError(f"simulate() missing required argument(s): {', '.join(missing)}")
     check_choice("estimator", estimator, ESTIMATORS)
     check_choice("method", method, METHODS)

@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike
 from scipy import optimize
 from scipy.special import digamma, ndtr, ndtri, polygamma
 
+from collapse_theory import _stats
 from collapse_theory._validate import _show, check_choice, check_int, check_real
 from collapse_theory.gaussian.simulate import simulate as gaussian_simulate
 from collapse_theory.gaussian.theory import (
@@ -50,7 +51,7 @@ from collapse_theory.tails.curves import (
     simulate_recorded,
     width_or_quantile,
 )
-from collapse_theory.tails.table import REGIMES, Setting
+from collapse_theory.tails.table import REGIMES, CurveRequest, Setting
 
 __all__ = [
     "TAIL_STATISTICS",
@@ -393,8 +394,7 @@ def gaussian_rao_blackwell(
         if j is None:
             continue
         per_path = _mean_given_path(k, a, log_b)
-        mean[j] = per_path.mean()
-        mean_se[j] = per_path.std(ddof=1) / np.sqrt(num_paths)
+        mean[j], mean_se[j] = _stats.mean_se(per_path)
         grids[j] = _level_grid(k, log_b, a, eps * t0, grid_rng)
         if g == 0:
             cond[:, j, :] = (grids[j] >= t0)[None, :]
@@ -417,8 +417,7 @@ def gaussian_rao_blackwell(
     uniform = np.full(num_paths, 1.0 / num_paths)
     median, quantiles, _ = summarise(uniform)
     below = cond[:, :, 0]
-    prob = below.mean(axis=0)
-    prob_se = below.std(axis=0, ddof=1) / np.sqrt(num_paths)
+    prob, prob_se = _stats.mean_se(below, axis=0)
     median[gens == 0] = t0
     quantiles[:, gens == 0] = t0
 
@@ -529,17 +528,10 @@ def benchmark_settings(sizes: tuple[int, ...], quick: bool) -> list[Setting]:
     ]
 
 
-def benchmark_curves(
-    setting: Setting,
-    generations: np.ndarray,
-    *,
-    tail_quantile: float,
-    eps: float,
-    mc_seed: np.random.SeedSequence,
-    exact_seed: np.random.SeedSequence,
-) -> list[TailCurve]:
+def benchmark_curves(request: CurveRequest) -> list[TailCurve]:
     """Monte Carlo curve of the setting, then the Rao–Blackwellised law under Replace."""
-    tail = GaussianTail(quantile=tail_quantile)
+    setting, generations, eps = request.setting, request.generations, request.eps
+    tail = GaussianTail(quantile=request.tail_quantile)
     m, r = setting.num_samples, setting.replicates
     curves = [
         gaussian_monte_carlo(
@@ -547,10 +539,10 @@ def benchmark_curves(
             m,
             generations,
             estimator=setting.estimator,
-            regime=REGIMES[setting.regime],
+            regime=request.regime,
             eps=eps,
             num_replicates=r,
-            seed=mc_seed,
+            seed=request.mc_seed,
         )
     ]
     if setting.regime == "replace":
@@ -562,7 +554,7 @@ def benchmark_curves(
                 estimator=setting.estimator,
                 eps=eps,
                 num_paths=min(max(r, 100), 2000),
-                seed=exact_seed,
+                seed=request.exact_seed,
             )
         )
     return curves

@@ -32,7 +32,7 @@ from collapse_theory.tails.curves import (
     simulate_recorded,
     width_or_quantile,
 )
-from collapse_theory.tails.table import REGIMES, Setting
+from collapse_theory.tails.table import REGIMES, CurveRequest, Setting
 
 __all__ = ["MixtureTail", "benchmark_curves", "benchmark_settings", "mixture_monte_carlo"]
 
@@ -249,26 +249,18 @@ def benchmark_settings(sizes: tuple[int, ...], quick: bool) -> list[Setting]:
     return out
 
 
-def benchmark_curves(
-    setting: Setting,
-    generations: np.ndarray,
-    *,
-    tail_quantile: float,
-    eps: float,
-    mc_seed: np.random.SeedSequence,
-    exact_seed: np.random.SeedSequence,
-) -> list[TailCurve]:
+def benchmark_curves(request: CurveRequest) -> list[TailCurve]:
     """The Monte Carlo curve of the setting (recursive EM has no exact law)."""
-    del exact_seed
+    setting, generations, eps = request.setting, request.generations, request.eps
     return [
         mixture_monte_carlo(
             benchmark_mixture(),
-            MixtureTail(quantile=tail_quantile),
+            MixtureTail(quantile=request.tail_quantile),
             setting.num_samples,
             generations,
-            regime=REGIMES[setting.regime],
+            regime=request.regime,
             eps=eps,
             num_replicates=setting.replicates,
-            seed=mc_seed,
+            seed=request.mc_seed,
         )
     ]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike
 
+from collapse_theory._stats import mean_se
 from collapse_theory._validate import check_int, check_real
 
 if TYPE_CHECKING:
@@ -127,18 +128,18 @@ def curve_from_samples(
     prob = below.mean(axis=1)
     surv = surv_se = None
     if surviving is not None:
-        surv = surviving.mean(axis=1)
-        surv_se = surviving.std(axis=1, ddof=1) / np.sqrt(num)
+        surv, surv_se = mean_se(surviving, axis=1)
 
     def resample(rng: np.random.Generator) -> np.ndarray:
         return np.median(masses[:, rng.integers(0, num, num)], axis=1)
 
+    mean, se = mean_se(masses, axis=1)
     return TailCurve(
         generations=np.asarray(generations),
         initial_mass=float(initial_mass),
         method="monte-carlo",
-        mean=masses.mean(axis=1),
-        mean_se=masses.std(axis=1, ddof=1) / np.sqrt(num),
+        mean=mean,
+        mean_se=se,
         median=np.median(masses, axis=1),
         quantiles=np.quantile(masses, QUANTILE_LEVELS, axis=1),
         eps=float(eps),
@@ -160,7 +161,7 @@ def drift_from_logs(generations: np.ndarray, log_scale: np.ndarray) -> tuple[flo
     first, last = half_window(generations)
     steps = float(generations[last] - generations[first])
     slopes = (log_scale[last] - log_scale[first]) / steps
-    return float(slopes.mean()), float(slopes.std(ddof=1) / np.sqrt(slopes.size))
+    return mean_se(slopes)
 
 
 def half_window(generations: np.ndarray) -> tuple[int, int]:

@@ -32,7 +32,14 @@ from collapse_theory.rng import SeedLike, as_seed_sequence
 from collapse_theory.tails.curves import TailCurve
 from collapse_theory.tails.rates import TailRates, tail_rates
 
-__all__ = ["Setting", "TailLossTable", "default_grid", "tail_loss_table", "write_outputs"]
+__all__ = [
+    "CurveRequest",
+    "Setting",
+    "TailLossTable",
+    "default_grid",
+    "tail_loss_table",
+    "write_outputs",
+]
 
 #: Tail level used throughout the grid (fraction of the original mass).
 TAIL_QUANTILE = 0.1
@@ -60,6 +67,25 @@ class Setting:
     horizon: int
     replicates: int
     source: str
+
+
+@dataclass(frozen=True)
+class CurveRequest:
+    """What the table asks a family's ``benchmark_curves(request)`` for: the curves of
+    ``setting`` at the recorded ``generations``, for the grid's tail level and ``eps``, drawing
+    the Monte Carlo curve from ``mc_seed`` and any reference law from ``exact_seed``."""
+
+    setting: Setting
+    generations: np.ndarray
+    tail_quantile: float
+    eps: float
+    mc_seed: np.random.SeedSequence
+    exact_seed: np.random.SeedSequence
+
+    @property
+    def regime(self) -> Regime:
+        """The setting's data regime as a library object."""
+        return REGIMES[self.setting.regime]
 
 
 def _benchmark_modules() -> list[ModuleType]:
@@ -96,14 +122,10 @@ def _curves(setting: Setting, seed: np.random.SeedSequence) -> list[TailCurve]:
     from collapse_theory import families
 
     mc_seed, exact_seed = seed.spawn(2)
-    return families.module(setting.source, "tails").benchmark_curves(
-        setting,
-        record_generations(setting.horizon),
-        tail_quantile=TAIL_QUANTILE,
-        eps=EPS,
-        mc_seed=mc_seed,
-        exact_seed=exact_seed,
+    request = CurveRequest(
+        setting, record_generations(setting.horizon), TAIL_QUANTILE, EPS, mc_seed, exact_seed
     )
+    return families.module(setting.source, "tails").benchmark_curves(request)
 
 
 def _ci_se(ci: tuple[float, float]) -> float:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from collapse_theory.families import PartLoader
+from collapse_theory import families
 
 __all__ = ["KINDS", "Check", "add_check", "checks", "get", "register", "select", "unregister"]
 
@@ -200,8 +199,13 @@ def select(only: Iterable[str] | None) -> list[Check]:
     return [c for c in everything if c.name in chosen]
 
 
-#: Imports each family's checks module (created on first use; see families.PartLoader).
-_families: PartLoader | None = None
+def _forget(family: str) -> None:
+    for name in [name for name, check in _REGISTRY.items() if check.family == family]:
+        del _REGISTRY[name]
+
+
+#: Imports each family's checks module (each registers its checks on import).
+_family_checks = families.PartLoader("checks", forget=_forget)
 
 
 def _load_builtin() -> None:
@@ -210,14 +214,4 @@ def _load_builtin() -> None:
     A model family plugs in by having a ``checks.py`` that calls :func:`add_check` and being
     registered in :mod:`collapse_theory.families`; nothing here names a family.
     """
-    from collapse_theory import families
-
-    global _families
-    if _families is None:
-        _families = families.PartLoader("checks", forget=_forget)
-    _families.load()
-
-
-def _forget(family: str) -> None:
-    for name in [name for name, check in _REGISTRY.items() if check.family == family]:
-        del _REGISTRY[name]
+    _family_checks.load()

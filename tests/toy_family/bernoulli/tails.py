@@ -16,7 +16,7 @@ import numpy as np
 
 from collapse_theory._validate import check_int, check_real
 from collapse_theory.tails.curves import TailCurve, check_eps, check_record, curve_from_samples
-from collapse_theory.tails.table import Setting
+from collapse_theory.tails.table import CurveRequest, Setting
 
 from .simulate import simulate
 
@@ -89,17 +89,9 @@ def benchmark_settings(sizes: tuple[int, ...], quick: bool) -> list[Setting]:
     ]
 
 
-def benchmark_curves(
-    setting: Setting,
-    generations: np.ndarray,
-    *,
-    tail_quantile: float,
-    eps: float,
-    mc_seed: np.random.SeedSequence,
-    exact_seed: np.random.SeedSequence,
-) -> list[TailCurve]:
+def benchmark_curves(request: CurveRequest) -> list[TailCurve]:
     """The Monte Carlo curve only (no reference law: no agreement row)."""
-    del tail_quantile, exact_seed  # the tail is the rarer outcome; nothing exact is drawn
+    setting, generations, eps = request.setting, request.generations, request.eps
     return [
         bernoulli_monte_carlo(
             P0,
@@ -108,6 +100,6 @@ def benchmark_curves(
             generations,
             eps=eps,
             num_replicates=setting.replicates,
-            seed=mc_seed,
+            seed=request.mc_seed,
         )
     ]
