@@ -26,11 +26,6 @@ FIXTURE = Path(__file__).parent / "data" / "layout_fixture.npz"
 Case = Callable[[], Any]
 
 
-def _zipf(exponent: float, num_states: int) -> np.ndarray:
-    p = np.arange(1, num_states + 1, dtype=np.float64) ** -exponent
-    return p / p.sum()
-
-
 def _mixture() -> Any:
     import collapse_theory as ct
 
@@ -43,7 +38,7 @@ def simulator_cases() -> dict[str, Case]:
     """A dozen simulator calls across families, regimes, methods and backends."""
     import collapse_theory as ct
 
-    p0 = _zipf(1.2, 30)
+    p0 = ct.categorical.zipf(30, 1.2)
     cov2 = np.array([[2.0, 0.5], [0.5, 1.0]])
     return {
         "cat_replace": lambda: ct.categorical.simulate(p0, 50, 20, num_replicates=600, seed=0),
@@ -103,7 +98,7 @@ def theory_cases() -> dict[str, Case]:
     """Closed forms and exact laws of each family (the 1-D scale spelled as it is now)."""
     import collapse_theory as ct
 
-    p0 = _zipf(1.2, 30)
+    p0 = ct.categorical.zipf(30, 1.2)
     gens = np.array([0, 1, 5, 20])
     cov2 = np.array([[2.0, 0.5], [0.5, 1.0]])
     g = ct.gaussian

@@ -18,6 +18,7 @@ from scipy.special import ndtr
 from scipy.stats import binom
 
 import collapse_theory as ct
+from collapse_theory.categorical import zipf
 from collapse_theory.cli import main
 from collapse_theory.tails import (
     CategoricalTail,
@@ -34,11 +35,6 @@ from collapse_theory.tails import (
 )
 
 Z_MAX = 4.0
-
-
-def zipf(k: int, a: float = 1.2) -> np.ndarray:
-    p = np.arange(1, k + 1, dtype=float) ** -a
-    return p / p.sum()
 
 
 def z_prob(p_mc: np.ndarray, p_ref: np.ndarray, num: int, se_ref: np.ndarray | float = 0.0):
@@ -193,7 +189,7 @@ def test_fuzz_mixture_quantile_mass(w, shift, sd, q):
 
 
 def test_categorical_exact_matches_dense_lumped_chain():
-    p0, m = zipf(12), 15
+    p0, m = zipf(12, 1.2), 15
     tail = CategoricalTail(threshold=0.05)
     gens = np.array([0, 1, 3, 8, 20])
     curve = categorical_exact(p0, tail, m, gens, eps=0.3)
@@ -222,7 +218,7 @@ def test_categorical_exact_matches_dense_lumped_chain():
 
 @pytest.fixture(scope="module")
 def categorical_pair():
-    p0, m = zipf(30), 50
+    p0, m = zipf(30, 1.2), 50
     tail = CategoricalTail(lightest_mass=0.2)
     gens = np.arange(0, 101, 5)
     exact = categorical_exact(p0, tail, m, gens, eps=0.25)
@@ -331,7 +327,7 @@ def test_log_scale_drift_is_minus_one_over_m_and_twice_that_for_the_mle():
 
 
 def test_replace_loses_the_tail_fresh_data_and_accumulate_do_not():
-    p0, m = zipf(30), 20
+    p0, m = zipf(30, 1.2), 20
     tail = CategoricalTail(lightest_mass=0.2)
     gens = np.arange(0, 4 * m + 1, 4 * m // 10)
     r = 2000
@@ -451,7 +447,7 @@ def test_same_seed_same_curves():
     b = gaussian_rao_blackwell(tail, 10, [0, 5, 10], num_paths=300, seed=9)
     np.testing.assert_array_equal(a.median, b.median)
     np.testing.assert_array_equal(a.prob_below, b.prob_below)
-    p0 = zipf(20)
+    p0 = zipf(20, 1.2)
     c1 = categorical_monte_carlo(p0, CategoricalTail(lightest_mass=0.2), 10, [0, 5], seed=3)
     c2 = categorical_monte_carlo(p0, CategoricalTail(lightest_mass=0.2), 10, [0, 5], seed=3)
     np.testing.assert_array_equal(c1.quantiles, c2.quantiles)
@@ -498,7 +494,7 @@ def test_sample_size_schedules_exact_and_monte_carlo_agree():
     schedule = ct.schedules.Linear(10, 5)
     gens = np.arange(0, 31, 5)
     live = gens > 0
-    p0 = zipf(20)
+    p0 = zipf(20, 1.2)
     tail = CategoricalTail(lightest_mass=0.2)
     exact = categorical_exact(p0, tail, schedule, gens, eps=0.3)
     mc = categorical_monte_carlo(p0, tail, schedule, gens, eps=0.3, num_replicates=4000, seed=8)

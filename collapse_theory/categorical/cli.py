@@ -19,6 +19,7 @@ from collapse_theory._cli import (
     parse_regime,
     pick_rows,
 )
+from collapse_theory.categorical.theory import zipf
 from collapse_theory.results import SimulationResult
 
 __all__ = ["add_commands", "decode_p0", "format_categorical_summary", "parse_p0"]
@@ -76,8 +77,7 @@ def parse_p0(spec: str) -> np.ndarray:
         k = number(parts[1], int, "--p0 zipf K")
         if k < 1:
             raise UsageError(f"--p0 {spec!r}: K must be an integer >= 1")
-        weights = np.arange(1, k + 1, dtype=np.float64) ** -exponent
-        return weights / weights.sum()
+        return zipf(k, exponent)
     if kind == "uniform" and rest:
         k = number(rest, int, "--p0 uniform K")
         if k < 1:

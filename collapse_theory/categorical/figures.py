@@ -49,8 +49,7 @@ def figure_categorical_survivors(*, seed: SeedLike = 0, quick: bool = False) -> 
     num_states, m = 30, 50
     reps = 20_000 if quick else 100_000
     n_max = 100 if quick else 200
-    p0 = np.arange(1, num_states + 1, dtype=np.float64) ** -1.2
-    p0 /= p0.sum()
+    p0 = categorical.zipf(num_states, 1.2)
     (child,) = spawn(seed, 1)
     record = log_grid(n_max, 18)
     run = categorical.simulate(p0, m, n_max, num_replicates=reps, record=record, seed=child)
