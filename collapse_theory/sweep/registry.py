@@ -140,7 +140,7 @@ _DECODERS: dict[str, Callable[[object], object]] = {
 }
 
 
-def decode(name: str, value: object, function: str = "") -> object:
+def decode(name: str, value: object, function: str) -> object:
     """The library argument for parameter ``name`` written as ``value`` in a spec for
     ``function`` (its family's declared decoders first, then the common ones)."""
     family = function.partition(".")[0]
