@@ -1,16 +1,53 @@
 """Argument checks shared by every public function.
 
-Each check raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind, bad value)
-with a message that names the argument, shows the value, and says what is allowed.
+Each check raises :class:`InputTypeError` (a ``TypeError``: wrong kind of object) or
+:class:`InputError` (a ``ValueError``: right kind, bad value) with a message that names the
+argument, shows the value, and says what is allowed. The command line turns exactly these two
+into a one-line usage error; any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+class InputError(ValueError):
+    """Bad input to a public function: the message names the argument, the value and what is
+    allowed. Raised before anything large is allocated."""
+
+
+class InputTypeError(InputError, TypeError):
+    """Bad input of the wrong kind (an :class:`InputError` that is also a ``TypeError``)."""
+
+
+def check_output_file(name: str, path: str | Path) -> Path:
+    """Return ``path`` as a :class:`~pathlib.Path` whose parent directory exists.
+
+    Nothing is created: a missing parent is an :class:`InputError` naming it (a typo in a
+    directory must not silently create a new tree).
+    """
+    path = Path(path)
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise InputError(f"{name}: the directory {str(parent)!r} of {str(path)!r} {what}")
+    return path
+
+
+def output_directory(name: str, path: str | Path) -> Path:
+    """Create the directory ``path`` (the one asked for) if needed, never its parents; return it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{name}: {str(path)!r} exists and is not a directory")
+    check_output_file(name, path)
+    path.mkdir(exist_ok=True)
+    return path
+
 
 #: Tolerance on ``sum(p) == 1`` for probability vectors.
 SIMPLEX_ATOL = 1e-9
