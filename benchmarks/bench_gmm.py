@@ -14,7 +14,9 @@ both sides.
 - ``chains, k-means`` (the paper's code): every generation refits from scratch with k-means
   initialisation; ours with ``init="kmeans++"``.
 
-R=64 is one replicate block, so ours runs on one core, as scikit-learn does.
+R=64 is one replicate block, so ours runs on one core; scikit-learn runs on one thread too
+(``threadpoolctl.threadpool_limits(1)``: its k-means OpenMP pool, oversubscribed on a loaded
+machine, is otherwise many times slower per fit, which would flatter the ratio).
 
 The jax backend runs both chain workloads too (``--no-jax`` skips it), timed after a first call
 at the same shapes (its compile time is reported in the row); it is not the same random stream
@@ -23,20 +25,28 @@ as numba, so its iteration counts are its own.
 Run from the repository root::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.bench_gmm
+    python benchmarks/bench_gmm.py --table     # the table docs/gmm.md quotes
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 import time
 import warnings
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file (docs/gmm.md quotes `--table`): find `benchmarks`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
-from benchmarks.common import best_time, write_report
-from collapse_theory.gmm import Mixture, fit_em, simulate
+from benchmarks.common import RESULTS, best_time, write_report
+from collapse_theory.gmm import DegenerateFitWarning, Mixture, fit_em, simulate
 
 K, D, N, GENERATIONS, R, TOL, MAX_ITER = 2, 2, 1000, 200, 64, 1e-5, 2000
 MIXTURE0 = Mixture([0.5, 0.5], [[-1.5, 0.0], [1.5, 0.0]], [np.eye(2), np.eye(2)])
@@ -117,12 +127,48 @@ def jax_rows(cases: list[tuple[str, str, int, float, float]]) -> list[dict]:
     return rows
 
 
+def print_table() -> None:
+    """The P4 table of results/gmm_em.json as Markdown (docs/gmm.md quotes it)."""
+    data = json.loads((RESULTS / "gmm_em.json").read_text())
+    print(
+        "| workload | ours µs/fit | scikit-learn µs/fit | speed-up | EM iterations (ours / sklearn) |"
+    )
+    print("|---|---:|---:|---:|---|")
+    for row in data["rows"]:
+        sklearn_iterations = row["iterations_sklearn"]
+        if isinstance(sklearn_iterations, float):
+            sklearn_iterations = f"{sklearn_iterations:.2f}"
+        print(
+            f"| {row['workload'].removeprefix('P4 ')} | {row['ours_us_per_fit']:.4g} | "
+            f"{row['sklearn_us_per_fit']:.4g} | {row['speedup']:.0f}× | "
+            f"{row['iterations_ours']:.2f} / {sklearn_iterations} |"
+        )
+    print()
+    print(
+        f"Identical data: largest relative log-likelihood difference "
+        f"{data['rows'][0]['max_rel_loglik_diff']:.1e}, largest parameter difference "
+        f"{data['identical_data_max_abs_param_diff']:.1e}, same iteration count in "
+        f"{100 * data['identical_data_fraction_same_iterations']:.0f} % of the fits; load "
+        "average at the end "
+        + ", ".join(f"{v:.1f}" for v in data["load average (1, 5, 15 min) at the end"])
+        + "."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sklearn-chains", type=int, default=4)
     parser.add_argument("--no-jax", action="store_true", help="skip the jax backend rows")
+    parser.add_argument(
+        "--table", action="store_true", help="print the committed results' table; run nothing"
+    )
     args = parser.parse_args()
+    if args.table:
+        print_table()
+        return
+    threadpool_limits(1)
     warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=DegenerateFitWarning)
     rows = []
 
     # --- compile (reported separately)
@@ -239,6 +285,7 @@ def main() -> None:
             "identical_data_fraction_same_iterations": same_iter,
             "sklearn_chains_timed": args.sklearn_chains,
             "settings": dict(tol=TOL, max_iter=MAX_ITER, reg_covar=0.0, mixture0=repr(MIXTURE0)),
+            "threads": "one for both (scikit-learn under threadpool_limits(1))",
         },
     )
     print(path)

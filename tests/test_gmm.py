@@ -9,6 +9,8 @@ Statistical checks are z-tests with |z| < Z_CRIT = 4.0 at fixed seeds (two-sided
 from __future__ import annotations
 
 import itertools
+import time
+import warnings
 
 import numpy as np
 import pytest
@@ -17,11 +19,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from scipy.special import digamma, polygamma
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 import collapse_theory as ct
 from collapse_theory import metrics
 from collapse_theory._stats import mean_difference_z, mean_z
-from collapse_theory.gmm import EMResult, Mixture, fit_em, simulate
+from collapse_theory._validate import InputError, InputTypeError
+from collapse_theory.gmm import (
+    DEGENERATE_FLOOR,
+    DegenerateFitWarning,
+    EMResult,
+    Mixture,
+    degenerate_components,
+    fit_em,
+    simulate,
+)
 from collapse_theory.gmm.simulate import INITS
 from tests import naive
 
@@ -163,6 +175,32 @@ def test_kmeans_init_reaches_sklearn_optimum():
         assert abs(fit.log_likelihood[r] - gm.lower_bound_) <= 1e-6 * abs(gm.lower_bound_)
         perm = list(best_permutation(fit.means[r], gm.means_))
         np.testing.assert_allclose(fit.means[r], gm.means_[perm], atol=1e-5)
+
+
+def test_kmeans_start_fits_like_sklearn_on_a_blob():
+    """On one Gaussian blob (the paper's data) EM's result depends on its k-means start, which
+    follows scikit-learn's KMeans (greedy seeding, its Lloyd stopping rule, docs/theory.md §4.1):
+    the fitted component spreads over 200 starts, with the floor 1e-6, agree in mean and median
+    with 200 scikit-learn fits of the same dataset (two-sample z-tests)."""
+    x = np.random.default_rng(17).normal(size=(200, 2))
+    ours = fit_em(
+        np.broadcast_to(x, (200, 200, 2)), "kmeans++", num_components=2, seed=5, reg_covar=1e-6
+    )
+    with threadpool_limits(1):  # scikit-learn's k-means threads only slow small fits down
+        theirs = np.array(
+            [
+                GaussianMixture(2, tol=1e-5, max_iter=2000, random_state=s).fit(x).covariances_
+                for s in range(200)
+            ]
+        )
+    for covs in (ours.covs, theirs):
+        assert covs.shape == (200, 2, 2, 2)
+    spread = [np.sort(np.trace(c, axis1=-2, axis2=-1), axis=1) for c in (ours.covs, theirs)]
+    for k in range(2):
+        assert abs(mean_difference_z(spread[0][:, k], spread[1][:, k])) < Z_CRIT
+        below = [np.mean(s[:, k] < np.median(spread[1][:, k])) for s in spread]
+        se = np.sqrt(0.25 / 200 + 0.25 / 200)
+        assert abs(below[0] - below[1]) < Z_CRIT * se
 
 
 def test_lost_component_is_recorded_not_nan():
@@ -504,22 +542,187 @@ def test_simulate_agrees_with_naive_chain(regime, kwargs):
 
 def test_data_without_spread_gives_a_degenerate_fit_not_a_crash():
     one = Mixture([1.0], [[0.0, 0.0]], [np.eye(2)])
-    fit = fit_em(np.ones((10, 2)), one)
+    with pytest.warns(DegenerateFitWarning, match="1 of 1 fits"):
+        fit = fit_em(np.ones((10, 2)), one)
     assert not fit.converged and fit.weights[0] == 1.0 and np.isfinite(fit.log_likelihood)
     np.testing.assert_array_equal(fit.covs[0], np.zeros((2, 2)))
+    assert fit.degenerate.tolist() == [True] and fit.lost.tolist() == [False]
     two = Mixture([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2), np.eye(2)])
     line = np.zeros((10, 2))
     line[:, 0] = np.arange(10)
-    fit = fit_em(line, two)
+    with pytest.warns(DegenerateFitWarning):
+        fit = fit_em(line, two)
     assert fit.lost.sum() == 1 and fit.weights.sum() == 1.0
+    assert fit.degenerate.tolist() == (~fit.lost).tolist()  # the survivor lies on the line
     assert np.all(np.isfinite(fit.covs)) and np.isfinite(fit.log_likelihood)
     with pytest.raises(ValueError, match="must be positive definite"):
         fit_em(line, Mixture([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2), np.zeros((2, 2))]))
     with pytest.raises(ValueError, match="mixture0: the covariance of component"):
         simulate(Mixture([1.0], [[0.0, 0.0]], [np.zeros((2, 2))]), 10, 2)
     # a zero-weight component may be singular
-    fit = fit_em(line, Mixture([1.0, 0.0], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2), np.zeros((2, 2))]))
-    assert fit.lost.tolist() == [False, True]
+    with pytest.warns(DegenerateFitWarning):
+        fit = fit_em(
+            line, Mixture([1.0, 0.0], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2), np.zeros((2, 2))])
+        )
+    assert fit.lost.tolist() == [False, True] and fit.degenerate.tolist() == [True, False]
+
+
+def _line_data(rng: np.random.Generator, num_datasets: int, size: int) -> np.ndarray:
+    """Points on the line x_2 = 2 x_1 + 1 (every covariance fitted to them is singular)."""
+    t = rng.normal(size=(num_datasets, size))
+    return np.stack([t, 2.0 * t + 1.0], axis=-1)
+
+
+def _duplicated_data(rng: np.random.Generator, num_datasets: int, size: int) -> np.ndarray:
+    """Two distinct points, each repeated: a component sits on one point or on both (rank <= 1)."""
+    points = rng.normal(size=(num_datasets, 2, 2))
+    return points[:, np.arange(size) % 2]
+
+
+@pytest.mark.parametrize("make_data", [_line_data, _duplicated_data])
+@pytest.mark.parametrize("init", ["kmeans++", "warm"])
+def test_constructed_degenerate_data_are_flagged_without_nan(make_data, init):
+    """Issue 14: points on a line and duplicated points. Every fitted component of positive
+    weight is singular, so it is flagged degenerate (never also lost), with one warning per call,
+    no NaN and no crash; a covariance floor reg_covar > 0 removes every flag."""
+    x = make_data(np.random.default_rng(8), 40, 60)
+    start = "kmeans++" if init == "kmeans++" else two_blobs()
+    kwargs = {"num_components": 2, "seed": 3} if init == "kmeans++" else {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_em(x, start, **kwargs)
+    assert [w.category for w in caught] == [DegenerateFitWarning]
+    assert "40 fits have degenerate components" in str(caught[0].message)
+    for array in (fit.weights, fit.means, fit.covs):
+        assert np.all(np.isfinite(array))
+    # the log-likelihood is +inf (unbounded) where EM could not start (every k-means cluster
+    # flat); after an E step it may be -inf (a point off a flat component underflows), never NaN
+    stuck = fit.iterations == 0
+    assert np.all(fit.log_likelihood[stuck] == np.inf) and not np.any(fit.converged[stuck])
+    assert not np.any(np.isnan(fit.log_likelihood))
+    assert np.array_equal(fit.degenerate, ~fit.lost) and not np.any(fit.degenerate & fit.lost)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DegenerateFitWarning with a floor
+        floored = fit_em(x, start, reg_covar=1e-6, **kwargs)
+    assert not floored.degenerate.any()
+    assert np.all(np.linalg.eigvalsh(floored.covs)[..., 0][~floored.lost] >= 1e-6 * (1 - 1e-9))
+
+
+def test_degenerate_components_thresholds():
+    """docs/theory.md §4.2: smallest eigenvalue below the floor, or below ratio x the largest;
+    lost components are never degenerate."""
+    covs = np.array(
+        [
+            np.eye(2),
+            np.diag([1.0, 5e-11]),  # below the floor 1e-10
+            np.diag([1e3, 5e-8]),  # above the floor, ratio 5e-11 below 1e-10
+            np.diag([1e3, 5e-7]),  # ratio 5e-10: not degenerate
+            1e-12 * np.eye(2),  # collapsed onto a point
+        ]
+    )
+    assert degenerate_components(covs).tolist() == [False, True, True, False, True]
+    lost = np.array([False, True, False, False, False])
+    assert degenerate_components(covs, lost).tolist() == [False, False, True, False, True]
+    assert degenerate_components(covs, floor=0.0, ratio=0.0).tolist() == [False] * 5
+    assert degenerate_components(covs[None], floor=1e-6, ratio=1e-6).tolist() == [
+        [False, True, True, True, True]
+    ]
+    with pytest.raises(InputError, match="shape"):
+        degenerate_components(np.eye(2))
+    with pytest.raises(InputError, match="floor"):
+        degenerate_components(covs, floor=-1.0)
+
+
+def test_simulate_flags_degenerate_chains_once():
+    """A chain whose model 0 has a needle component (variance ratio 1e-12) is degenerate from
+    generation 0 on; the run warns once; a floor in the refits ends the flags after it."""
+    needle = Mixture([0.5, 0.5], [[-5.0, 0.0], [5.0, 0.0]], [np.eye(2), np.diag([1.0, 1e-12])])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = simulate(needle, 60, 3, num_replicates=5, seed=2)
+    assert [w.category for w in caught] == [DegenerateFitWarning]
+    assert "5 of 5 chains" in str(caught[0].message)
+    assert "first at generation 0" in str(caught[0].message)
+    degenerate = run["degenerate"]
+    assert degenerate.shape == run["lost"].shape == (4, 5, 2)
+    assert degenerate[0, :, 1].all() and not degenerate[0, :, 0].any()
+    assert not np.any(degenerate & run["lost"])
+    with pytest.warns(DegenerateFitWarning, match="first at generation 0"):
+        floored = simulate(needle, 60, 3, num_replicates=5, seed=2, reg_covar=1e-4)
+    assert floored["degenerate"][0].any() and not floored["degenerate"][1:].any()
+    assert floored.metadata["parameters"]["degenerate_floor"] == DEGENERATE_FLOOR
+
+
+def test_sizes_are_checked_before_allocating():
+    """Issue 13: absurd sizes are refused at once with an InputError naming them, before any
+    array exists (generations, replicates, recorded slots, N x d x K work buffers)."""
+    mix = two_blobs()
+    cases = [
+        (lambda: simulate(mix, 50, 10**9), "num_generations=1000000000"),
+        (lambda: simulate(mix, 50, 5, num_replicates=10**9), "num_replicates=1000000000"),
+        (lambda: simulate(mix, 10**9, 1, record="last"), "datasets of up to 1000000000 points"),
+        (
+            lambda: simulate(mix, 10**6, 10**4, regime=ct.Accumulate(), record="last"),
+            "datasets of up to 10000000000 points",
+        ),
+        (lambda: simulate(mix, 50, 10**9, record="last", backend="jax"), "num_generations"),
+        (
+            lambda: (
+                fit_em(np.zeros((10**4, 3, 1)), "kmeans++", num_components=1, num_threads=1)
+                if False
+                else fit_em(np.zeros((2, 10, 1)), "kmeans++", num_components=10**9)
+            ),
+            r"N >= K \(d \+ 1\)",
+        ),
+    ]
+    for call, match in cases:
+        start = time.perf_counter()
+        with pytest.raises(InputError, match=match):
+            call()
+        assert time.perf_counter() - start < 5.0  # refused, not computed (a loose bound)
+
+
+def test_integer_arguments_follow_check_int():
+    """Integers: ints and numpy integers; floats (even integral) and strings refused
+    (collapse_theory._validate.check_int)."""
+    mix = two_blobs()
+    x = mix.sample(60, np.random.default_rng(0))
+    assert simulate(mix, np.int64(30), np.int32(2), num_replicates=np.int64(2), seed=0)
+    for bad in (2.0, "2", True):
+        with pytest.raises(InputTypeError, match="num_generations"):
+            simulate(mix, 30, bad)
+        with pytest.raises(InputTypeError, match="num_replicates"):
+            simulate(mix, 30, 2, num_replicates=bad)
+        with pytest.raises(InputTypeError, match="max_iter"):
+            fit_em(x, mix, max_iter=bad)
+        with pytest.raises(InputTypeError, match="num_components"):
+            fit_em(x, "kmeans++", num_components=bad)
+    with pytest.raises(InputTypeError, match="num_samples"):
+        simulate(mix, 30.0, 2)
+    with pytest.raises(InputTypeError, match="reg_covar"):
+        fit_em(x, mix, reg_covar="0")
+
+
+def test_each_gmm_kernel_has_one_signature():
+    """The numba kernels compile once each (cold start, issue 13): every call path (warm and
+    k-means++ starts, every regime, full and diagonal covariances, fit_em and simulate) uses
+    the same argument types."""
+    from collapse_theory.gmm import _numba
+
+    mix = two_blobs()
+    for regime in (ct.Replace(), ct.Accumulate(), ct.FreshData(0.3)):
+        for init in ("warm", "kmeans++"):
+            simulate(mix, 30, 2, num_replicates=2, regime=regime, init=init, seed=0)
+    simulate(mix, 30, 2, covariance_type="diag", record="last", seed=0)
+    x = mix.sample(60, np.random.default_rng(0))
+    fit_em(x, mix)
+    fit_em(np.stack([x, x]), "kmeans++", num_components=2, seed=0, covariance_type="diag")
+    assert len(_numba.simulate_block.signatures) == len(_numba.fit_block.signatures) == 1
+    for name in dir(_numba):
+        kernel = getattr(_numba, name)
+        if hasattr(kernel, "signatures") and kernel.py_func.__module__ == _numba.__name__:
+            # helpers show no signature when their caller came from the on-disk cache
+            assert len(kernel.signatures) <= 1, (name, kernel.signatures)
 
 
 @settings(max_examples=15, deadline=None)

@@ -85,10 +85,11 @@ def _e_step(x, mask, num_points, means, active, chol, log_norm):
 
 
 def _m_step(x, resp, weights, means, covs, active, reg_covar, diagonal):
-    """scikit-learn's M step; a component with responsibility mass <= d is lost (frozen)."""
+    """scikit-learn's M step; a component with responsibility mass <= d is lost (frozen), with
+    a covariance floor ``reg_covar > 0`` only one of mass 0 (as the numba kernel)."""
     d = x.shape[-1]
     mass = tree_sum(resp, axis=1)
-    active = active & (mass > d)
+    active = active & (mass > jnp.where(reg_covar > 0, 0, d))
     nk = mass + _eps10(x.dtype)
     total = tree_sum(jnp.where(active, nk, 0))
     new_means = matmul(resp, x) / nk[:, None]
@@ -148,11 +149,12 @@ def _em(x, mask, num_points, params, tol, max_iter, reg_covar, diagonal):
     return (weights, means, covs, active), iterations, converged, lower
 
 
-def _kmeans_init(key, x, mask, num_points, covs, diagonal):
-    """k-means++ seeding (D^2 sampling), Lloyd iterations to a fixed point (at most 100), then
-    the M step of the hard assignment (scikit-learn's ``init_params="kmeans"``). A component
-    with d points or fewer is lost with its mean at its centre and ``covs`` (the previous fit's)
-    kept, as in the numba kernel."""
+def _kmeans_init(key, x, mask, num_points, covs, reg_covar, diagonal):
+    """k-means++ seeding (one D^2 draw per centre), Lloyd iterations to a fixed point (at most
+    100), then the M step of the hard assignment with the covariance floor (scikit-learn's
+    ``init_params="kmeans"``; the numba kernel seeds greedily and stops Lloyd as scikit-learn
+    does, docs/theory.md §4.1). A component lost in that M step keeps its mean at its centre and
+    ``covs`` (the previous fit's), as in the numba kernel."""
     num_components = covs.shape[0]
     dtype = x.dtype
     keys = jax.random.split(key, num_components)
@@ -195,7 +197,7 @@ def _kmeans_init(key, x, mask, num_points, covs, diagonal):
     resp = (jax.nn.one_hot(labels, num_components, dtype=dtype) * mask[:, None]).T
     active = jnp.ones(num_components, dtype=bool)
     weights, means, covs, active = _m_step(
-        x, resp, jnp.zeros(num_components, dtype), centres, covs, active, 0.0, diagonal
+        x, resp, jnp.zeros(num_components, dtype), centres, covs, active, reg_covar, diagonal
     )
     return weights, means, covs, active
 
@@ -277,11 +279,7 @@ def _chain(
             x, num_points = batch, size
             mask = rows < size
         if init == KMEANS:
-            params = _kmeans_init(k_init, x, mask, num_points, params[2], diagonal)
-            covs = params[2] + jnp.where(
-                params[3][:, None, None], reg_covar * jnp.eye(d, dtype=dtype), 0
-            )
-            params = (params[0], params[1], covs, params[3])
+            params = _kmeans_init(k_init, x, mask, num_points, params[2], reg_covar, diagonal)
         params, iterations, converged, lower = _em(
             x, mask, num_points, params, tol, max_iter, reg_covar, diagonal
         )

@@ -14,9 +14,14 @@ data and initialisation, both reach the same log-likelihood:
 A component is *lost* when its responsibility mass ``sum_n r_nk`` falls to ``d`` points or fewer
 (too few to determine a d x d covariance; docs/theory.md §3 needs M > d) or its covariance is not
 positive definite: its weight becomes exactly 0, its mean and covariance stay as they were when
-it was lost, and it takes no further part (in this fit and, warm-started, in later generations). This is
-the mixture analogue of a Wright–Fisher state hitting 0 (docs/theory.md §1, §4); scikit-learn raises an
-error in the same situation.
+it was lost, and it takes no further part (in this fit and, warm-started, in later generations).
+This is the mixture analogue of a Wright–Fisher state hitting 0 (docs/theory.md §1, §4);
+scikit-learn raises an error in the same situation. With a covariance floor ``reg_covar > 0``
+every mass gives a covariance, and only a mass of exactly 0 is lost (scikit-learn keeps such a
+component with a weight of about 1e-18; docs/theory.md §4.1).
+
+The k-means++ start is scikit-learn's ``KMeans(n_init=1)`` algorithm: greedy seeding, Lloyd
+iterations with its stopping rule, the M step of the hard assignment (:func:`_kmeans_init`).
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ WARM, KMEANS = 0, 1
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _EPS10 = 10.0 * np.finfo(np.float64).eps
-_KMEANS_MAX_ITER = 100
+#: scikit-learn's KMeans defaults: at most 300 Lloyd iterations, tolerance 1e-4 (relative).
+_KMEANS_MAX_ITER = 300
+_KMEANS_TOL = 1e-4
 
 
 @njit(cache=True, nogil=True)
@@ -50,7 +57,7 @@ def _prepare(weights, covs, active, chol, inv_chol, log_norm):
         if active[k]:
             remaining += 1
     for k in range(num_components):
-        if active[k] and not cholesky_into(covs[k], chol[k]):
+        if active[k] and not cholesky_into(covs[k], chol[k], True):
             if remaining == 1:
                 return False
             active[k] = False
@@ -209,14 +216,17 @@ def _m_step(reg_covar, diagonal, weights, means, covs, active, work):
     ``N_k = S_k + 10 eps``, ``m_k = shift_k + delta_k`` with ``delta_k = U_k / N_k``,
     ``C_k = (V_k - delta_k U_k^T - U_k delta_k^T + S_k delta_k delta_k^T) / N_k + reg I``, which
     equals ``sum_n r_nk (x_n - m_k)(x_n - m_k)^T / N_k`` exactly in exact arithmetic. A component
-    with responsibility mass ``S_k <= d`` is marked lost (weight 0, parameters kept). With
+    with responsibility mass ``S_k <= d`` is marked lost (weight 0, parameters kept): too few
+    points for a covariance; with a floor ``reg_covar > 0`` every mass gives one, and only a
+    mass of exactly 0 is lost (scikit-learn keeps such a component, with weight ~1e-18). With
     ``diagonal`` the off-diagonal entries are set to 0: scikit-learn's ``covariance_type="diag"``
     M step is the diagonal of the full one."""
     sums_n, sums_u, sums_uu, delta = work[3], work[4], work[5], work[9]
     num_components, d = means.shape[0], means.shape[1]
+    least = 0.0 if reg_covar > 0.0 else float(d)
     total = 0.0
     for k in range(num_components):
-        if active[k] and sums_n[k] <= d:
+        if active[k] and sums_n[k] <= least:
             active[k] = False
         if active[k]:
             total += sums_n[k] + _EPS10
@@ -252,7 +262,8 @@ def em_fit(x, num_points, weights, means, covs, active, tol, max_iter, reg_covar
     """EM on the points ``x[:, :num_points]`` (layout (d, N)) from the parameters given, updated in place.
 
     ``work`` is the tuple of buffers from :func:`em_buffers`. Returns ``(iterations, converged,
-    mean log-likelihood of the last E step)``.
+    mean log-likelihood of the last E step)``; the log-likelihood is +inf when no E step could
+    run (every component of the start singular).
     """
     chol, inv_chol, log_norm = work[0], work[1], work[2]
     lower = -np.inf
@@ -268,6 +279,10 @@ def em_fit(x, num_points, weights, means, covs, active, tol, max_iter, reg_covar
         if abs(lower - previous) < tol:
             converged = True
             break
+    if iterations == 0:
+        # Every component of the start is singular (data without spread where they sit): the
+        # likelihood is unbounded, and no E step ran.
+        lower = np.inf
     # A covariance made singular by the last M step marks its component lost now.
     _prepare(weights, covs, active, chol, inv_chol, log_norm)
     _renormalise(weights, active)
@@ -309,74 +324,132 @@ def em_buffers(max_points, num_components, dim):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _kmeans_init(rng, x, num_points, weights, means, covs, active, work, labels, centres, diagonal):
-    """k-means++ seeding (D^2 sampling), Lloyd iterations to a fixed point (at most
-    100), then the M step of the hard assignment (as scikit-learn's ``init_params="kmeans"``)."""
-    num_components, d = means.shape[0], means.shape[1]
-    nk, dist = work[3], work[10]
-    first = int(rng.random() * num_points)
-    if first >= num_points:
-        first = num_points - 1
+def _squared_distance(x, n, centres, c):
+    """``|x_n - centre_c|^2`` for data in layout (d, N). Inlined: its callers pass a literal 0
+    and loop indices, which would otherwise compile it twice."""
+    acc = 0.0
+    for i in range(centres.shape[1]):
+        acc += (x[i, n] - centres[c, i]) ** 2
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _kmeans_seed(rng, x, num_points, centres, closest):
+    """Greedy k-means++ seeding, as scikit-learn's ``KMeans``: the first centre is a uniform data
+    point; each next one is the best, by the k-means potential ``sum_n min_c |x_n - c|^2``, of
+    ``2 + floor(ln K)`` candidates drawn with probability proportional to ``closest`` (the
+    squared distance to the nearest centre so far, D^2 weighting)."""
+    num_components = centres.shape[0]
+    d = centres.shape[1]
+    trials = 2 + int(math.log(num_components))
+    first = min(int(rng.random() * num_points), num_points - 1)
     for i in range(d):
         centres[0, i] = x[i, first]
+    potential = 0.0
     for n in range(num_points):
-        acc = 0.0
-        for i in range(d):
-            acc += (x[i, n] - centres[0, i]) ** 2
-        dist[n] = acc
+        closest[n] = _squared_distance(x, n, centres, 0)
+        potential += closest[n]
     for c in range(1, num_components):
-        total = 0.0
-        for n in range(num_points):
-            total += dist[n]
-        pick = num_points - 1
-        if total > 0.0:
-            u = rng.random() * total
-            acc = 0.0
+        best_potential, best_point = np.inf, num_points - 1
+        for _ in range(trials):
+            u = rng.random() * potential
+            pick, acc = num_points - 1, 0.0
             for n in range(num_points):
-                acc += dist[n]
-                if acc > u:
+                acc += closest[n]
+                if acc >= u:
                     pick = n
                     break
-        else:
-            pick = int(rng.random() * num_points) % num_points
-        for i in range(d):
-            centres[c, i] = x[i, pick]
-        for n in range(num_points):
-            acc = 0.0
             for i in range(d):
-                acc += (x[i, n] - centres[c, i]) ** 2
-            if acc < dist[n]:
-                dist[n] = acc
-    for n in range(num_points):
-        labels[n] = -1
-    for _ in range(_KMEANS_MAX_ITER):
-        changed = False
+                centres[c, i] = x[i, pick]
+            candidate = 0.0
+            for n in range(num_points):
+                candidate += min(closest[n], _squared_distance(x, n, centres, c))
+            if candidate < best_potential:
+                best_potential, best_point = candidate, pick
+        for i in range(d):
+            centres[c, i] = x[i, best_point]
+        potential = 0.0
         for n in range(num_points):
-            best, best_k = np.inf, 0
-            for c in range(num_components):
-                acc = 0.0
-                for i in range(d):
-                    acc += (x[i, n] - centres[c, i]) ** 2
-                if acc < best:
-                    best, best_k = acc, c
-            if labels[n] != best_k:
-                labels[n] = best_k
-                changed = True
-        if not changed:
-            break
+            closest[n] = min(closest[n], _squared_distance(x, n, centres, c))
+            potential += closest[n]
+
+
+@njit(cache=True, nogil=True)
+def _assign(x, num_points, centres, labels):
+    """Label every point with its nearest centre (the first on ties)."""
+    for n in range(num_points):
+        best, best_c = np.inf, 0
+        for c in range(centres.shape[0]):
+            distance = _squared_distance(x, n, centres, c)
+            if distance < best:
+                best, best_c = distance, c
+        labels[n] = best_c
+
+
+@njit(cache=True, nogil=True)
+def _kmeans_tolerance(x, num_points):
+    """scikit-learn's Lloyd tolerance: 1e-4 times the mean per-dimension variance of the data."""
+    d = x.shape[0]
+    total = 0.0
+    for i in range(d):
+        mean = 0.0
+        for n in range(num_points):
+            mean += x[i, n]
+        mean /= num_points
+        spread = 0.0
+        for n in range(num_points):
+            spread += (x[i, n] - mean) ** 2
+        total += spread / num_points
+    return _KMEANS_TOL * total / d
+
+
+@njit(cache=True, nogil=True)
+def _kmeans_init(
+    rng, x, num_points, weights, means, covs, active, work, labels, centres, reg_covar, diagonal
+):
+    """scikit-learn's ``init_params="kmeans"`` (``KMeans(n_init=1)``): greedy k-means++ seeding
+    (:func:`_kmeans_seed`), Lloyd iterations until the labels repeat or the centres move by at
+    most the tolerance (squared shifts summed over the centres <= :func:`_kmeans_tolerance`), at
+    most 300, the labels of the final centres, then the M step of the hard assignment (with the
+    covariance floor, as scikit-learn's ``_initialize``)."""
+    num_components, d = means.shape[0], means.shape[1]
+    nk, closest, previous = work[3], work[10], work[12]
+    _kmeans_seed(rng, x, num_points, centres, closest)
+    tolerance = _kmeans_tolerance(x, num_points)
+    for n in range(num_points):
+        previous[n] = -1.0
+    strict = False
+    sums = work[4]
+    for _ in range(_KMEANS_MAX_ITER):
+        _assign(x, num_points, centres, labels)
         for c in range(num_components):
             nk[c] = 0.0
             for i in range(d):
-                centres[c, i] = 0.0
+                sums[c, i] = 0.0
         for n in range(num_points):
             c = labels[n]
             nk[c] += 1.0
             for i in range(d):
-                centres[c, i] += x[i, n]
+                sums[c, i] += x[i, n]
+        shift = 0.0
         for c in range(num_components):
-            if nk[c] > 0.0:
+            if nk[c] > 0.0:  # an empty cluster keeps its centre
                 for i in range(d):
-                    centres[c, i] /= nk[c]
+                    value = sums[c, i] / nk[c]
+                    shift += (value - centres[c, i]) ** 2
+                    centres[c, i] = value
+        same = True
+        for n in range(num_points):
+            if previous[n] != labels[n]:
+                same = False
+            previous[n] = labels[n]
+        if same:
+            strict = True
+            break
+        if shift <= tolerance:
+            break
+    if not strict:
+        _assign(x, num_points, centres, labels)
     # The M step of the one-hot responsibilities, with sums taken about the final centres.
     sums_u, sums_uu = work[4], work[5]
     for c in range(num_components):
@@ -395,7 +468,48 @@ def _kmeans_init(rng, x, num_points, weights, means, covs, active, work, labels,
             sums_u[c, i] += ui
             for j in range(i + 1):
                 sums_uu[c, i, j] += ui * (x[j, n] - centres[c, j])
-    _m_step(0.0, diagonal, weights, means, covs, active, work)
+    _m_step(reg_covar, diagonal, weights, means, covs, active, work)
+
+
+@njit(cache=True, nogil=True)
+def fit_one(
+    rng,
+    x,
+    num_points,
+    init_code,
+    tol,
+    max_iter,
+    reg_covar,
+    diagonal,
+    weights,
+    means,
+    covs,
+    active,
+    work,
+    labels,
+    centres,
+):
+    """One EM fit to ``x[:, :num_points]`` (layout (d, N)): from the parameters given (warm
+    start) or, with ``init_code == KMEANS``, from k-means++ on the data (``reg_covar`` added to
+    the initial covariances, as scikit-learn does). Returns :func:`em_fit`'s triple."""
+    if init_code == KMEANS:
+        _kmeans_init(
+            rng,
+            x,
+            num_points,
+            weights,
+            means,
+            covs,
+            active,
+            work,
+            labels,
+            centres,
+            reg_covar,
+            diagonal,
+        )
+    return em_fit(
+        x, num_points, weights, means, covs, active, tol, max_iter, reg_covar, diagonal, work
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -426,43 +540,29 @@ def fit_block(
         for n in range(num_points):
             for i in range(d):
                 xt[i, n] = x[r, n, i]
-        if init_code == KMEANS:
-            _kmeans_init(
-                rng,
-                xt,
-                num_points,
-                weights[r],
-                means[r],
-                covs[r],
-                active[r],
-                work,
-                labels,
-                centres,
-                diagonal,
-            )
-            for k in range(num_components):
-                if active[r, k]:
-                    for i in range(d):
-                        covs[r, k, i, i] += reg_covar
-        iterations, converged, ll = em_fit(
+        iterations, converged, ll = fit_one(
+            rng,
             xt,
             num_points,
-            weights[r],
-            means[r],
-            covs[r],
-            active[r],
+            init_code,
             tol,
             max_iter,
             reg_covar,
             diagonal,
+            weights[r],
+            means[r],
+            covs[r],
+            active[r],
             work,
+            labels,
+            centres,
         )
         out_iter[r] = iterations
         out_conv[r] = converged
         out_ll[r] = ll
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _draw_point(rng, mean, chol, z, out, row):
     """One N(mean, chol chol^T) draw into column ``row`` of ``out`` (layout (d, N))."""
     d = mean.size
@@ -475,7 +575,7 @@ def _draw_point(rng, mean, chol, z, out, row):
         out[i, row] = acc
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _sample_into(rng, count, weights, means, chol, active, out, start, z):
     """``count`` iid draws from the mixture into ``out[:, start:start + count]`` (layout (d, N)) (component counts by
     sequential binomials, then N(m_k, L_k L_k^T) by the Cholesky factor)."""
@@ -560,22 +660,16 @@ def simulate_block(
     active = np.empty(num_components, dtype=np.bool_)
     chol = np.empty((num_components, d, d))
     for r in range(num_replicates):
-        weights[:] = weights0
-        means[:, :] = means0
-        covs[:, :, :] = covs0
-        active[:] = active0
-        chol[:, :, :] = chol0
+        _copy_state(weights0, means0, covs0, chol0, active0, weights, means, covs, chol, active)
         slot = record_slot[0]
         if slot >= 0:
-            out_weights[r, slot] = weights
-            out_means[r, slot] = means
-            out_covs[r, slot] = covs
+            _record(
+                r, slot, weights, means, covs, active, out_weights, out_means, out_covs, out_lost
+            )
             out_ll[r, slot] = np.nan
             out_iter[r, slot] = 0
             out_conv[r, slot] = True
-            for k in range(num_components):
-                out_lost[r, slot, k] = not active[k]
-        pool = 0
+        pool = np.int64(0)  # not the literal 0: helpers called with it keep one signature
         for g in range(num_generations):
             size = sizes[g]
             fresh = fresh_draw_count(rng, regime, size, fresh_counts[g], fraction)
@@ -585,47 +679,68 @@ def simulate_block(
             num_points = start + size
             if regime == ACCUMULATE:
                 pool = num_points
-            if init_code == KMEANS:
-                _kmeans_init(
-                    rng,
-                    x,
-                    num_points,
-                    weights,
-                    means,
-                    covs,
-                    active,
-                    work,
-                    labels,
-                    centres,
-                    diagonal,
-                )
-                for k in range(num_components):
-                    if active[k]:
-                        for i in range(d):
-                            covs[k, i, i] += reg_covar
-            iterations, converged, ll = em_fit(
+            iterations, converged, ll = fit_one(
+                rng,
                 x,
                 num_points,
-                weights,
-                means,
-                covs,
-                active,
+                init_code,
                 tol,
                 max_iter,
                 reg_covar,
                 diagonal,
+                weights,
+                means,
+                covs,
+                active,
                 work,
+                labels,
+                centres,
             )
             for k in range(num_components):
                 if active[k]:
                     cholesky_into(covs[k], chol[k], True)
             slot = record_slot[g + 1]
             if slot >= 0:
-                out_weights[r, slot] = weights
-                out_means[r, slot] = means
-                out_covs[r, slot] = covs
+                _record(
+                    r,
+                    slot,
+                    weights,
+                    means,
+                    covs,
+                    active,
+                    out_weights,
+                    out_means,
+                    out_covs,
+                    out_lost,
+                )
                 out_ll[r, slot] = ll
                 out_iter[r, slot] = iterations
                 out_conv[r, slot] = converged
-                for k in range(num_components):
-                    out_lost[r, slot, k] = not active[k]
+
+
+@njit(cache=True, nogil=True)
+def _copy_state(weights0, means0, covs0, chol0, active0, weights, means, covs, chol, active):
+    """Reset a chain to model 0 (element loops: a whole-array assignment compiles a shape check
+    with string formatting)."""
+    num_components, d = means0.shape[0], means0.shape[1]
+    for k in range(num_components):
+        weights[k] = weights0[k]
+        active[k] = active0[k]
+        for i in range(d):
+            means[k, i] = means0[k, i]
+            for j in range(d):
+                covs[k, i, j] = covs0[k, i, j]
+                chol[k, i, j] = chol0[k, i, j]
+
+
+@njit(cache=True, nogil=True)
+def _record(r, slot, weights, means, covs, active, out_weights, out_means, out_covs, out_lost):
+    """Store the current parameters of chain ``r`` in row ``slot`` of the outputs."""
+    num_components, d = means.shape[0], means.shape[1]
+    for k in range(num_components):
+        out_weights[r, slot, k] = weights[k]
+        out_lost[r, slot, k] = not active[k]
+        for i in range(d):
+            out_means[r, slot, k, i] = means[k, i]
+            for j in range(d):
+                out_covs[r, slot, k, i, j] = covs[k, i, j]

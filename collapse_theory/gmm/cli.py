@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from collapse_theory._cli import Commands, UsageError, positive_int
+from collapse_theory._cli import Commands, UsageError, bound, integer
+from collapse_theory._validate import InputError, InputTypeError, check_real, output_directory
 
 __all__ = ["add_commands", "decode_mixture"]
 
@@ -17,47 +17,121 @@ if TYPE_CHECKING:
     from collapse_theory.gmm.mixture import Mixture
 
 
+def _real(option: str, *, minimum: float, strict: bool = False) -> Callable[[str], float]:
+    """The argparse ``type`` of a real option, bounded as the library bounds it."""
+
+    def parse(text: str) -> float:
+        try:
+            value: object = float(text)
+        except ValueError:
+            value = text
+        try:
+            return check_real(option, value, minimum=minimum, strict_minimum=strict)
+        except InputError as error:
+            raise argparse.ArgumentTypeError(str(error).removeprefix(f"{option} ")) from None
+
+    parse.__name__ = "number"
+    return parse
+
+
+def _snapshots(text: str) -> list[int]:
+    """Comma-separated generations, e.g. ``0,50,2000``."""
+    parse = integer("--snapshots", minimum=0)
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected comma-separated generations such as 0,50,2000")
+    return [parse(part) for part in parts]
+
+
 def add_commands(commands: Commands) -> None:
     """Add ``gmm-paper`` to the top-level commands."""
+    from collapse_theory.gmm.paper import PAPER_PROTOCOL, PAPER_SNAPSHOTS, STARTS
+
+    protocol = PAPER_PROTOCOL
     sub = commands.top
     paper = sub.add_parser(
         "gmm-paper",
         help="the paper's Gaussian-mixture experiment: figures and snapshot table",
         description=(
-            "Refit a 2-component, full-covariance Gaussian mixture by EM (tol 1e-5, at most 2000 "
-            "iterations, no covariance regulariser) to N samples of the previous fit, generation "
-            "after generation (docs/theory.md section 4). Writes gmm_snapshots.png/.pdf, "
-            "gmm_l2.png/.pdf, snapshots.md and snapshots.csv (per snapshot generation and chain: "
-            "per-dimension variance, L2 distance to the original, weights) into DIR."
+            "The authors' protocol by default (docs/theory.md section 4.1): a 2-component, "
+            "full-covariance Gaussian mixture refitted by EM from a fresh k-means++ start to N = "
+            "1000 samples of the previous fit, reg_covar 1e-6 (scikit-learn's default), tol "
+            "1e-5, at most 2000 iterations, 2050 fits. Writes gmm_snapshots.png/.pdf, "
+            "gmm_l2.png/.pdf, snapshots.md and snapshots.csv (per snapshot generation and "
+            "chain: per-dimension variance, per-component std, L2 distances, weights, degenerate "
+            "components) into DIR (created if missing; its parent must exist)."
         ),
     )
     paper.add_argument(
         "--start",
-        choices=("blob", "two-gaussians"),
+        choices=STARTS,
         default="blob",
         help="model 0: the notebook's 2-D standard Gaussian (default) or two separated Gaussians",
     )
     paper.add_argument(
-        "--num-samples", type=positive_int, default=1000, metavar="N", help="default 1000"
+        "--num-samples",
+        type=integer("--num-samples", minimum=6),
+        default=protocol["num_samples"],
+        metavar="N",
+        help=f"samples per generation ({bound(6)}; default {protocol['num_samples']})",
     )
     paper.add_argument(
-        "--generations", type=positive_int, default=2000, metavar="N", help="default 2000"
+        "--generations",
+        type=integer("--generations", minimum=0),
+        default=protocol["num_generations"],
+        metavar="N",
+        help=f"fits ({bound(0)}; default {protocol['num_generations']})",
     )
     paper.add_argument(
         "--replicates",
-        type=positive_int,
+        type=integer("--replicates", minimum=1),
         default=3,
         metavar="R",
-        help="independent chains (default 3); the scatter plots show chain 0",
+        help=f"independent chains ({bound(1)}; default 3); the scatter plots show chain 0",
     )
     paper.add_argument(
         "--init",
         choices=("kmeans++", "warm"),
-        default="kmeans++",
-        help="EM start each generation: kmeans++ (default, the paper's code) or warm",
+        default=protocol["init"],
+        help="EM start each generation: kmeans++ (default, the notebook) or warm",
     )
-    paper.add_argument("--seed", type=positive_int, default=0, help="root seed (default 0)")
-    paper.add_argument("--out", metavar="DIR", default="gmm_paper", help="output folder")
+    paper.add_argument(
+        "--reg-covar",
+        type=_real("--reg-covar", minimum=0.0),
+        default=protocol["reg_covar"],
+        metavar="C",
+        help="covariance floor added at every M step (>= 0; default 1e-6, scikit-learn's; 0: "
+        "the floor-free process, whose singular fits are flagged as degenerate)",
+    )
+    paper.add_argument(
+        "--tol",
+        type=_real("--tol", minimum=0.0, strict=True),
+        default=protocol["tol"],
+        metavar="TOL",
+        help="EM stops when the mean log-likelihood changes by less (> 0; default 1e-5)",
+    )
+    paper.add_argument(
+        "--max-iter",
+        type=integer("--max-iter", minimum=1),
+        default=protocol["max_iter"],
+        metavar="N",
+        help=f"EM iterations per fit at most ({bound(1)}; default {protocol['max_iter']})",
+    )
+    paper.add_argument(
+        "--snapshots",
+        type=_snapshots,
+        default=list(PAPER_SNAPSHOTS),
+        metavar="G,G,...",
+        help="generations of the scatter plots and the table (default "
+        + ",".join(map(str, PAPER_SNAPSHOTS))
+        + ")",
+    )
+    paper.add_argument(
+        "--seed", type=integer("--seed", minimum=0), default=0, help=f"root seed ({bound(0)})"
+    )
+    paper.add_argument(
+        "--out", metavar="DIR", default="gmm_paper", help="output folder (default gmm_paper)"
+    )
     paper.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     paper.set_defaults(handler=_cmd_gmm_paper)
 
@@ -66,22 +140,24 @@ def _cmd_gmm_paper(args: argparse.Namespace) -> int:
     from collapse_theory import _figures, gmm
     from collapse_theory.gmm import figures as gmm_figures
 
-    if args.replicates < 1:
-        raise UsageError("--replicates must be >= 1")
     needed = gmm.min_samples(2, 2)
     if args.num_samples < needed:
         raise UsageError(f"--num-samples must be >= {needed} to fit 2 full 2x2 components")
+    # before the run: DIR is created if missing, a missing parent is an error (never created)
+    out = output_directory("--out", args.out)
     experiment = gmm.paper_experiment(
         start=args.start,
         num_samples=args.num_samples,
         num_generations=args.generations,
+        snapshots=args.snapshots,
         num_replicates=args.replicates,
         init=args.init,
+        reg_covar=args.reg_covar,
+        tol=args.tol,
+        max_iter=args.max_iter,
         seed=args.seed,
         progress=args.progress,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     figures = {
         "gmm_snapshots": gmm_figures.figure_gmm_snapshots(seed=args.seed, experiment=experiment),
         "gmm_l2": gmm_figures.figure_gmm_l2(seed=args.seed, experiment=experiment),
@@ -89,28 +165,39 @@ def _cmd_gmm_paper(args: argparse.Namespace) -> int:
     written = []
     for name, figure in figures.items():
         written += _figures.save(figure, out, name)
-    header = (
-        f"gmm-paper: start={args.start}, N={args.num_samples}, n={args.generations}, "
-        f"R={args.replicates}, init={args.init}, seed={args.seed}"
-    )
-    tables = [f"# {header}", ""]
-    csv = ["replicate,generation,variance_x,variance_y,l2_to_original,weight_1,weight_2"]
+    header = f"gmm-paper: {experiment.protocol()}, seed={args.seed}"
+    tables = [f"# {header}", "", experiment.degeneracy_summary(), ""]
+    csv = [
+        "replicate,generation,variance_x,variance_y,std_component_1,std_component_2,"
+        "l2_to_truth,l2_squared_to_first_fit,weight_1,weight_2,degenerate_1,degenerate_2"
+    ]
     for r in range(experiment.num_replicates):
         tables += [f"## chain {r}", "", experiment.format_table(r), ""]
         for row in experiment.snapshot_table(r):
-            values = [r, row["generation"], *row["variance"], row["l2"], *row["weights"]]
+            values = [
+                r,
+                row["generation"],
+                *row["variance"],
+                *row["component_std"],
+                row["l2_to_truth"],
+                row["l2_squared_to_first_fit"],
+                *row["weights"],
+                *(int(flag) for flag in row["degenerate"]),
+            ]
             csv.append(",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in values))
     (out / "snapshots.md").write_text("\n".join(tables), encoding="utf-8")
     (out / "snapshots.csv").write_text("\n".join(csv) + "\n", encoding="utf-8")
     written += [out / "snapshots.md", out / "snapshots.csv"]
     print(header)
     print(experiment.format_table(0))
-    final = experiment.variance[-1]
+    last = int(experiment.generations[-1])
     print(
-        f"per-dimension variance at generation {int(experiment.generations[-1])} over "
-        f"{experiment.num_replicates} chain(s): "
-        + ", ".join(f"({v[0]:.3g}, {v[1]:.3g})" for v in final)
+        f"per-component std at generation {last} over {experiment.num_replicates} chain(s): "
+        + ", ".join(
+            "(" + ", ".join(f"{s:.3g}" for s in stds) + ")" for stds in experiment.component_std[-1]
+        )
     )
+    print(experiment.degeneracy_summary())
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -124,7 +211,7 @@ def decode_mixture(value: str | Mapping[str, ArrayLike] | Mixture) -> Mixture:
     if isinstance(value, str):
         kind, _, start = value.partition(":")
         if kind != "paper":
-            raise ValueError(
+            raise InputError(
                 f"a mixture is 'paper[:blob|two-gaussians]' or a table with weights, means and "
                 f"covs; got {value!r}"
             )
@@ -132,8 +219,13 @@ def decode_mixture(value: str | Mapping[str, ArrayLike] | Mixture) -> Mixture:
     if isinstance(value, Mapping):
         missing = {"weights", "means", "covs"} - set(value)
         if missing or len(value) != 3:
-            raise ValueError(
+            raise InputError(
                 f"a mixture table has exactly the keys weights, means, covs; got {sorted(value)}"
             )
         return Mixture(value["weights"], value["means"], value["covs"])
+    if not isinstance(value, Mixture):
+        raise InputTypeError(
+            "mixture0 must be 'paper[:blob|two-gaussians]', a table with weights, means and "
+            f"covs, or a Mixture; got {type(value).__name__}"
+        )
     return value

@@ -6,13 +6,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from collapse_theory._validate import (
+    InputError,
+    InputTypeError,
     as_float_array,
     check_covariance,
     check_int,
     check_probability_vector,
 )
 
-__all__ = ["Mixture", "check_mixture"]
+__all__ = ["Mixture", "check_mixture", "l2_squared_batched"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -38,7 +40,7 @@ class Mixture:
 
     Raises
     ------
-    ValueError, TypeError
+    InputError, InputTypeError
         Weights off the simplex, covariances not symmetric PSD, inconsistent shapes, NaN/inf.
 
     Examples
@@ -56,21 +58,21 @@ class Mixture:
         w = check_probability_vector("weights", weights)
         m = as_float_array("means", means)
         if m.ndim != 2:
-            raise ValueError(
+            raise InputError(
                 f"means must have shape (K, d) = (number of components, dimension); got shape "
                 f"{m.shape}"
             )
         if m.shape[0] != w.size:
-            raise ValueError(
+            raise InputError(
                 f"means must have one row per weight: weights has {w.size} entries, means has "
                 f"shape {m.shape}"
             )
         if m.shape[1] == 0:
-            raise ValueError("means must have at least one coordinate (d >= 1); got d = 0")
+            raise InputError("means must have at least one coordinate (d >= 1); got d = 0")
         c = as_float_array("covs", covs)
         k, d = m.shape
         if c.shape != (k, d, d):
-            raise ValueError(
+            raise InputError(
                 f"covs must have shape (K, d, d) = ({k}, {d}, {d}) to match means; got {c.shape}"
             )
         c = np.stack([check_covariance(f"covs[{i}]", c[i]) for i in range(k)])
@@ -126,7 +128,7 @@ class Mixture:
         """
         num_samples = check_int("num_samples", num_samples, minimum=0)
         if not isinstance(rng, np.random.Generator):
-            raise TypeError(
+            raise InputTypeError(
                 f"rng must be a numpy Generator (np.random.default_rng(seed)); got {rng!r}"
             )
         counts = rng.multinomial(num_samples, self._weights)
@@ -147,7 +149,7 @@ class Mixture:
         """
         points = as_float_array("x", x)
         if points.ndim == 0 or points.shape[-1] != self.dim:
-            raise ValueError(f"x must have shape (..., d) with d = {self.dim}; got {points.shape}")
+            raise InputError(f"x must have shape (..., d) with d = {self.dim}; got {points.shape}")
         out = np.full((*points.shape[:-1], self.num_components), -np.inf)
         for k in range(self.num_components):
             if self._weights[k] == 0.0:
@@ -157,7 +159,7 @@ class Mixture:
             except np.linalg.LinAlgError:
                 chol = None
             if chol is None or np.min(np.diag(chol)) <= 0.0:
-                raise ValueError(
+                raise InputError(
                     f"covs[{k}] is singular, so the density of this mixture does not exist; "
                     "logpdf needs positive definite covariances for components of positive weight"
                 )
@@ -191,13 +193,13 @@ def _psd_factor(cov: np.ndarray) -> np.ndarray:
 
 
 def check_mixture(name: str, value: object, *, positive_definite: bool = False) -> Mixture:
-    """Return ``value`` if it is a :class:`Mixture`, else a TypeError naming ``name``.
+    """Return ``value`` if it is a :class:`Mixture`, else an InputTypeError naming ``name``.
 
     With ``positive_definite``, the covariances of components of positive weight must be
     positive definite (a density exists and EM can start from it).
     """
     if not isinstance(value, Mixture):
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be a collapse_theory.gmm.Mixture(weights, means, covs); got "
             f"{type(value).__name__}"
         )
@@ -207,14 +209,77 @@ def check_mixture(name: str, value: object, *, positive_definite: bool = False) 
 
 
 def check_positive_definite(name: str, weights: np.ndarray, covs: np.ndarray) -> None:
-    """ValueError naming ``name`` if a component of positive weight has a singular covariance."""
+    """InputError naming ``name`` if a component of positive weight has a singular covariance."""
     for index in np.ndindex(weights.shape):
         if weights[index] > 0:
             try:
                 np.linalg.cholesky(covs[index])
             except np.linalg.LinAlgError:
-                raise ValueError(
+                raise InputError(
                     f"{name}: the covariance of component {index} (weight {weights[index]:.3g}) "
                     "must be positive definite for a density and an EM start; give it weight 0 "
                     "or a positive definite covariance"
                 ) from None
+
+
+def l2_squared_batched(
+    weights_a: ArrayLike,
+    means_a: ArrayLike,
+    covs_a: ArrayLike,
+    weights_b: ArrayLike,
+    means_b: ArrayLike,
+    covs_b: ArrayLike,
+) -> np.ndarray:
+    r"""Squared L2 distance :math:`\int (f - g)^2` between mixtures given as arrays, in closed
+    form, for many pairs at once (docs/theory.md §4.1):
+
+    .. math::
+
+        \int (f-g)^2 = \sum_{ij} a_i a_j N(m_i; m_j, C_i + C_j)
+        + \sum_{ij} b_i b_j N(m'_i; m'_j, C'_i + C'_j)
+        - 2 \sum_{ij} a_i b_j N(m_i; m'_j, C_i + C'_j).
+
+    The same quantity as :func:`collapse_theory.metrics.l2_gmm` with ``squared=True`` (one
+    pair of :class:`Mixture`), vectorised over leading axes, and never raising on a singular
+    Gaussian: a pair of components of positive weight whose summed covariance has a
+    non-positive eigenvalue has no finite L2 norm, and the result is ``inf`` there. Components
+    of weight 0 (lost) are ignored. Inputs are not validated (internal use on fitted mixtures).
+
+    Parameters
+    ----------
+    weights_a, means_a, covs_a : array_like, shapes (..., K, ), (..., K, d), (..., K, d, d)
+    weights_b, means_b, covs_b : array_like, shapes (..., J), (..., J, d), (..., J, d, d)
+        Leading axes broadcast against each other.
+
+    Returns
+    -------
+    numpy.ndarray, shape (...)
+    """
+    a = [np.asarray(v, dtype=np.float64) for v in (weights_a, means_a, covs_a)]
+    b = [np.asarray(v, dtype=np.float64) for v in (weights_b, means_b, covs_b)]
+    self_a, self_b, cross = _overlap_sum(*a, *a), _overlap_sum(*b, *b), _overlap_sum(*a, *b)
+    with np.errstate(invalid="ignore"):
+        value = np.maximum(self_a + self_b - 2.0 * cross, 0.0)
+    infinite = np.isinf(self_a) | np.isinf(self_b) | np.isinf(cross)
+    return np.where(infinite, np.inf, value)
+
+
+def _overlap_sum(
+    wa: np.ndarray, ma: np.ndarray, ca: np.ndarray, wb: np.ndarray, mb: np.ndarray, cb: np.ndarray
+) -> np.ndarray:
+    r""":math:`\sum_{ij} a_i b_j N(m_i; m'_j, C_i + C'_j)` over leading axes, by the
+    eigendecomposition of each :math:`C_i + C'_j` (inf where a pair of positive weight is
+    singular)."""
+    d = ma.shape[-1]
+    pair_weight = wa[..., :, None] * wb[..., None, :]
+    total = ca[..., :, None, :, :] + cb[..., None, :, :, :]
+    diff = ma[..., :, None, :] - mb[..., None, :, :]
+    values, vectors = np.linalg.eigh(total)
+    singular = values[..., 0] <= 0.0
+    safe = np.where(singular[..., None], 1.0, values)
+    projected = np.einsum("...ji,...j->...i", vectors, diff)
+    quad = np.sum(projected**2 / safe, axis=-1)
+    log_density = -0.5 * (quad + np.sum(np.log(safe), axis=-1) + d * _LOG_2PI)
+    terms = np.where(pair_weight > 0, pair_weight * np.exp(log_density), 0.0)
+    terms = np.where((pair_weight > 0) & singular, np.inf, terms)
+    return np.sum(terms, axis=(-2, -1))

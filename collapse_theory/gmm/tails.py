@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from scipy import optimize
 from scipy.special import ndtr
 
-from collapse_theory._validate import _show
+from collapse_theory._validate import InputError, InputTypeError, _show
 from collapse_theory.gmm.mixture import Mixture, check_mixture
 from collapse_theory.gmm.paper import mixture_variance
 from collapse_theory.gmm.simulate import simulate as gmm_simulate
@@ -108,7 +108,7 @@ class MixtureTail:
     def _check(mixture0: object) -> Mixture:
         mixture0 = check_mixture("mixture0", mixture0, positive_definite=True)
         if mixture0.dim != 1:
-            raise ValueError(
+            raise InputError(
                 f"MixtureTail needs a one-dimensional mixture0; got dimension {mixture0.dim}"
             )
         return mixture0
@@ -160,7 +160,7 @@ class MixtureTail:
         m = np.asarray(means, dtype=float)
         v = np.asarray(variances, dtype=float)
         if np.any(v < 0):
-            raise ValueError(f"variances must be >= 0; got minimum {_show(float(v.min()))}")
+            raise InputError(f"variances must be >= 0; got minimum {_show(float(v.min()))}")
         return _mixture_interval_mass(w, m, np.sqrt(v), self.intervals(mixture0))
 
     def original_mass(self, mixture0: Mixture) -> float:
@@ -197,7 +197,7 @@ def mixture_monte_carlo(
     0.1
     """
     if not isinstance(tail, MixtureTail):
-        raise TypeError(f"tail must be a MixtureTail; got {type(tail).__name__}")
+        raise InputTypeError(f"tail must be a MixtureTail; got {type(tail).__name__}")
     t0 = tail.original_mass(mixture0)  # also validates mixture0 (1-D) before simulating
     gens, eps, run = simulate_recorded(
         gmm_simulate,
