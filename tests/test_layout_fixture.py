@@ -13,18 +13,54 @@ from tests.layout_fixture import FIXTURE, cases, flatten, same, verify_rows
 
 STORED = np.load(FIXTURE, allow_pickle=False)
 
-#: Outputs added by the move (new fields of TailCurve: the exact categorical law's P(T_n = 0) and
-#: its truncation error bound; None elsewhere).
-NEW_OUTPUTS = {"prob_lost", "error_bound"}
+#: Outputs added since the recording, matched on the last part of their name: the move's new
+#: TailCurve fields (the exact categorical law's P(T_n = 0) and its truncation error bound); the
+#: heavy-tail diagnostic of every Monte Carlo mean (docs/theory.md §6); the exact curves' median
+#: at every generation, which the grid-independent rates read (issue 13); the mixtures'
+#: degenerate-component flag beside `lost` (issue 14).
+NEW_OUTPUTS = {
+    "degenerate",
+    "prob_lost",
+    "error_bound",
+    "mean_top_share",
+    "surviving_top_share",
+    "scale_drift_top_share",
+    "median_every_generation",
+    "drift_top_share",
+    "rates_every_generation",
+}
+
+#: Quantities redefined on purpose (not recomputed differently: defined differently), so they are
+#: not compared with the recording; their new definition is tested in tests/test_tails.py. The
+#: tail-loss rate, half-life and n_0.1 are read from the median at every generation with
+#: log-linear interpolation of the crossing, no longer from the recorded grid (issue 13).
+REDEFINED = {
+    f"tail_loss_quick/{key}": "grid-independent tail rates"
+    for key in (
+        *("half_life", "half_life_lo", "half_life_hi", "n_0.1", "n_0.1_lo", "n_0.1_hi"),
+        *("rate", "rate_lo", "rate_hi", "rate*M", "z_rate"),
+    )
+}
+
+
+def _redefined(key: str) -> bool:
+    parts = key.split("/")
+    return f"{parts[0]}/{parts[-1]}" in REDEFINED
+
 
 #: Outputs changed on purpose by the move, each with its reason. They must still agree with the
-#: recording to rounding (relative 1e-12), so that nothing but the stated change happened.
+#: recording to rounding (1e-12 relative to the array's largest entry), so that nothing but the
+#: stated change happened.
 CHANGED_ON_PURPOSE = {
     # categorical_exact and tail_loss were two implementations of one tail law; merged, the
     # expected number of surviving tail states is now summed from P(state survives), computed
     # directly by the lumped chain, instead of 1 - P(lost) (no cancellation when P(lost) ~ 1).
     "tails_categorical/surviving": "one categorical tail law",
     "tail_loss_quick/rows/1/survivors_n": "one categorical tail law",
+    # the d-D kernels' 2x2 and 3x3 products are written out as loops (issue 13, cold start):
+    # the same sums in another order
+    "gauss_nd_accumulate/mean": "d-D products as loops",
+    "gauss_nd_accumulate/cov": "d-D products as loops",
 }
 
 
@@ -39,10 +75,17 @@ def test_bit_identical_to_the_recorded_fixture(name: str, request: pytest.Fixtur
     assert stored, f"no recorded arrays for case {name!r}"
     missing = sorted(set(stored) - set(arrays))
     assert not missing, f"{name}: outputs no longer computed: {missing}"
-    added = sorted(key.split("/", 1)[1] for key in set(arrays) - set(stored))
-    assert set(added) <= NEW_OUTPUTS, f"{name}: unrecorded outputs {added}"
-    differ = [k for k in stored if not same(stored[k], arrays[k])]
+    added = sorted(
+        key for key in set(arrays) - set(stored) if key.rsplit("/", 1)[-1] not in NEW_OUTPUTS
+    )
+    assert not added, f"{name}: unrecorded outputs {added}"
+    differ = [k for k in stored if not _redefined(k) and not same(stored[k], arrays[k])]
     unexplained = [k for k in differ if k not in CHANGED_ON_PURPOSE]
     assert not unexplained, f"{name}: {unexplained}"
     for key in differ:
-        np.testing.assert_allclose(arrays[key], stored[key], rtol=1e-12, err_msg=key)
+        # rounding relative to the array's scale: an entry that is a cancellation (an
+        # off-diagonal covariance of 1e-6 in a matrix of order 1) carries the matrix's rounding
+        scale = float(np.max(np.abs(stored[key]))) if stored[key].size else 0.0
+        np.testing.assert_allclose(
+            arrays[key], stored[key], rtol=1e-12, atol=1e-12 * scale, err_msg=key
+        )
