@@ -2,7 +2,10 @@
 
 Runs ``collapse_theory.tails.tail_loss_table`` (the grid of ``collapse-theory tail-loss``) and
 writes ``results/tail_loss.md``, ``.csv``, ``.json`` (with the environment) and the figures
-``docs/figures/tail_loss_{replace,regimes}.png``.
+``docs/figures/tail_loss_{replace,regimes}.png``. The tables and summary of docs/tails.md are
+printed from the JSON by ``python docs/examples/results_tables.py tail_loss``;
+``tests/test_docs.py`` checks that the page shows what it prints, and after a rerun
+``python tests/test_docs.py --update docs/tails.md`` rewrites them.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 -m benchmarks.bench_tail_loss
 """
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from benchmarks.common import RESULTS, environment
 from collapse_theory._json import dumps, write_json
+from collapse_theory._validate import output_directory
 from collapse_theory.tails.table import tail_loss_table, write_outputs
 
 DOCS_FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
@@ -31,7 +35,7 @@ def main() -> None:
     write_json(meta, payload, indent=1)
     with open(RESULTS / "tail_loss.md", "a") as handle:
         handle.write("\nEnvironment: " + dumps(payload["environment"]) + "\n")
-    DOCS_FIGURES.mkdir(parents=True, exist_ok=True)
+    output_directory("docs/figures", DOCS_FIGURES)
     for path in paths:  # the figures live in docs/figures (PNG); the PDFs are not kept
         if path.suffix == ".png":
             shutil.move(path, DOCS_FIGURES / path.name)

@@ -18,21 +18,25 @@ from scipy.special import ndtr
 from scipy.stats import binom
 
 import collapse_theory as ct
+from collapse_theory._stats import se_trusted, top_share
+from collapse_theory._validate import InputError, InputTypeError
 from collapse_theory.categorical import zipf
 from collapse_theory.cli import main
 from collapse_theory.tails import (
     CategoricalTail,
     GaussianTail,
     MixtureTail,
+    average_rate,
     categorical_exact,
     categorical_monte_carlo,
     crossing_generation,
-    fitted_rate,
     gaussian_monte_carlo,
     gaussian_rao_blackwell,
     mixture_monte_carlo,
     tail_rates,
 )
+from collapse_theory.tails.curves import curve_from_samples
+from collapse_theory.tails.table import markdown, record_generations
 
 Z_MAX = 4.0
 
@@ -412,29 +416,105 @@ def test_fuzz_categorical_exact_invariants(weights, m, q):
 # Rates
 
 
-def test_crossing_and_fitted_rate():
+def test_crossing_and_average_rate():
     g = np.array([0, 10, 20, 30])
-    assert crossing_generation(g, np.array([1.0, 0.8, 0.4, 0.1]), 0.5) == pytest.approx(17.5)
+    # Log-linear between the bracketing generations: exact for an exponential decay...
+    want = 10 + 10 * math.log(0.8 / 0.5) / math.log(0.8 / 0.4)
+    assert crossing_generation(g, np.array([1.0, 0.8, 0.4, 0.1]), 0.5) == pytest.approx(want)
+    decay = np.exp(-0.03 * g)
+    assert crossing_generation(g, decay, 0.5) == pytest.approx(math.log(2) / 0.03, rel=1e-12)
+    # ... and linear where the median reaches 0.
+    assert crossing_generation(g, np.array([1.0, 0.8, 0.0, 0.0]), 0.2) == pytest.approx(17.5)
     assert math.isnan(crossing_generation(g, np.array([1.0, 0.9, 0.8, 0.7]), 0.5))
+    # No crossing of 0.1 T0 by n = 90: the mean log-slope over the horizon, exactly 0.02.
     gg = np.arange(0, 100, 10)
-    assert fitted_rate(gg, 0.3 * np.exp(-0.02 * gg), 0.3, 0.1) == pytest.approx(0.02, rel=1e-9)
-    # A median that jumps to 0 still has a rate: the window closes at the crossing.
+    assert average_rate(gg, 0.3 * np.exp(-0.02 * gg), 0.3, 0.1) == pytest.approx(0.02, rel=1e-12)
+    # A crossing: ln(1/f) / n_f, whatever the shape before it.
+    dense = np.arange(0, 301)
+    median = 0.3 * np.exp(-0.02 * dense)
+    crossing = crossing_generation(dense, median, 0.03)
+    assert crossing == pytest.approx(math.log(10) / 0.02, abs=0.01)
+    assert average_rate(dense, median, 0.3, 0.1) == pytest.approx(math.log(10) / crossing)
+    # A median that jumps to 0 has a rate: the crossing is where it jumps.
     jump = np.array([0.1, 0.1, 0.1, 0.0])
-    assert fitted_rate(g, jump, 0.1, 0.1) > 0
+    assert average_rate(g, jump, 0.1, 0.1) == pytest.approx(math.log(10) / 29.0)
+
+
+def test_exact_rates_do_not_depend_on_the_recorded_generations():
+    """The exact curve's rates come from its median at every generation (issue: 0.069-0.077
+    for one exact curve, depending on the recording grid, under a least-squares definition)."""
+    p0, m = zipf(100, 1.1), 100
+    tail = CategoricalTail(lightest_mass=0.1)
+    every = categorical_exact(p0, tail, m, np.arange(0, 2 * m + 1))
+    np.testing.assert_array_equal(every.median_every_generation, every.median)
+    reference = tail_rates(every)
+    assert reference.every_generation
+    for grid in (
+        record_generations(2 * m),
+        np.arange(0, 2 * m + 1, 10),
+        np.arange(0, 2 * m + 1, 20),
+        [0, 7, 2 * m],
+    ):
+        curve = categorical_exact(p0, tail, m, grid)
+        np.testing.assert_array_equal(curve.median_every_generation, every.median)
+        rates = tail_rates(curve)
+        assert (rates.rate, rates.half_life, rates.crossing) == (
+            reference.rate,
+            reference.half_life,
+            reference.crossing,
+        )
+    assert reference.rate == pytest.approx(math.log(10) / reference.crossing)
+
+
+def test_monte_carlo_means_carry_the_heavy_tail_diagnostic(categorical_pair):
+    *_, exact, mc = categorical_pair
+    np.testing.assert_array_equal(mc.mean_top_share, top_share(mc.samples, axis=1))
+    assert np.all(se_trusted(mc.mean_top_share))  # masses in [0, 1]: light tails here
+    assert mc.surviving_top_share.shape == mc.surviving.shape
+    assert 0 < mc.scale_drift_top_share < 1
+    assert exact.mean_top_share is None and math.isnan(exact.scale_drift_top_share)
+    # A heavy-tailed sample: a few replicates carry the spread, and the table says so.
+    heavy = np.random.default_rng(0).lognormal(0.0, 3.0, size=(2, 2000))
+    heavy[0] = 1.0
+    curve = curve_from_samples(np.array([0, 1]), heavy, 1.0, 0.01)
+    assert curve.mean_top_share[1] > 0.6 and not se_trusted(curve.mean_top_share[1])
+    rates = tail_rates(curve)
+    table = ct.tails.table.TailLossTable(
+        rows=[
+            ct.tails.table._row(
+                ct.tails.table.Setting("toy", "lognormal", "-", 10, "replace", 1, 2000, "toy"),
+                curve,
+                rates,
+            )
+        ],
+        agreement=[],
+        curves={},
+        settings={},
+        seconds=0.0,
+    )
+    row = markdown(table).splitlines()[2]
+    assert "(SE untrusted)" in row and f"{curve.mean_top_share[1]:.2g}" in row
 
 
 def test_tail_rates_errors():
+    # Input errors are InputError (a ValueError) / InputTypeError (also a TypeError).
     curve = categorical_exact([0.9, 0.05, 0.05], CategoricalTail(threshold=0.1), 20, [0, 5, 10])
-    with pytest.raises(ValueError, match="fraction must lie strictly between 0 and 1"):
+    with pytest.raises(InputError, match="fraction must lie strictly between 0 and 1"):
         tail_rates(curve, fraction=1.0)
-    with pytest.raises(TypeError, match="curve must be a TailCurve"):
+    with pytest.raises(InputTypeError, match="curve must be a TailCurve"):
         tail_rates("curve")
-    with pytest.raises(ValueError, match="generations must include generation 0"):
+    with pytest.raises(InputError, match="generations must include generation 0"):
         categorical_exact([0.9, 0.05, 0.05], CategoricalTail(threshold=0.1), 20, [1, 5])
-    with pytest.raises(ValueError, match="eps must lie strictly between 0 and 1"):
+    with pytest.raises(InputError, match="eps must lie strictly between 0 and 1"):
         categorical_exact([0.9, 0.05, 0.05], CategoricalTail(threshold=0.1), 20, [0, 5], eps=1)
-    with pytest.raises(TypeError, match="tail must be a GaussianTail"):
+    with pytest.raises(InputTypeError, match="tail must be a GaussianTail"):
         gaussian_rao_blackwell(CategoricalTail(threshold=0.1), 20, [0, 5])
+    with pytest.raises(InputTypeError, match="tail must be a CategoricalTail"):
+        categorical_exact([0.9, 0.1], GaussianTail(k=2), 20, [0, 5])
+    with pytest.raises(InputError, match=r"threshold=0\.01 leaves the tail empty"):
+        CategoricalTail(threshold=0.01).states([0.5, 0.3, 0.2])
+    with pytest.raises(InputError, match="exactly one of k or quantile"):
+        GaussianTail()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,13 +556,21 @@ def test_cli_quick_writes_table_and_figures(tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 0
     rows = (tmp_path / "tail_loss.csv").read_text().splitlines()
     assert len(rows) == 1 + 12 + 3  # header, 4 models x 3 regimes, 3 exact / Rao–Blackwell rows
+    header = rows[0].split(",")
+    assert {"mean_top_share", "drift_top_share", "rates_every_generation"} <= set(header)
 
 
-def test_cli_errors_and_help(capsys):
+def test_cli_errors_and_help(capsys, tmp_path):
     assert main(["tail-loss", "--replicates", "3"]) == 2
     err = capsys.readouterr().err
     assert "--replicates must be >= 10; got 3" in err
     assert main(["tail-loss", "--seed", "-1"]) == 2
+    # --out: a missing parent is an error naming it, found before the run, and nothing is
+    # created.
+    missing = tmp_path / "no_such_dir" / "out"
+    assert main(["tail-loss", "--quick", "--out", str(missing)]) == 2
+    assert "no_such_dir" in capsys.readouterr().err
+    assert not missing.parent.exists()
     with pytest.raises(SystemExit) as stop:
         main(["tail-loss", "--help"])
     assert stop.value.code == 0

@@ -15,15 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from collapse_theory.tails.curves import QUANTILE_LEVELS, TailCurve
-from collapse_theory.tails.rates import TailRates, crossing_generation, fitted_rate, tail_rates
+from collapse_theory.tails.rates import TailRates, average_rate, crossing_generation, tail_rates
 from collapse_theory.tails.table import tail_loss_table
 
 __all__ = [
     "QUANTILE_LEVELS",
     "TailCurve",
     "TailRates",
+    "average_rate",
     "crossing_generation",
-    "fitted_rate",
     "tail_loss_table",
     "tail_rates",
 ]

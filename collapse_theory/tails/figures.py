@@ -1,12 +1,19 @@
-"""Figures of the tail-loss table: median tail mass against generations / M."""
+"""Figures of the tail-loss table: median tail mass against generations / M.
+
+Both figures put one legend under the panels (``_figures.figure_legend``): the curves run
+from the top left to the bottom right of every panel, so no place inside the axes is free.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from collapse_theory._figures import new_figure, register
+from collapse_theory._figures import figure_legend, new_figure, register
+from collapse_theory.tails.curves import TailCurve
 from collapse_theory.tails.table import TailLossTable
 
 __all__ = ["figure_regimes", "figure_replace"]
@@ -17,7 +24,7 @@ _FLOOR = 1e-4
 
 
 def _figure(ncols: int) -> tuple[Figure, list[Axes]]:
-    fig, axes = new_figure(3.6 * ncols, 3.4, ncols)
+    fig, axes = new_figure(3.6 * ncols, 3.9, ncols)
     for ax in axes:
         ax.set_yscale("log")
         ax.set_ylim(_FLOOR * 0.7, 2.0)
@@ -38,44 +45,40 @@ def _panels(table: TailLossTable) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def _relative(curve, values):
+def _relative(curve: TailCurve, values: np.ndarray) -> np.ndarray:
     return np.maximum(values / curve.initial_mass, _FLOOR)
 
 
 @register("tail_loss_replace", kind="table")
 def figure_replace(table: TailLossTable) -> Figure:
-    """Replace: median tail mass / T0 against n / M for each M (Monte Carlo solid, exact or
-    Rao–Blackwell dashed black); under Replace the curves for different M nearly coincide —
-    the loss rate scales as 1/M."""
+    """Replace: median tail mass / T0 against n / M for each M (Monte Carlo solid, the exact or
+    Rao–Blackwell law dashed, in the colour of its M); under Replace the curves for different M
+    nearly coincide — the loss rate scales as 1/M."""
     panels = _panels(table)
     fig, axes = _figure(len(panels))
+    references = set()
     for ax, (family, model, estimator, title) in zip(axes, panels, strict=True):
-        for (f, mo, e, m, regime, method), curve in sorted(
-            table.curves.items(), key=lambda kv: kv[0]
-        ):
+        for (f, mo, e, m, regime, method), curve in sorted(table.curves.items()):
             if (f, mo, e, regime) != (family, model, estimator, "replace"):
                 continue
-            x = curve.generations / m
-            if method == "monte-carlo":
-                ax.plot(
-                    x,
-                    _relative(curve, curve.median),
-                    "-",
-                    color=_COLORS.get(m, "0.4"),
-                    lw=1.6,
-                    label=f"M={m} Monte Carlo",
-                )
-            else:
-                ax.plot(
-                    x,
-                    _relative(curve, curve.median),
-                    "--",
-                    color="k",
-                    lw=0.9,
-                    label=f"{method}" if m == 10 else None,
-                )
+            monte_carlo = method == "monte-carlo"
+            if not monte_carlo:
+                references.add(method)
+            ax.plot(
+                curve.generations / m,
+                _relative(curve, curve.median),
+                "-" if monte_carlo else "--",
+                color=_COLORS.get(m, "0.4"),
+                lw=1.6 if monte_carlo else 1.1,
+                label=f"M={m}" if monte_carlo else None,
+            )
         ax.set_title(title, fontsize=9)
-        ax.legend(loc="best")
+    styles = [Line2D([], [], color="k", lw=1.6, label="Monte Carlo")]
+    if references:
+        styles.append(
+            Line2D([], [], color="k", ls="--", lw=1.1, label=" or ".join(sorted(references)))
+        )
+    figure_legend(fig, axes, extra=styles)
     fig.suptitle("Replace: the typical model loses its tail on the time scale M", fontsize=10)
     return fig
 
@@ -105,7 +108,8 @@ def figure_regimes(table: TailLossTable) -> Figure:
             )
             ax.plot(x, _relative(curve, curve.median), color=color, lw=1.6, label=regime)
         ax.set_title(f"{title}, M={m_show}", fontsize=9)
-        ax.legend(loc="best")
+    band = Patch(color="0.5", alpha=0.3, lw=0, label="10–90% of replicates")
+    figure_legend(fig, axes, extra=[band])
     fig.suptitle(
         "Fresh data and accumulation stop the tail loss (median, 10–90% band)", fontsize=10
     )

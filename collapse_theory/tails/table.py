@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from collapse_theory._json import write_json
-from collapse_theory._stats import two_sample_z
-from collapse_theory._validate import check_int
+from collapse_theory._stats import se_trusted, two_sample_z
+from collapse_theory._validate import check_int, output_directory
 from collapse_theory.regimes import Accumulate, FreshData, Regime, Replace
 from collapse_theory.rng import SeedLike, as_seed_sequence
 from collapse_theory.tails.curves import TailCurve
@@ -138,7 +138,7 @@ def agreement(
 ) -> dict[str, float | int]:
     """z-scores of Monte Carlo against exact / Rao–Blackwell: the largest |z| over recorded
     generations n > 0 of E T_n and of P(T_n < eps T0) (probabilities where both SEs vanish,
-    i.e. both 0 or both 1, are skipped) and the z of the fitted rate (SEs from the 95%
+    i.e. both 0 or both 1, are skipped) and the z of the rate (SEs from the 95%
     intervals; not a normal score where the median is two-valued, e.g. T0 or 0)."""
     live = mc.generations > 0
 
@@ -182,6 +182,7 @@ def _row(setting: Setting, curve: TailCurve, rates: TailRates) -> dict[str, Any]
         "q90_Tn/T0": curve.quantiles[1, last] / t0,
         "mean_Tn/T0": curve.mean[last] / t0,
         "mean_se/T0": curve.mean_se[last] / t0,
+        "mean_top_share": _top_share(curve.mean_top_share, last),
         "P(Tn<0.01T0)": curve.prob_below[last],
         "P_se": curve.prob_below_se[last],
         "survivors_n": float("nan") if curve.surviving is None else curve.surviving[last],
@@ -198,8 +199,15 @@ def _row(setting: Setting, curve: TailCurve, rates: TailRates) -> dict[str, Any]
         "rate*M": rates.rate * m,
         "drift*M": curve.scale_drift * m,
         "drift_se*M": curve.scale_drift_se * m,
+        "drift_top_share": curve.scale_drift_top_share,
+        "rates_every_generation": rates.every_generation,
     }
     return row
+
+
+def _top_share(shares: np.ndarray | None, index: int) -> float:
+    """The heavy-tail diagnostic at one recorded generation; NaN for curves without one."""
+    return float("nan") if shares is None else float(shares[index])
 
 
 @dataclass
@@ -317,12 +325,20 @@ def _interval(point: float, lo: float, hi: float) -> str:
     return f"{_fmt(point)} [{_fmt(lo)}, {_fmt(hi)}]"
 
 
+def _se_text(se: float, share: float) -> str:
+    """`` ± se`` (nothing when exact), flagged when its heavy-tail diagnostic says the SE is not
+    to be trusted (docs/theory.md §6)."""
+    if se == 0:
+        return ""
+    return f" ± {_fmt(se, 2)}" + ("" if se_trusted(share) else " (SE untrusted)")
+
+
 def markdown(table: TailLossTable) -> str:
     """The table as Markdown (the CSV has every column)."""
     head = (
         "| family | model | est. | M | regime | method | n | T_n/T0 median [q10, q90] | "
         "E T_n/T0 | P(T_n<0.01T0) | tail states n/0 | half-life | n(0.1 T0) | "
-        "rate [95% CI] | rate·M | drift·M |"
+        "rate [95% CI] | rate·M | drift·M | top 1% share: E T_n, drift |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     lines[1] = "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"
@@ -332,12 +348,8 @@ def markdown(table: TailLossTable) -> str:
             if math.isnan(r["survivors_n"])
             else f"{r['survivors_n']:.1f}/{r['survivors_0']:.0f}"
         )
-        drift = _fmt(r["drift*M"]) + (
-            "" if r["drift_se*M"] == 0 else f" ± {_fmt(r['drift_se*M'], 2)}"
-        )
-        mean = _fmt(r["mean_Tn/T0"]) + (
-            "" if r["mean_se/T0"] == 0 else f" ± {_fmt(r['mean_se/T0'], 2)}"
-        )
+        drift = _fmt(r["drift*M"]) + _se_text(r["drift_se*M"], r["drift_top_share"])
+        mean = _fmt(r["mean_Tn/T0"]) + _se_text(r["mean_se/T0"], r["mean_top_share"])
         cells = [
             r["family"],
             r["model"],
@@ -355,13 +367,14 @@ def markdown(table: TailLossTable) -> str:
             _interval(r["rate"], r["rate_lo"], r["rate_hi"]),
             _fmt(r["rate*M"]),
             drift,
+            f"{_fmt(r['mean_top_share'], 2)}, {_fmt(r['drift_top_share'], 2)}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
         "Agreement of Monte Carlo with each family's reference law under Replace (exact or "
         "Rao–Blackwellised, column 'reference'): largest |z| over the recorded generations n > 0 "
-        "of E T_n and of P(T_n < 0.01 T0); z of the fitted rate (standard errors from the 95% "
+        "of E T_n and of P(T_n < 0.01 T0); z of the rate (standard errors from the 95% "
         "bootstrap intervals of both). Where the median is two-valued (T0 or 0, e.g. a "
         "categorical tail at M = 10) the bootstrap distribution of the rate has two points and "
         "its z is not a normal score.",
@@ -384,8 +397,7 @@ def write_outputs(table: TailLossTable, out_dir: str | Path, *, command: str = "
     ``tail_loss_replace`` / ``tail_loss_regimes`` (PNG + PDF) into ``out_dir``."""
     from collapse_theory import _figures
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_directory("out_dir", out_dir)
     title = "# Tail-loss rates (`collapse-theory tail-loss`)\n\n"
     intro = (
         (f"Command: `{command}`  \n" if command else "")
@@ -393,10 +405,15 @@ def write_outputs(table: TailLossTable, out_dir: str | Path, *, command: str = "
         "T_n: mass of the original tail under model n; per family: "
         + "; ".join(m.BENCHMARK_NOTE for m in _benchmark_modules())
         + ". n: horizon (2M unless noted). half-life / n(0.1 T0): first generation where the "
-        "median falls below T0/2 / 0.1 T0 (– : not within n). rate: fitted exponential rate of "
-        "the median (collapse_theory.tails.rates). drift·M: M × per-generation drift of the log "
-        "scale over the second half. [..]: 95% bootstrap intervals; exact rows have no sampling "
-        "error.\n\n"
+        "median falls below T0/2 / 0.1 T0 (– : not within n). rate: ln(10) / n(0.1 T0), the "
+        "constant exponential rate that reaches 0.1 T0 at the same generation (without a "
+        "crossing: -ln(median T_n/T0) / n); exact rows read these from the median at every "
+        "generation, so they do not depend on the recorded generations "
+        "(collapse_theory.tails.rates). drift·M: M × per-generation drift of the log scale over "
+        "the second half. [..]: 95% bootstrap intervals; exact rows have no sampling error. "
+        "± : standard error of a Monte Carlo mean; top 1% share: the share of its squared "
+        "deviations carried by the largest 1% of replicates (paths), the heavy-tail diagnostic "
+        "of that standard error (docs/theory.md §6), which is flagged untrusted above 0.6.\n\n"
     )
     paths = [out / "tail_loss.md", out / "tail_loss.csv", out / "tail_loss.json"]
     paths[0].write_text(title + intro + markdown(table))
