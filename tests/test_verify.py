@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
+import os
 
+import numba
 import numpy as np
 import pytest
 
 import collapse_theory as ct
 from collapse_theory._stats import covariance_se, mean_se, variance_se
+from collapse_theory._validate import InputError
 from collapse_theory.verify import Check, bonferroni_threshold
 
 # Cheap checks (well under a second each) used for runs inside the tests.
@@ -252,7 +256,9 @@ def test_quick_suite_passes_and_subsets_reproduce_it(full_quick_report):
     report = full_quick_report
     assert report.passed, report.format()
     assert len(report.rows) == len(ct.verify.checks())
-    assert report.format().splitlines()[-1] == f"{len(report.rows)} passed, 0 failed"
+    assert report.num_failed == 0
+    assert report.format().splitlines()[-1] == report.summary_line()
+    assert report.summary_line().startswith(f"{len(report.rows)} passed, 0 failed")
     subset = ct.verify.run(quick=True, seed=0, only=["categorical.tail_mass", FAST_MC[0]])
     for row in subset.rows:
         full = report[row.name]
@@ -319,3 +325,130 @@ def test_eigenvalue_check_fails_on_wrong_spectrum(monkeypatch):
     monkeypatch.setattr(ct.categorical, "eigenvalues", wrong)
     report = ct.verify.run(only=["categorical.eigenvalues", "categorical.eigenvalues_two_state"])
     assert [row.passed for row in report.rows] == [False, False]
+
+
+# ---------------------------------------------------------------------------------------------
+# estimator notes, streaming, worker processes, bound rows
+
+
+def test_estimators_may_return_notes_and_two_tuples_still_work(plugin):
+    plugin("fake.plain", theory=lambda: 1.0, estimate=lambda ss, q: (1.1, 0.1))
+    plugin(
+        "fake.noted",
+        theory=lambda: 1.0,
+        estimate=lambda ss, q: (1.1, 0.1, {"top_share": 0.9}),
+    )
+    plugin("fake.bad_notes", estimate=lambda ss, q: (1.0, 0.1, [0.9]))
+    plugin("fake.four", estimate=lambda ss, q: (1.0, 0.1, {}, 0))
+    report = ct.verify.run(only=["fake."])
+    plain, noted = report["fake.plain"], report["fake.noted"]
+    assert plain.passed and plain.notes == {} and plain.se_trusted
+    assert math.isnan(plain.top_share)
+    assert noted.passed and noted.z == pytest.approx(plain.z)  # the verdict is the z-test's
+    assert noted.top_share == 0.9 and not noted.se_trusted
+    assert "notes must be a mapping" in report["fake.bad_notes"].error
+    assert "(estimate, stderr)" in report["fake.four"].error
+    assert report.num_untrusted == 1
+    assert report.summary_line() == "2 passed, 2 failed; 1 with an untrusted standard error"
+    text = report.format()
+    assert text.splitlines()[-1] == report.summary_line()
+    assert "0.9 untrusted" in text and "  fake.noted: top share 0.900" in text
+    data = report.to_dict()
+    row = next(r for r in data["rows"] if r["name"] == "fake.noted")
+    assert row["notes"] == {"top_share": 0.9} and row["se_trusted"] is False
+    assert data["num_untrusted"] == 1
+    json.dumps(data)
+
+
+def test_bound_and_exact_rows_say_what_they_check(plugin, tmp_path):
+    plugin(
+        "fake.bound",
+        kind="upper-bound",
+        theory=lambda: -1.4,
+        estimate=lambda ss, q: (-2.42, 0.0),
+    )
+    plugin("fake.exact", kind="exact", tolerance=1e-9, estimate=lambda ss, q: (0.0, 0.0))
+    report = ct.verify.run(only=["fake."])
+    header, body = report.table()
+    cells = dict(zip(header, body[0], strict=True))
+    assert cells["theory/bound"] == "-1.4" and cells["estimate"] == "-2.42"
+    assert cells["criterion"] == "estimate <= bound" and cells["pass"] == "PASS"
+    assert dict(zip(header, body[1], strict=True))["criterion"] == "|estimate - theory| <= 1e-09"
+    assert ct.verify.runner.criterion("upper-bound", 1e-6) == "estimate <= bound + 1e-06"
+    assert "estimate <= bound" in report.to_markdown()
+    md, _, page = report.save(tmp_path / "report", figures=False)
+    assert "estimate &lt;= bound" in page.read_text() and ct.verify.runner.LEGEND in md.read_text()
+
+
+def test_save_creates_the_directory_asked_for_never_its_parents(plugin, tmp_path):
+    plugin("fake.one")
+    report = ct.verify.run(only=["fake.one"])
+    with pytest.raises(InputError, match="does not exist"):
+        report.save(tmp_path / "missing" / "report", figures=False)
+    assert not (tmp_path / "missing").exists()
+    paths = report.save(tmp_path / "report", figures=False)
+    assert all(path.parent == tmp_path / "report" for path in paths)
+
+
+def test_stream_prints_header_first_rows_as_they_finish_and_the_summary_last(plugin):
+    printed: list[str] = []
+
+    class Stream(io.StringIO):
+        def write(self, text: str) -> int:
+            printed.append(text)
+            return super().write(text)
+
+    def estimate(ss, quick):
+        # the rows of the checks before this one are out already
+        assert any("fake.a" in chunk for chunk in printed)
+        return 0.0, 1.0
+
+    plugin("fake.a")
+    plugin("fake.b", estimate=estimate)
+    stream = Stream()
+    report = ct.verify.run(only=["fake."], stream=stream)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("collapse_theory verify (quick), seed 0")
+    assert lines[2].startswith("calibration: ") and lines[4].split()[:2] == ["name", "section"]
+    assert [line.split()[0] for line in lines[5:7]] == ["fake.a", "fake.b"]
+    assert lines[-1] == report.summary_line() == "2 passed, 0 failed"
+    assert lines[-2].startswith("2 checks in ")
+    assert lines[5].index("PASS") == lines[6].index("PASS") == lines[4].index("pass")
+
+
+def test_compilation_is_announced_once():
+    calls = []
+    with ct.verify.runner._watch_compilation(lambda: calls.append(1)):
+        for offset in (1, 2):  # two functions never compiled before: two compile events
+            numba.njit(cache=False)(lambda x, k=offset: x + k)(1.0)
+    assert calls == [1]
+    with ct.verify.runner._watch_compilation(lambda: calls.append(2)):
+        pass  # nothing compiled: no notice
+    assert calls == [1]
+
+
+def test_workers_give_the_numbers_of_a_serial_run(plugin):
+    only = ["categorical.heterozygosity", "categorical.loss_feller", "gaussian.std", "fake."]
+    plugin("fake.seeded", estimate=lambda ss, q: (float(ss.generate_state(1)[0]), 1.0))
+    serial = ct.verify.run(seed=5, only=only)
+    parallel = ct.verify.run(seed=5, only=only, workers=2)
+    assert [r.name for r in parallel.rows] == [r.name for r in serial.rows]
+    for a, b in zip(serial.rows, parallel.rows, strict=True):
+        numbers = np.array([[r.theory, r.estimate, r.stderr, r.z] for r in (a, b)])
+        np.testing.assert_array_equal(numbers[0], numbers[1])  # NaN z of exact rows included
+        assert a.notes == b.notes and a.passed == b.passed
+    with pytest.raises(InputError, match="workers"):
+        ct.verify.run(only=only, workers=0)
+
+
+def test_a_dead_worker_fails_its_checks_and_not_the_run(plugin):
+    """A worker that dies (here at its first fake check) costs the rows it had not sent; the
+    run still returns, with the other checks' rows."""
+    plugin("fake.dies", estimate=lambda ss, q: os._exit(3))
+    plugin("fake.after")
+    report = ct.verify.run(only=["fake.", "categorical.loss_feller"], workers=2)
+    assert report["categorical.loss_feller"].passed  # the other worker starts on it
+    dead = report["fake.dies"]
+    assert not dead.passed and "exited with code [3]" in dead.error
+    after = report["fake.after"]  # run by a surviving worker, or lost with a dead one
+    assert after.passed or "exited with code" in after.error

@@ -110,6 +110,7 @@ def test_calibrate_detects_an_understated_standard_error(fake_checks):
     assert "TOO MANY FAILURES" in wrong.format()
 
 
+@pytest.mark.slow  # eight verify runs: the calibration's bookkeeping, not its statistics
 def test_calibrate_replays_verify_and_resumes(tmp_path):
     first = calibrate(3, first_seed=5, only=FAST, out=tmp_path)
     for i, seed in enumerate(first.seeds):

@@ -21,6 +21,16 @@ from numba import njit
 _NEGLIGIBLE = 1e-40
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _grown(values: np.ndarray, used: int, size: int) -> np.ndarray:
+    """A new array of ``size`` starting with ``values[:used]`` (a loop: a slice assignment
+    compiles numpy's broadcasting checks and their error messages, seconds of compile time)."""
+    bigger = np.empty(size)
+    for i in range(used):
+        bigger[i] = values[i]
+    return bigger
+
+
 @njit(cache=True, nogil=True)
 def _row(m: int, x: float, y: float, row_tol: float, scratch: np.ndarray):
     """Band of the Bin(m, x) pmf (``y = 1 - x`` passed separately for accuracy).
@@ -48,9 +58,7 @@ def _row(m: int, x: float, y: float, row_tol: float, scratch: np.ndarray):
         if t < _NEGLIGIBLE:
             break
         if nleft >= left.size:
-            bigger = np.empty(2 * left.size)
-            bigger[:nleft] = left[:nleft]
-            left = bigger
+            left = _grown(left, nleft, 2 * left.size)
         left[nleft] = t
         nleft += 1
         k -= 1
@@ -70,9 +78,7 @@ def _row(m: int, x: float, y: float, row_tol: float, scratch: np.ndarray):
         if t < _NEGLIGIBLE:
             break
         if total_len >= scratch.size:
-            bigger = np.empty(2 * scratch.size)
-            bigger[:total_len] = scratch[:total_len]
-            scratch = bigger
+            scratch = _grown(scratch, total_len, 2 * scratch.size)
         scratch[total_len] = t
         total_len += 1
         k += 1
@@ -121,9 +127,7 @@ def build_rows(m_next: int, m_prev: int, j_lo: int, j_hi: int, row_tol: float):
         y = (m_prev - j) / m_prev
         start, length, dropped, scratch = _row(m_next, x, y, row_tol, scratch)
         if pos + length > data.size:
-            bigger = np.empty(max(2 * data.size, pos + length))
-            bigger[:pos] = data[:pos]
-            data = bigger
+            data = _grown(data, pos, max(2 * data.size, pos + length))
         for i in range(length):
             data[pos + i] = scratch[i]
         pos += length
@@ -195,8 +199,13 @@ def step(
     return _absorb_and_trim(out, out_lo, out_hi, m_next, trim_tol, dropped)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _absorb_and_trim(out, out_lo, out_hi, m_next, trim_tol, dropped):
+    """Split the absorbed mass off ``out`` (targets out_lo..out_hi) and trim its transient support.
+
+    Inlined into its two callers: called with constant bounds, a compiled helper got one
+    signature per literal (0) it was typed with.
+    """
     to_zero = 0.0
     to_full = 0.0
     a = 0

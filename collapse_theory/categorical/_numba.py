@@ -3,14 +3,17 @@
 Each generation's multinomial is drawn by conditional binomials over the states that can still be
 drawn, largest first, stopping as soon as the sample is used up: the cost is O(alive states) per
 step and flat in the sample size M (see :func:`collapse_theory._samplers.binomial`).
+
+:func:`simulate_block` has one signature (:data:`SIGNATURE`), compiled at its first call: the
+outputs may be contiguous or strided views of the run's arrays.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 
-from collapse_theory._samplers import binomial
+from collapse_theory._samplers import RNG, binomial, one_signature
 from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT, REPLACE
 
 
@@ -41,8 +44,16 @@ def multinomial(rng, total, weights, states, num_states, suffix, counts) -> None
         remaining -= draw
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _record(slot, r, p, out_p) -> None:
+    """out_p[slot, r, :] = p, as a loop (-1: generation not recorded)."""
+    if slot >= 0:
+        for j in range(p.size):
+            out_p[slot, r, j] = p[j]
+
+
 @njit(cache=True, nogil=True)
-def simulate_block(
+def _simulate_block(
     rng,
     p0,
     sizes,
@@ -59,6 +70,7 @@ def simulate_block(
     ``record_slot[g]`` is the row of ``out_p`` for generation g, or -1 if g is not recorded.
     ``out_absorbed[r]`` receives the first generation with a single surviving state (-1: none).
     """
+    p0 = p0.copy()  # contiguous, like the work arrays: one signature for multinomial
     num_states = p0.size
     num_generations = sizes.size
     num_replicates = out_p.shape[1]
@@ -87,14 +99,15 @@ def simulate_block(
         if p0[j] > 0.0:
             initial_survivors += 1
     for r in range(num_replicates):
-        p[:] = p0
-        pool[:] = 0.0
+        for j in range(num_states):
+            p[j] = p0[j]
+            pool[j] = 0.0
         pool_total = 0.0
         num_alive = num_support
-        alive[:num_support] = order[:num_support]
+        for j in range(num_support):
+            alive[j] = order[j]
         absorbed = 0 if initial_survivors == 1 else -1
-        if record_slot[0] >= 0:
-            out_p[record_slot[0], r, :] = p
+        _record(record_slot[0], r, p, out_p)
         for g in range(num_generations):
             total = sizes[g]
             if regime == FRESH_MIX:
@@ -138,13 +151,20 @@ def simulate_block(
                 num_alive = kept
             if absorbed < 0 and survivors == 1:
                 absorbed = g + 1
-            slot = record_slot[g + 1]
-            if slot >= 0:
-                out_p[slot, r, :] = p
+            _record(record_slot[g + 1], r, p, out_p)
             if prune and num_alive == 1:
                 # Absorbed for good: the remaining generations repeat this delta.
                 for later in range(g + 2, num_generations + 1):
-                    if record_slot[later] >= 0:
-                        out_p[record_slot[later], r, :] = p
+                    _record(record_slot[later], r, p, out_p)
                 break
         out_absorbed[r] = absorbed
+
+
+_F64 = types.float64
+_I64 = types.int64
+#: The signature of :func:`simulate_block`: (rng, p0, sizes, regime, fraction, fresh_counts,
+#: pseudo_count, record_slot, out_p, out_absorbed); arrays of any layout.
+SIGNATURE = types.void(
+    RNG, _F64[:], _I64[:], _I64, _F64, _I64[:], _F64, _I64[:], _F64[:, :, :], _I64[:]
+)
+simulate_block = one_signature(_simulate_block, SIGNATURE)

@@ -6,6 +6,12 @@ kernels draw those summaries directly (mean ~ normal, scatter ~ chi-square / Wis
 Bartlett factor), which is exact and O(1) (O(d^3)) per generation; the "samples" kernels draw the
 M points one by one, as the paper does. Datasets from different sources (fresh data, the pool of
 past batches) are merged with the exact pooled-scatter formula.
+
+:func:`simulate_block_1d` and :func:`simulate_block_nd` have one signature each
+(:data:`SIGNATURE_1D`, :data:`SIGNATURE_ND`), compiled at their first call: the outputs may be
+contiguous or strided views of the run's arrays. Array copies and the small matrix products
+are written as loops: they compile to a fraction of the code of numpy slice assignments (no
+broadcasting checks), and the products give the same bits on every machine.
 """
 
 from __future__ import annotations
@@ -13,14 +19,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 
 from collapse_theory._linalg import cholesky_into
 from collapse_theory._samplers import (
+    RNG,
     chisquare,
     fresh_draw_count,
     gamma_constants,
     gamma_from_constants,
+    one_signature,
     standard_gamma,
 )
 from collapse_theory.regimes import ACCUMULATE, REPLACE
@@ -85,8 +93,18 @@ def _replace_sufficient_1d(
                 out_var[slot, r] = variances[r]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _record_1d(slot, means, variances, out_mean, out_var):
+    """Copy every chain's (mean, variance) into row ``slot`` of the outputs (-1: not recorded)."""
+    if slot < 0:
+        return
+    for r in range(means.size):
+        out_mean[slot, r] = means[r]
+        out_var[slot, r] = variances[r]
+
+
 @njit(cache=True, nogil=True)
-def simulate_block_1d(
+def _simulate_block_1d(
     rng,
     mean0,
     var0,
@@ -119,15 +137,12 @@ def simulate_block_1d(
     if regime == REPLACE and method == SUFFICIENT:
         means = np.full(num_replicates, mean0)
         variances = np.full(num_replicates, var0)
-        if record_slot[0] >= 0:
-            out_mean[record_slot[0]] = means
-            out_var[record_slot[0]] = variances
+        _record_1d(record_slot[0], means, variances, out_mean, out_var)
         if first_generation == 1:
-            means[:] = first_mean
-            variances[:] = first_var
-            if record_slot[1] >= 0:
-                out_mean[record_slot[1]] = means
-                out_var[record_slot[1]] = variances
+            for r in range(num_replicates):
+                means[r] = first_mean[r]
+                variances[r] = first_var[r]
+            _record_1d(record_slot[1], means, variances, out_mean, out_var)
         _replace_sufficient_1d(
             rng, first_generation, sizes, ddof, record_slot, means, variances, out_mean, out_var
         )
@@ -164,15 +179,17 @@ def simulate_block_1d(
                 out_var[slot, r] = var
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _batch_nd(rng, size, mean, chol, method, buffer, out_mean, out_scatter):
-    """Mean and scatter matrix of ``size`` iid N(mean, chol chol^T) draws, written in place."""
+@njit(cache=True, nogil=True)
+def _batch_nd(rng, size, mean, chol, method, buffer, z, factor, out_mean, out_scatter):
+    """Mean and scatter matrix of ``size`` iid N(mean, chol chol^T) draws, written in place
+    (``z`` (d,) and ``factor`` (d, d) are scratch)."""
     d = mean.size
-    out_mean[:] = 0.0
-    out_scatter[:, :] = 0.0
+    for i in range(d):
+        out_mean[i] = 0.0
+        for j in range(d):
+            out_scatter[i, j] = 0.0
     if size == 0:
         return
-    z = np.empty(d)
     if method == SUFFICIENT:
         for j in range(d):
             z[j] = rng.standard_normal()
@@ -185,16 +202,29 @@ def _batch_nd(rng, size, mean, chol, method, buffer, out_mean, out_scatter):
         if size < 2:
             return
         # Bartlett: W = A A^T ~ Wishart_d(df, I), df = size - 1; scatter = (chol A)(chol A)^T.
-        # For df < d the factor is d x df lower-trapezoidal (columns j >= df stay zero).
+        # For df < d the factor is d x df lower-trapezoidal (columns j >= df stay zero). A is
+        # built in out_scatter (zeroed above), which then receives the scatter.
         df = size - 1
-        a = np.zeros((d, d))
+        a = out_scatter
         for i in range(d):
             if i < df:
                 a[i, i] = math.sqrt(chisquare(rng, df - i))
             for j in range(min(i, df)):
                 a[i, j] = rng.standard_normal()
-        b = chol @ a
-        out_scatter[:, :] = b @ b.T
+        # The products as loops, not BLAS calls: a third less time at d = 3, and the same bits
+        # on every machine (a BLAS picks its own summation order and fused multiply-adds).
+        for i in range(d):  # factor = chol A
+            for j in range(d):
+                acc = 0.0
+                for k in range(d):
+                    acc += chol[i, k] * a[k, j]
+                factor[i, j] = acc
+        for i in range(d):  # scatter = factor factor^T
+            for j in range(d):
+                acc = 0.0
+                for k in range(d):
+                    acc += factor[i, k] * factor[j, k]
+                out_scatter[i, j] = acc
         return
     for s in range(size):
         for j in range(d):
@@ -217,25 +247,55 @@ def _batch_nd(rng, size, mean, chol, method, buffer, out_mean, out_scatter):
             out_scatter[j, i] = out_scatter[i, j]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _merge_nd(n_a, mean_a, ss_a, n_b, mean_b, ss_b):
-    """Pool (n_b, mean_b, ss_b) into (n_a, mean_a, ss_a) in place; returns the pooled size."""
+    """Pool (n_b, mean_b, ss_b) into (n_a, mean_a, ss_a) in place; returns the pooled size:
+    ss_a + ss_b + (n_a n_b / n) delta delta^T and mean_a + delta n_b / n, delta = mean_b - mean_a."""
+    d = mean_a.size
     n = n_a + n_b
     if n_b == 0:
         return n_a
     if n_a == 0:
-        mean_a[:] = mean_b
-        ss_a[:, :] = ss_b
+        _copy_fit(mean_b, ss_b, 1.0, mean_a, ss_a)
         return n_b
-    delta = mean_b - mean_a
     weight = n_a * n_b / n
-    ss_a += ss_b + weight * np.outer(delta, delta)
-    mean_a += delta * (n_b / n)
+    for i in range(d):
+        delta_i = mean_b[i] - mean_a[i]
+        for j in range(d):
+            ss_a[i, j] += ss_b[i, j] + weight * (delta_i * (mean_b[j] - mean_a[j]))
+    ratio = n_b / n
+    for i in range(d):
+        mean_a[i] += (mean_b[i] - mean_a[i]) * ratio
     return n
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _copy_2d(source, target):
+    """target[:, :] = source, as a loop (no broadcasting machinery to compile)."""
+    for i in range(source.shape[0]):
+        for j in range(source.shape[1]):
+            target[i, j] = source[i, j]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _copy_fit(mean, scatter, divisor, out_mean, out_cov):
+    """out_mean[:] = mean, out_cov[:, :] = scatter / divisor (a fit from its summary)."""
+    d = mean.size
+    for i in range(d):
+        out_mean[i] = mean[i]
+        for j in range(d):
+            out_cov[i, j] = scatter[i, j] / divisor
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _record_nd(slot, r, mean, cov, out_mean, out_cov):
+    """Chain r's (mean, covariance) into row ``slot`` of the outputs (-1: not recorded)."""
+    if slot >= 0:
+        _copy_fit(mean, cov, 1.0, out_mean[slot, r], out_cov[slot, r])
+
+
 @njit(cache=True, nogil=True)
-def simulate_block_nd(
+def _simulate_block_nd(
     rng,
     mean0,
     cov0,
@@ -261,55 +321,88 @@ def simulate_block_nd(
     for g in range(num_generations):
         max_size = max(max_size, sizes[g])
     buffer = np.empty((max_size if method == SAMPLES else 1, d))
-    chol0 = _cholesky_psd(cov0)
+    # Contiguous copies of the inputs, like the work arrays: one signature for each helper.
+    mean0 = mean0.copy()
+    cov0 = cov0.copy()
+    chol0 = np.empty((d, d))
+    cholesky_into(cov0, chol0, True)
     chol = np.empty((d, d))
     mean = np.empty(d)
     cov = np.empty((d, d))
     mean_f, ss_f = np.empty(d), np.empty((d, d))
     mean_b, ss_b = np.empty(d), np.empty((d, d))
     pool_mean, pool_ss = np.empty(d), np.empty((d, d))
+    z, factor = np.empty(d), np.empty((d, d))  # scratch of _batch_nd
     for r in range(num_replicates):
-        mean[:] = mean0
-        cov[:, :] = cov0
-        chol[:, :] = chol0
+        _copy_fit(mean0, cov0, 1.0, mean, cov)
+        _copy_2d(chol0, chol)
         pool_n = 0
-        if record_slot[0] >= 0:
-            out_mean[record_slot[0], r] = mean
-            out_cov[record_slot[0], r] = cov
+        _record_nd(record_slot[0], r, mean, cov, out_mean, out_cov)
         if first_generation == 1:
-            mean[:] = first_mean[r]
-            cov[:, :] = first_cov[r]
-            chol[:, :] = _cholesky_psd(cov)
+            _copy_fit(first_mean[r], first_cov[r], 1.0, mean, cov)
+            cholesky_into(cov, chol, True)
             pool_n = sizes[0]
-            pool_mean[:] = mean
-            pool_ss[:, :] = cov * (sizes[0] - ddof)
-            if record_slot[1] >= 0:
-                out_mean[record_slot[1], r] = mean
-                out_cov[record_slot[1], r] = cov
+            for i in range(d):
+                pool_mean[i] = mean[i]
+                for j in range(d):
+                    pool_ss[i, j] = cov[i, j] * (sizes[0] - ddof)
+            _record_nd(record_slot[1], r, mean, cov, out_mean, out_cov)
         for g in range(first_generation, num_generations):
             size = sizes[g]
             fresh = fresh_draw_count(rng, regime, size, fresh_counts[g], fraction)
-            _batch_nd(rng, fresh, mean0, chol0, method, buffer, mean_f, ss_f)
-            _batch_nd(rng, size - fresh, mean, chol, method, buffer, mean_b, ss_b)
+            _batch_nd(rng, fresh, mean0, chol0, method, buffer, z, factor, mean_f, ss_f)
+            _batch_nd(rng, size - fresh, mean, chol, method, buffer, z, factor, mean_b, ss_b)
             n = _merge_nd(fresh, mean_f, ss_f, size - fresh, mean_b, ss_b)
             if regime == ACCUMULATE:
                 pool_n = _merge_nd(pool_n, pool_mean, pool_ss, n, mean_f, ss_f)
                 n = pool_n
-                mean[:] = pool_mean
-                cov[:, :] = pool_ss / (n - ddof)
+                _copy_fit(pool_mean, pool_ss, n - ddof, mean, cov)
             else:
-                mean[:] = mean_f
-                cov[:, :] = ss_f / (n - ddof)
-            chol[:, :] = _cholesky_psd(cov)
-            slot = record_slot[g + 1]
-            if slot >= 0:
-                out_mean[slot, r] = mean
-                out_cov[slot, r] = cov
+                _copy_fit(mean_f, ss_f, n - ddof, mean, cov)
+            cholesky_into(cov, chol, True)
+            _record_nd(record_slot[g + 1], r, mean, cov, out_mean, out_cov)
 
 
-@njit(cache=True, nogil=True)
-def _cholesky_psd(cov):
-    """Lower Cholesky factor of a PSD matrix; zero columns where the matrix is singular."""
-    chol = np.empty(cov.shape)
-    cholesky_into(cov, chol, True)
-    return chol
+_F64 = types.float64
+_I64 = types.int64
+#: The signature of :func:`simulate_block_1d`: (rng, mean0, var0, first_mean, first_var,
+#: first_generation, sizes, fresh_counts, regime, fraction, ddof, method, record_slot, out_mean,
+#: out_var); arrays of any layout.
+SIGNATURE_1D = types.void(
+    RNG,
+    _F64,
+    _F64,
+    _F64[:],
+    _F64[:],
+    _I64,
+    _I64[:],
+    _I64[:],
+    _I64,
+    _F64,
+    _I64,
+    _I64,
+    _I64[:],
+    _F64[:, :],
+    _F64[:, :],
+)
+#: The signature of :func:`simulate_block_nd`: as :data:`SIGNATURE_1D` with mean0 (d,), cov0
+#: (d, d), first fits (R, d) and (R, d, d), outputs (slots, R, d) and (slots, R, d, d).
+SIGNATURE_ND = types.void(
+    RNG,
+    _F64[:],
+    _F64[:, :],
+    _F64[:, :],
+    _F64[:, :, :],
+    _I64,
+    _I64[:],
+    _I64[:],
+    _I64,
+    _F64,
+    _I64,
+    _I64,
+    _I64[:],
+    _F64[:, :, :],
+    _F64[:, :, :, :],
+)
+simulate_block_1d = one_signature(_simulate_block_1d, SIGNATURE_1D)
+simulate_block_nd = one_signature(_simulate_block_nd, SIGNATURE_ND)

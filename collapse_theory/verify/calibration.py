@@ -36,7 +36,7 @@ from scipy import stats
 
 from collapse_theory._json import dumps, write_json
 from collapse_theory._stats import z_threshold
-from collapse_theory._validate import check_int, check_real
+from collapse_theory._validate import InputError, check_int, check_real, output_directory
 from collapse_theory.backends import resolve as resolve_backend
 from collapse_theory.progress import progress_bar
 from collapse_theory.verify.registry import select
@@ -246,8 +246,7 @@ class Calibration:
         """Write ``calibration.md``, ``calibration.json`` and ``calibration.png`` (QQ plot)."""
         from collapse_theory.plotting import save_figure
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = output_directory("directory", directory)
         md = directory / "calibration.md"
         md.write_text("# Verification suite calibration\n\n```\n" + self.format() + "\n```\n")
         js = directory / "calibration.json"
@@ -325,6 +324,7 @@ def calibrate(
     family_wise_rate: float = DEFAULT_FAMILY_WISE_RATE,
     out: str | Path | None = None,
     progress: bool = False,
+    workers: int = 1,
 ) -> Calibration:
     """Rerun the Monte Carlo checks for seeds ``first_seed .. first_seed + num_seeds - 1``.
 
@@ -342,9 +342,13 @@ def calibrate(
     family_wise_rate : float
         The stated rate whose calibration is measured.
     out : path, optional
-        Directory for ``calibration_runs.jsonl`` (appended after every run, reused on restart).
+        Directory for ``calibration_runs.jsonl`` (appended after every run, reused on restart;
+        created if needed, never its parents).
     progress : bool
         Progress bar over seeds.
+    workers : int
+        Processes of each run (:func:`collapse_theory.verify.run`); the numbers do not depend
+        on it.
 
     Returns
     -------
@@ -363,21 +367,21 @@ def calibrate(
     )
     names = tuple(check.name for check in select(only) if check.is_monte_carlo)
     if not names:
-        raise ValueError(f"only: selects no Monte Carlo check; got {only!r}")
-    path = None if out is None else Path(out) / RUNS_FILE
+        raise InputError(f"only: selects no Monte Carlo check; got {only!r}")
+    path = None if out is None else output_directory("out", out) / RUNS_FILE
     backend = resolve_backend(None)
     done = {} if path is None else _read_runs(path, quick, family_wise_rate, backend, names)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
     seeds = np.arange(first_seed, first_seed + num_seeds)
     z = np.full((num_seeds, len(names)), np.nan)
     start = time.perf_counter()
-    with progress_bar(num_seeds, "calibrate", enabled=progress) as advance:
+    with progress_bar(num_seeds, "calibrate", enabled=progress, unit="seed") as advance:
         for i, seed in enumerate(seeds):
             if int(seed) in done:
                 z[i] = done[int(seed)]
             else:
-                report = run(quick, int(seed), names, family_wise_rate=family_wise_rate)
+                report = run(
+                    quick, int(seed), names, family_wise_rate=family_wise_rate, workers=workers
+                )
                 z[i] = [report[name].z for name in names]
                 if path is not None:
                     record = {

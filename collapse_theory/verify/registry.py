@@ -18,20 +18,27 @@ from typing import Literal
 import numpy as np
 
 from collapse_theory import families
+from collapse_theory._validate import InputError, InputTypeError
 
 __all__ = ["KINDS", "Check", "add_check", "checks", "get", "register", "select", "unregister"]
 
 #: How a check is judged.
 #:
-#: - ``"monte-carlo"``: ``estimate`` returns (MC estimate, standard error); pass if the two-sided
-#:   z-score is below the calibrated threshold of the run (see :mod:`.runner`).
+#: - ``"monte-carlo"``: ``estimate`` returns (MC estimate, standard error), or (MC estimate,
+#:   standard error, notes) with ``notes`` a mapping of diagnostics such as ``{"top_share": 0.08}``
+#:   (:func:`collapse_theory._stats.mean_estimate`); pass if the two-sided z-score is below the
+#:   calibrated threshold of the run (see :mod:`.runner`). A ``top_share`` above
+#:   :data:`collapse_theory._stats.TOP_SHARE_LIMIT` flags the standard error as untrusted in the
+#:   report (the verdict stays the z-test's).
 #: - ``"exact"``: ``estimate`` returns (independent exact value, 0); pass if
 #:   ``|estimate - theory| <= tolerance``.
 #: - ``"upper-bound"``: ``theory()`` is an upper bound; pass if ``estimate <= theory + tolerance``.
 KINDS = ("monte-carlo", "exact", "upper-bound")
 
 Kind = Literal["monte-carlo", "exact", "upper-bound"]
-Estimator = Callable[[np.random.SeedSequence, bool], tuple[float, float]]
+#: What an estimator returns: (estimate, standard error) or (estimate, standard error, notes).
+EstimateResult = tuple[float, float] | tuple[float, float, Mapping[str, float]]
+Estimator = Callable[[np.random.SeedSequence, bool], EstimateResult]
 
 
 @dataclass(frozen=True)
@@ -52,10 +59,11 @@ class Check:
         The model parameters, shown in the report (JSON-compatible values).
     theory : callable () -> float
         The closed-form value (or, for ``kind="upper-bound"``, the bound).
-    estimate : callable (SeedSequence, quick) -> (float, float)
+    estimate : callable (SeedSequence, quick) -> (float, float) or (float, float, mapping)
         Monte Carlo: the estimate and its standard error, drawing all randomness from the given
-        SeedSequence, with the quick or full sample size. Exact kinds: the independent exact value
-        and 0 (the SeedSequence is unused).
+        SeedSequence, with the quick or full sample size, optionally followed by a mapping of
+        diagnostics (``{"top_share": ...}``: :func:`collapse_theory._stats.mean_estimate`).
+        Exact kinds: the independent exact value and 0 (the SeedSequence is unused).
     kind : {"monte-carlo", "exact", "upper-bound"}
         How the check is judged (see :data:`KINDS`).
     tolerance : float
@@ -79,18 +87,18 @@ class Check:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"check name must be a non-empty string; got {self.name!r}")
+            raise InputError(f"check name must be a non-empty string; got {self.name!r}")
         if self.kind not in KINDS:
-            raise ValueError(f"check kind must be one of {list(KINDS)}; got {self.kind!r}")
+            raise InputError(f"check kind must be one of {list(KINDS)}; got {self.kind!r}")
         if self.kind != "monte-carlo" and not (
             math.isfinite(self.tolerance) and self.tolerance >= 0
         ):
-            raise ValueError(
+            raise InputError(
                 f"check {self.name!r}: an {self.kind} check needs a finite tolerance >= 0; "
                 f"got {self.tolerance!r}"
             )
         if not self.section.startswith("§"):
-            raise ValueError(
+            raise InputError(
                 f"check {self.name!r}: section must look like '§1.3'; got {self.section!r}"
             )
 
@@ -112,13 +120,13 @@ def register(check: Check, *, replace: bool = False) -> Check:
 
     Raises
     ------
-    ValueError
+    InputError
         If a check of that name is registered already (and ``replace`` is False).
     """
     if not isinstance(check, Check):
-        raise TypeError(f"register expects a Check; got {type(check).__name__}")
+        raise InputTypeError(f"register expects a Check; got {type(check).__name__}")
     if check.name in _REGISTRY and not replace:
-        raise ValueError(f"a check named {check.name!r} is registered already")
+        raise InputError(f"a check named {check.name!r} is registered already")
     _REGISTRY[check.name] = check
     return check
 
@@ -130,7 +138,7 @@ def add_check(
     description: str,
     parameters: Mapping[str, object],
     theory: Callable[[], float],
-    estimate: Callable[[np.random.SeedSequence, bool], tuple[float, float]],
+    estimate: Estimator,
     *,
     kind: str = "monte-carlo",
     tolerance: float = 0.0,
@@ -174,7 +182,7 @@ def get(name: str) -> Check:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"no check named {name!r}; known checks: {sorted(_REGISTRY)}") from None
+        raise InputError(f"no check named {name!r}; known checks: {sorted(_REGISTRY)}") from None
 
 
 def select(only: Iterable[str] | None) -> list[Check]:
@@ -188,10 +196,10 @@ def select(only: Iterable[str] | None) -> list[Check]:
     chosen: set[str] = set()
     for pattern in wanted:
         if not isinstance(pattern, str):
-            raise TypeError(f"only must hold check names (strings); got {pattern!r}")
+            raise InputTypeError(f"only must hold check names (strings); got {pattern!r}")
         matches = [c for c in everything if c.name == pattern or c.name.startswith(pattern)]
         if not matches:
-            raise ValueError(
+            raise InputError(
                 f"only: no check named or starting with {pattern!r}; "
                 f"known checks: {[c.name for c in everything]}"
             )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from collapse_theory import _figures
 from collapse_theory.rng import SeedLike
+from collapse_theory.verify.runner import LEGEND
 
 if TYPE_CHECKING:
     from collapse_theory.verify.runner import Report
@@ -50,6 +51,7 @@ table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.2em 0.6em; text-align: right; }
 th { background: #f3f3f3; } td.name, th.name { text-align: left; font-family: monospace; }
 tr.fail td { background: #fde2e2; } .pass { color: #17702b; } .fail { color: #b00020; }
+tr.untrusted td { background: #fff4cc; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 code { background: #f6f6f6; padding: 0 0.2em; }
 """
@@ -80,15 +82,27 @@ def write_html(report: Report, path: str | Path, figures: dict[str, Path] | None
     ]
     parts.append("</tr>")
     for row, cells in zip(report.rows, body, strict=True):
-        parts.append(
-            f"<tr class='{'' if row.passed else 'fail'}' title='{html.escape(row.description)}'>"
-        )
+        kind = "fail" if not row.passed else ("untrusted" if not row.se_trusted else "")
+        parts.append(f"<tr class='{kind}' title='{html.escape(row.description)}'>")
         parts += [
             f"<td class='{'name' if i == 0 else ''}'>{html.escape(c)}</td>"
             for i, c in enumerate(cells)
         ]
         parts.append("</tr>")
     parts.append("</table>")
+    parts.append(f"<p>{html.escape(LEGEND)}</p>")
+    untrusted = [row for row in report.rows if not row.se_trusted]
+    if untrusted:
+        parts.append(
+            "<p class='fail'><b>Untrusted standard errors</b> (top share above 0.6: the mean "
+            "rests on a few replicates and its standard error is typically far too small; the "
+            "verdict is still the z-test's):</p><ul>"
+        )
+        parts += [
+            f"<li><code>{html.escape(row.name)}</code>: top share {row.top_share:.3f}</li>"
+            for row in untrusted
+        ]
+        parts.append("</ul>")
     for name, png in (figures or {}).items():
         data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
         parts.append(

@@ -5,11 +5,24 @@ that *any* Monte Carlo check of the run fails although every closed form is righ
 Monte Carlo checks in the run, each is judged two-sided at level ``a / m`` (Bonferroni), i.e. it
 passes when ``|z| <= z*`` with ``z* = Phi^{-1}(1 - a / (2m))`` and
 ``z = (estimate - theory) / standard_error``. Exact and upper-bound checks are judged by the
-tolerance each states and do not enter the correction.
+tolerance each states and do not enter the correction: an exact check passes when
+``|estimate - theory| <= tolerance``, an upper-bound check when ``estimate <= bound + tolerance``.
+
+Heavy tails. An estimator may return diagnostics with its estimate
+(:func:`collapse_theory._stats.mean_estimate`): ``top_share``, the share of the squared
+deviations carried by the largest 1 % of replicates. Above 0.6 the standard error cannot be
+trusted (docs/theory.md §6); the row says so and the summary line counts it, while the verdict
+stays the z-test's.
 
 Randomness. Each check draws from the child of ``SeedSequence(seed)`` whose spawn key is a hash
 of the check's name (:func:`check_seed`), so running a subset (``only=``) reproduces exactly the
-numbers of the full run for those checks, and adding a check changes no other check's numbers.
+numbers of the full run for those checks, adding a check changes no other check's numbers, and
+running the checks in worker processes (``workers=2``) gives the numbers of a serial run.
+
+Streaming. With ``stream=`` a run prints its header first, each row as its check finishes
+(above the progress bar) and the summary last, and says once, on stderr, when numba compiles
+kernels (the first run after installing or changing the code; later runs load them from numba's
+cache).
 """
 
 from __future__ import annotations
@@ -17,27 +30,52 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
 import platform
+import sys
 import time
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 
 from collapse_theory import backends
 from collapse_theory._json import jsonable, write_json
-from collapse_theory._stats import two_sided_p_value, z_threshold
-from collapse_theory._validate import check_real
+from collapse_theory._stats import se_trusted, two_sided_p_value, z_threshold
+from collapse_theory._validate import InputTypeError, check_int, check_real, output_directory
 from collapse_theory.backends import resolve as resolve_backend
-from collapse_theory.progress import progress_bar
+from collapse_theory.progress import echo, progress_bar
 from collapse_theory.rng import SeedLike, as_seed_sequence, seed_metadata
-from collapse_theory.verify.registry import Check, select
+from collapse_theory.verify.registry import Check, EstimateResult, get, select
 
-__all__ = ["DEFAULT_FAMILY_WISE_RATE", "CheckResult", "Report", "bonferroni_threshold", "run"]
+__all__ = [
+    "COLUMNS",
+    "COMPILE_NOTICE",
+    "DEFAULT_FAMILY_WISE_RATE",
+    "LEGEND",
+    "CheckResult",
+    "Report",
+    "bonferroni_threshold",
+    "criterion",
+    "run",
+]
 
 #: Family-wise false-alarm rate of a run unless the caller says otherwise.
 DEFAULT_FAMILY_WISE_RATE = 1e-3
+
+#: Printed once (on stderr) by a streamed run when numba compiles a kernel.
+COMPILE_NOTICE = (
+    "compiling numba kernels: the first run after installing or changing the library takes "
+    "longer; later runs load them from numba's cache"
+)
+
+#: The word that marks a standard error the heavy-tail diagnostic does not trust.
+UNTRUSTED = "untrusted"
 
 
 def bonferroni_threshold(family_wise_rate: float, num_tests: int) -> float:
@@ -60,9 +98,28 @@ def check_seed(root: np.random.SeedSequence, name: str) -> np.random.SeedSequenc
     )
 
 
+def criterion(kind: str, tolerance: float) -> str:
+    """What a check of this kind had to satisfy, in words (Monte Carlo: against the run's z*).
+
+    Examples
+    --------
+    >>> criterion("upper-bound", 0.0), criterion("exact", 1e-9)
+    ('estimate <= bound', '|estimate - theory| <= 1e-09')
+    """
+    if kind == "exact":
+        return f"|estimate - theory| <= {tolerance:.1g}"
+    if kind == "upper-bound":
+        return "estimate <= bound" + (f" + {tolerance:.1g}" if tolerance else "")
+    return "|z| <= z*"
+
+
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of one check (one row of a :class:`Report`)."""
+    """The outcome of one check (one row of a :class:`Report`).
+
+    ``theory`` is the closed form, or for an upper-bound check the bound; ``notes`` holds the
+    estimator's diagnostics (``top_share``: :func:`collapse_theory._stats.mean_estimate`).
+    """
 
     name: str
     family: str
@@ -80,15 +137,25 @@ class CheckResult:
     passed: bool
     seconds: float
     error: str | None = None
+    notes: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def criterion(self) -> str:
-        """What the check had to satisfy, in words."""
-        if self.kind == "exact":
-            return f"|diff| <= {self.tolerance:.1g}"
-        if self.kind == "upper-bound":
-            return f"estimate <= theory + {self.tolerance:.1g}"
-        return "|z| <= z*"
+        """What the check had to satisfy, in words (:func:`criterion`)."""
+        return criterion(self.kind, self.tolerance)
+
+    @property
+    def top_share(self) -> float:
+        """The heavy-tail diagnostic of the standard error (NaN when the estimator gives none)."""
+        return float(self.notes.get("top_share", math.nan))
+
+    @property
+    def se_trusted(self) -> bool:
+        """False when the largest 1 % of replicates carry more than 60 % of the squared
+        deviations (:func:`collapse_theory._stats.se_trusted`): the Monte Carlo SE is then
+        typically far too small (docs/theory.md §6). True where the estimator gives no
+        diagnostic (exact checks, proportions)."""
+        return bool(se_trusted(self.top_share))
 
 
 def _versions() -> dict[str, str]:
@@ -123,6 +190,129 @@ def _fmt_z(z: float) -> str:
     return f"{z:+.2f}" if math.isfinite(z) else ("+inf" if z > 0 else "-inf")
 
 
+def _calibration_text(family_wise_rate: float, num_monte_carlo: int, threshold: float) -> str:
+    per_check = family_wise_rate / num_monte_carlo if num_monte_carlo else math.nan
+    return (
+        f"family-wise false-alarm rate {family_wise_rate:g} over {num_monte_carlo} Monte Carlo "
+        f"checks (Bonferroni): each passes two-sided at level {per_check:.3g}, "
+        f"|z| <= {threshold:.3f}; an exact check passes when |estimate - theory| <= its "
+        "tolerance, an upper-bound check when estimate <= bound + its tolerance"
+    )
+
+
+def _untrusted_note(rows: Iterable[CheckResult]) -> list[str]:
+    """The lines under a table that name each row whose standard error is untrusted."""
+    flagged = [row for row in rows if not row.se_trusted]
+    if not flagged:
+        return []
+    return [
+        f"{UNTRUSTED} SE: the largest 1 % of replicates carry more than 60 % of the squared "
+        "deviations, so the mean rests on a few replicates and its standard error is typically "
+        "far too small (docs/theory.md §6); the verdict is still the z-test's:",
+        *(f"  {row.name}: top share {row.top_share:.3f}" for row in flagged),
+    ]
+
+
+def _summary_line(rows: Sequence[CheckResult]) -> str:
+    passed = sum(row.passed for row in rows)
+    line = f"{passed} passed, {len(rows) - passed} failed"
+    untrusted = sum(not row.se_trusted for row in rows)
+    if untrusted:
+        line += f"; {untrusted} with an {UNTRUSTED} standard error"
+    return line
+
+
+#: The columns of the table (text, Markdown, HTML): for a bound row "theory/bound" is the bound
+#: and "criterion" says which way it bounds the estimate.
+COLUMNS = (
+    "name",
+    "section",
+    "kind",
+    "theory/bound",
+    "estimate",
+    "SE",
+    "z",
+    "p-value",
+    "criterion",
+    "top share",
+    "pass",
+    "s",
+)
+#: What the table's less obvious columns mean (under the Markdown and HTML tables).
+LEGEND = (
+    "theory/bound: the closed form, or for a bound row the bound; criterion: what the row had "
+    "to satisfy (a bound row passes when the estimate lies on the stated side of the bound); "
+    "top share: the share of the squared deviations carried by the largest 1 % of replicates, "
+    "the heavy-tail diagnostic of the standard error (docs/theory.md §6)."
+)
+_NUMERIC = {3, 4, 5, 6, 7, 9, 11}
+#: Widest cell each numeric column can hold (.6g numbers, .2g SE and p-value, "0.997 untrusted").
+_WIDEST = {3: 12, 4: 12, 5: 7, 6: 7, 7: 7, 9: 15, 10: 5, 11: 6}
+_SHORT_KIND = {"monte-carlo": "MC", "exact": "exact", "upper-bound": "bound"}
+
+
+def _cells(row: CheckResult, threshold: float) -> list[str]:
+    """One row of the table."""
+    mc = row.kind == "monte-carlo"
+    status = "PASS" if row.passed else ("ERROR" if row.error else "FAIL")
+    share = row.top_share
+    if math.isnan(share):
+        share_text = "-"
+    else:
+        share_text = f"{share:.3g}" + ("" if row.se_trusted else f" {UNTRUSTED}")
+    return [
+        row.name,
+        row.section,
+        _SHORT_KIND.get(row.kind, row.kind),
+        _fmt(row.theory),
+        _fmt(row.estimate),
+        _fmt(row.stderr, 2) if mc else "-",
+        _fmt_z(row.z) if mc else "-",
+        _fmt(row.p_value, 2) if mc else "-",
+        f"|z| <= {threshold:.2f}" if mc else criterion(row.kind, row.tolerance),
+        share_text,
+        status,
+        f"{row.seconds:.2f}",
+    ]
+
+
+def _widths(names: Iterable[str], criteria: Iterable[str]) -> list[int]:
+    """Column widths that fit every row of a run, known before any check has run."""
+    widths = [len(h) for h in COLUMNS]
+    widths[0] = max([widths[0], *map(len, names)])
+    widths[8] = max([widths[8], *map(len, criteria), len("|z| <= 10.00")])
+    for column, widest in _WIDEST.items():
+        widths[column] = max(widths[column], widest)
+    return widths
+
+
+def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(
+        cell.rjust(w) if c in _NUMERIC else cell.ljust(w)
+        for c, (cell, w) in enumerate(zip(cells, widths, strict=True))
+    ).rstrip()
+
+
+def _header_lines(
+    quick: bool, seed: Mapping[str, object], backend: str, versions: Mapping[str, str]
+) -> list[str]:
+    return [
+        f"collapse_theory verify ({'quick' if quick else 'full'}), seed {seed.get('entropy')}, "
+        f"backend {backend}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+    ]
+
+
+def _footer_lines(rows: Sequence[CheckResult]) -> list[str]:
+    lines = [""]
+    errors = [row for row in rows if row.error]
+    lines.extend(f"error in {row.name}: {row.error}" for row in errors)
+    note = _untrusted_note(rows)
+    if errors or note:
+        lines.extend([*note, ""])
+    return lines
+
+
 @dataclass(frozen=True)
 class Report:
     """Results of a verification run.
@@ -145,6 +335,8 @@ class Report:
         The simulation backend the checks ran on (:mod:`collapse_theory.backends`).
     seconds : float
         Wall time of the run.
+    compiled : bool
+        Whether numba compiled kernels during the run (an empty or stale cache).
     """
 
     rows: tuple[CheckResult, ...]
@@ -156,6 +348,7 @@ class Report:
     seconds: float
     num_monte_carlo: int = field(default=0)
     backend: str = "numba"
+    compiled: bool = False
 
     @property
     def passed(self) -> bool:
@@ -170,6 +363,11 @@ class Report:
     def num_failed(self) -> int:
         return len(self.rows) - self.num_passed
 
+    @property
+    def num_untrusted(self) -> int:
+        """Monte Carlo rows whose standard error the heavy-tail diagnostic does not trust."""
+        return sum(not row.se_trusted for row in self.rows)
+
     def __getitem__(self, name: str) -> CheckResult:
         for row in self.rows:
             if row.name == name:
@@ -178,83 +376,28 @@ class Report:
 
     def calibration_text(self) -> str:
         """The calibration statement of the run, one sentence."""
-        per_check = (
-            self.family_wise_rate / self.num_monte_carlo if self.num_monte_carlo else math.nan
-        )
-        return (
-            f"family-wise false-alarm rate {self.family_wise_rate:g} over "
-            f"{self.num_monte_carlo} Monte Carlo checks (Bonferroni): each passes two-sided at "
-            f"level {per_check:.3g}, |z| <= {self.z_threshold:.3f}; exact and bound checks pass "
-            "on their stated tolerance"
-        )
+        return _calibration_text(self.family_wise_rate, self.num_monte_carlo, self.z_threshold)
 
     def summary_line(self) -> str:
-        """``"N passed, M failed"``."""
-        return f"{self.num_passed} passed, {self.num_failed} failed"
+        """``"N passed, M failed"``, followed by ``"; K with an untrusted standard error"`` when
+        the heavy-tail diagnostic flags K rows."""
+        return _summary_line(self.rows)
 
     def table(self) -> tuple[list[str], list[list[str]]]:
-        header = [
-            "name",
-            "section",
-            "kind",
-            "theory",
-            "estimate",
-            "SE",
-            "z",
-            "p-value",
-            "pass",
-            "s",
-        ]
-        short_kind = {"monte-carlo": "MC", "exact": "exact", "upper-bound": "bound"}
-        body = []
-        for row in self.rows:
-            mc = row.kind == "monte-carlo"
-            status = "PASS" if row.passed else ("ERROR" if row.error else "FAIL")
-            body.append(
-                [
-                    row.name,
-                    row.section,
-                    short_kind.get(row.kind, row.kind),
-                    _fmt(row.theory),
-                    _fmt(row.estimate),
-                    _fmt(row.stderr, 2) if mc else f"tol {row.tolerance:.0e}",
-                    _fmt_z(row.z) if mc else "-",
-                    _fmt(row.p_value, 2) if mc else "-",
-                    status,
-                    f"{row.seconds:.2f}",
-                ]
-            )
-        return header, body
+        """The column names (:data:`COLUMNS`) and one list of cells per row."""
+        return list(COLUMNS), [_cells(row, self.z_threshold) for row in self.rows]
 
     def format(self) -> str:
-        """A plain-text table with a header (seed, versions, calibration) and a final count line."""
+        """A plain-text table with a header (seed, versions, calibration, time), the errors and
+        untrusted standard errors under it, and a final count line."""
         header, body = self.table()
-        widths = [
-            max(len(h), *(len(r[c]) for r in body)) if body else len(h)
-            for c, h in enumerate(header)
-        ]
-        numeric = {3, 4, 5, 6, 7, 9}
-        lines = [
-            f"collapse_theory verify ({'quick' if self.quick else 'full'}), seed "
-            f"{self.seed.get('entropy')}, backend {self.backend}, {self.seconds:.1f} s",
-            "versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
-            "calibration: " + self.calibration_text(),
-            "",
-        ]
-
-        def line(cells: list[str]) -> str:
-            return "  ".join(
-                cell.rjust(w) if c in numeric else cell.ljust(w)
-                for c, (cell, w) in enumerate(zip(cells, widths, strict=True))
-            ).rstrip()
-
-        lines.append(line(header))
-        lines.extend(line(r) for r in body)
-        errors = [row for row in self.rows if row.error]
-        if errors:
-            lines.append("")
-            lines.extend(f"error in {row.name}: {row.error}" for row in errors)
-        lines.append("")
+        widths = _widths([r.name for r in self.rows], [c[8] for c in body])
+        widths = [max(w, *(len(r[c]) for r in body)) if body else w for c, w in enumerate(widths)]
+        lines = _header_lines(self.quick, self.seed, self.backend, self.versions)
+        lines[0] += f", {self.seconds:.1f} s"
+        lines += ["calibration: " + self.calibration_text(), "", _line(header, widths)]
+        lines.extend(_line(r, widths) for r in body)
+        lines.extend(_footer_lines(self.rows))
         lines.append(self.summary_line())
         return "\n".join(lines)
 
@@ -274,6 +417,10 @@ class Report:
             "|" + "|".join("---" for _ in header) + "|",
         ]
         out.extend("| " + " | ".join(cell.replace("|", "\\|") for cell in r) + " |" for r in body)
+        out += ["", LEGEND]
+        note = _untrusted_note(self.rows)
+        if note:
+            out += ["", note[0], "", *(f"- {line.strip()}" for line in note[1:])]
         out += ["", "## Checks", ""]
         for row in self.rows:
             params = ", ".join(f"{k}={v}" for k, v in row.parameters.items())
@@ -301,22 +448,27 @@ class Report:
                 "num_monte_carlo": self.num_monte_carlo,
                 "z_threshold": self.z_threshold,
                 "seconds": self.seconds,
+                "compiled": self.compiled,
                 "passed": self.passed,
                 "num_passed": self.num_passed,
                 "num_failed": self.num_failed,
-                "rows": [asdict(row) for row in self.rows],
+                "num_untrusted": self.num_untrusted,
+                "rows": [
+                    {**asdict(row), "criterion": row.criterion, "se_trusted": row.se_trusted}
+                    for row in self.rows
+                ],
             }
         )
 
     def save(self, directory: str | Path, *, figures: bool = True) -> list[Path]:
         """Write ``report.md``, ``report.json`` and a self-contained ``report.html`` into
-        ``directory`` (created if needed), with one figure per model family of the run
-        (``figures/verify_<family>.png`` and ``.pdf``: theory curve against a Monte Carlo band
-        over generations, :mod:`collapse_theory.verify.report`) unless ``figures`` is False."""
+        ``directory`` (created if needed, never its parents), with one figure per model family
+        of the run (``figures/verify_<family>.png`` and ``.pdf``: theory curve against a Monte
+        Carlo band over generations, :mod:`collapse_theory.verify.report`) unless ``figures``
+        is False."""
         from collapse_theory.verify import report as report_module
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = output_directory("directory", directory)
         pngs: dict[str, Path] = {}
         if figures:
             seed = self.seed.get("entropy", 0)
@@ -341,16 +493,29 @@ class Report:
         return [md, js, page, *pngs.values()]
 
 
+def _unpack(values: EstimateResult) -> tuple[float, float, dict[str, float]]:
+    """(estimate, stderr, notes) from what an estimator returned (a 2- or 3-tuple)."""
+    if not isinstance(values, tuple) or len(values) not in (2, 3):
+        raise TypeError(
+            f"an estimator returns (estimate, stderr) or (estimate, stderr, notes); got {values!r}"
+        )
+    notes = values[2] if len(values) == 3 else {}
+    if not isinstance(notes, Mapping):
+        raise TypeError(f"an estimator's notes must be a mapping; got {notes!r}")
+    return float(values[0]), float(values[1]), {str(k): float(v) for k, v in notes.items()}
+
+
 def _run_one(
     check: Check, seed_sequence: np.random.SeedSequence, quick: bool, z_threshold: float
 ) -> CheckResult:
     start = time.perf_counter()
     theory = estimate = stderr = z = p_value = math.nan
+    notes: dict[str, float] = {}
     error: str | None = None
     passed = False
     try:
         theory = float(check.theory())
-        estimate, stderr = (float(v) for v in check.estimate(seed_sequence, quick))
+        estimate, stderr, notes = _unpack(check.estimate(seed_sequence, quick))
         if not (math.isfinite(theory) and math.isfinite(estimate)):
             raise ValueError(f"non-finite values: theory={theory}, estimate={estimate}")
         if check.kind == "monte-carlo":
@@ -388,7 +553,166 @@ def _run_one(
         passed=bool(passed),
         seconds=time.perf_counter() - start,
         error=error,
+        notes=notes,
     )
+
+
+def _failed(check: Check, quick: bool, error: str) -> CheckResult:
+    """The row of a check that produced no result (its worker process died)."""
+    nan = math.nan
+    return CheckResult(
+        name=check.name,
+        family=check.family,
+        section=check.section,
+        kind=check.kind,
+        description=check.description,
+        parameters=dict(check.parameters),
+        size=check.size(quick) if check.is_monte_carlo else {},
+        theory=nan,
+        estimate=nan,
+        stderr=nan,
+        z=nan,
+        p_value=nan,
+        tolerance=check.tolerance,
+        passed=False,
+        seconds=0.0,
+        error=error,
+    )
+
+
+@contextmanager
+def _watch_compilation(on_first: Callable[[], None]) -> Iterator[None]:
+    """Call ``on_first()`` when numba starts compiling a function for the first time in this
+    block (numba's ``numba:compile`` event fires on a cache miss only, not on a cache load)."""
+    from numba.core import event
+
+    class Listener(event.Listener):
+        seen = False
+
+        def on_start(self, ev: event.Event) -> None:
+            if not self.seen:
+                self.seen = True
+                on_first()
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    with event.install_listener("numba:compile", Listener()):
+        yield
+
+
+# --------------------------------------------------------------------------------------------
+# worker processes: each starts on its own family (a family's checks share its kernels) and then
+# helps with the others
+
+
+def _families(selected: Sequence[Check]) -> list[list[str]]:
+    """The run's check names grouped by family (registry order within each), the family with
+    the most checks first."""
+    families: dict[str, list[str]] = {}
+    for check in selected:
+        families.setdefault(check.family, []).append(check.name)
+    return sorted(families.values(), key=len, reverse=True)
+
+
+def _worker(
+    first: int,
+    families: list[list[str]],
+    claimed: list[Any],
+    connection: Connection,
+    root: np.random.SeedSequence,
+    quick: bool,
+    threshold: float,
+) -> None:
+    """Worker process: run the unclaimed checks of family ``first``, then of the families after
+    it (cyclically), and send each row on ``connection`` (a synchronous pipe: a row sent is
+    never lost, even if the worker dies later). ``claimed[f]`` counts the checks of family f
+    taken by any worker, so every check runs once; a worker that joins a family late mostly
+    loads its kernels from numba's cache, written by the worker that compiled them."""
+    with _watch_compilation(lambda: connection.send(("compiling", None))):
+        for step in range(len(families)):
+            family = (first + step) % len(families)
+            names, counter = families[family], claimed[family]
+            while True:
+                with counter.get_lock():
+                    index = counter.value
+                    counter.value += 1
+                if index >= len(names):
+                    break
+                name = names[index]
+                row = _run_one(get(name), check_seed(root, name), quick, threshold)
+                connection.send(("row", row))
+    connection.close()
+
+
+class _Workers:
+    """Forked processes running the checks of a run: worker k starts on the k-th largest
+    family, so that the families' kernels compile in parallel, then takes the checks left in
+    the others (:func:`_worker`)."""
+
+    def __init__(
+        self,
+        selected: Sequence[Check],
+        root: np.random.SeedSequence,
+        quick: bool,
+        threshold: float,
+        workers: int,
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        families = _families(selected)
+        claimed = [context.Value("l", 0) for _ in families]
+        self.pipes: dict[Connection, multiprocessing.process.BaseProcess] = {}
+        for first in range(min(workers, len(families))):  # before any progress bar's thread
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_worker, args=(first, families, claimed, writer, root, quick, threshold)
+            )
+            with warnings.catch_warnings():
+                # jax warns on every fork once imported (its threads could deadlock a child that
+                # calls into it); the workers run numba checks only and never call jax.
+                warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+                process.start()
+            writer.close()  # the worker holds the only write end: end of file when it exits
+            self.pipes[reader] = process
+
+    def results(
+        self, on_compile: Callable[[], None], on_row: Callable[[CheckResult], None]
+    ) -> dict[str, CheckResult]:
+        """Every row the workers send, as they send it; returns when all have exited."""
+        results: dict[str, CheckResult] = {}
+        open_pipes = list(self.pipes)
+        try:
+            while open_pipes:
+                for reader in wait(open_pipes):
+                    try:
+                        kind, payload = reader.recv()
+                    except EOFError:  # the worker exited (done, or dead)
+                        open_pipes.remove(reader)
+                        continue
+                    if kind == "row":
+                        results[payload.name] = payload
+                        on_row(payload)
+                    else:
+                        on_compile()
+        except BaseException:  # Ctrl-C, or a failing callback: no worker outlives the run
+            for process in self.pipes.values():
+                process.terminate()
+            raise
+        finally:
+            for process in self.pipes.values():
+                process.join()
+        return results
+
+    def failure(self) -> str:
+        """The error of a check whose worker died before sending its row."""
+        codes = [process.exitcode for process in self.pipes.values() if process.exitcode]
+        return f"its worker process exited with code {codes} before the check finished"
+
+
+def _can_fork() -> bool:
+    """Whether worker processes can be forked: Linux only (forking is unsafe on macOS, where
+    Python no longer does it by default, and does not exist on Windows)."""
+    return sys.platform.startswith("linux")
 
 
 def run(
@@ -398,14 +722,16 @@ def run(
     progress: bool = False,
     *,
     family_wise_rate: float = DEFAULT_FAMILY_WISE_RATE,
+    workers: int = 1,
+    stream: TextIO | None = None,
 ) -> Report:
     """Run the registered checks and return a :class:`Report`.
 
     Parameters
     ----------
     quick : bool
-        Quick sizes (the default; the whole suite in about a minute) or full sizes (larger
-        Monte Carlo samples, sharper checks).
+        Quick sizes (the default) or full sizes (10x larger Monte Carlo samples, sharper
+        checks).
     seed : int, SeedSequence or None
         Root of the per-check random streams (``None``: fresh entropy, recorded in the report).
     only : iterable of str, optional
@@ -416,6 +742,15 @@ def run(
     family_wise_rate : float
         Probability, under correct theory, that any Monte Carlo check of the run fails; split over
         the run's Monte Carlo checks by Bonferroni.
+    workers : int
+        Processes that run the checks: each starts on a family of its own (so that different
+        families' kernels compile in parallel), then takes the checks left in the others. The
+        numbers are those of a serial run. More than 1 forks the processes, on Linux;
+        elsewhere the run is serial.
+    stream : text file, optional
+        Print the report as the run goes: header first, one row per check as it finishes
+        (registry order when serial, completion order with workers), summary last; and once,
+        on stderr, :data:`COMPILE_NOTICE` when numba compiles kernels.
 
     Returns
     -------
@@ -423,8 +758,8 @@ def run(
 
     Raises
     ------
-    ValueError, TypeError
-        On an unknown check name, a bad seed or a rate outside (0, 1).
+    InputError, InputTypeError
+        On an unknown check name, a bad seed, a rate outside (0, 1) or a bad ``workers``.
 
     Examples
     --------
@@ -437,26 +772,69 @@ def run(
         "family_wise_rate", family_wise_rate, minimum=0.0, strict_minimum=True, maximum=1.0
     )
     if not isinstance(quick, bool):
-        raise TypeError(f"quick must be True or False; got {quick!r}")
+        raise InputTypeError(f"quick must be True or False; got {quick!r}")
+    workers = check_int("workers", workers, minimum=1)
     root = as_seed_sequence(seed)
     backend = resolve_backend(None)
     selected = select(only)
     num_mc = sum(check.is_monte_carlo for check in selected)
-    z_threshold = bonferroni_threshold(family_wise_rate, num_mc)
+    threshold = bonferroni_threshold(family_wise_rate, num_mc)
+    versions = _versions()
+    compiled = False
+    widths = _widths(
+        [c.name for c in selected],
+        [criterion(c.kind, c.tolerance) for c in selected if not c.is_monte_carlo],
+    )
+
+    def say(line: str) -> None:
+        if stream is not None:
+            echo(line, stream)
+
+    def on_compile() -> None:
+        nonlocal compiled
+        if not compiled and stream is not None:
+            echo(COMPILE_NOTICE, sys.stderr)
+        compiled = True
+
+    for line in _header_lines(quick, seed_metadata(root), backend, versions):
+        say(line)
+    say("calibration: " + _calibration_text(family_wise_rate, num_mc, threshold))
+    say("")
+    say(_line(COLUMNS, widths))
     start = time.perf_counter()
-    rows = []
-    with progress_bar(len(selected), "verify", enabled=progress) as advance:
-        for check in selected:
-            rows.append(_run_one(check, check_seed(root, check.name), quick, z_threshold))
+    parallel = workers > 1 and backend == "numba" and _can_fork() and len(_families(selected)) > 1
+    pool = _Workers(selected, root, quick, threshold, workers) if parallel else None
+    with progress_bar(len(selected), "verify", enabled=progress, unit="check") as advance:
+
+        def on_row(row: CheckResult) -> None:
+            say(_line(_cells(row, threshold), widths))
             advance(1)
+
+        if pool is not None:
+            results = pool.results(on_compile, on_row)
+            rows = [results.get(c.name) or _failed(c, quick, pool.failure()) for c in selected]
+        else:
+            rows = []
+            with _watch_compilation(on_compile):
+                for check in selected:
+                    rows.append(_run_one(check, check_seed(root, check.name), quick, threshold))
+                    on_row(rows[-1])
+    seconds = time.perf_counter() - start
+    for line in _footer_lines(rows):
+        say(line)
+    say(
+        f"{len(rows)} checks in {seconds:.1f} s" + (" (numba compiled kernels)" if compiled else "")
+    )
+    say(_summary_line(rows))
     return Report(
         rows=tuple(rows),
         seed=seed_metadata(root),
         quick=quick,
         family_wise_rate=family_wise_rate,
-        z_threshold=z_threshold,
-        versions=_versions(),
-        seconds=time.perf_counter() - start,
+        z_threshold=threshold,
+        versions=versions,
+        seconds=seconds,
         num_monte_carlo=num_mc,
         backend=backend,
+        compiled=compiled,
     )
