@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
 import numpy as np
 
+from collapse_theory._validate import InputError, check_int, check_output_file
 from collapse_theory.regimes import Accumulate, FreshData, Regime, Replace
-from collapse_theory.results import SimulationResult
+from collapse_theory.results import UNTRUSTED, UNTRUSTED_NOTE, SimulationResult, npz_path
 
 __all__ = [
     "Commands",
@@ -20,8 +22,10 @@ __all__ = [
     "UsageError",
     "add_output_options",
     "add_run_options",
+    "check_out",
     "finish_simulation",
     "format_table",
+    "integer",
     "number",
     "parse_matrix",
     "parse_record",
@@ -36,8 +40,9 @@ PROG = "collapse-theory"
 T = TypeVar("T")
 
 
-class UsageError(ValueError):
-    """Bad command-line input (reported in one line, exit status 2)."""
+class UsageError(InputError):
+    """Bad command-line input (an :class:`~collapse_theory._validate.InputError`: reported in
+    one line, exit status 2)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -136,14 +141,46 @@ def parse_matrix(spec: str, what: str) -> np.ndarray:
     return matrix
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+def integer(
+    option: str, minimum: int | None = None, maximum: int | None = None
+) -> Callable[[str], int]:
+    """The argparse ``type`` of an integer option: the library's integer policy and bound
+    (:func:`collapse_theory._validate.check_int`), stated in the same words.
+
+    Examples
+    --------
+    >>> integer("--replicates", minimum=1)("20")
+    20
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = text  # check_int refuses it with the policy's message
+        try:
+            return check_int(option, value, minimum=minimum, maximum=maximum)
+        except InputError as error:
+            message = str(error).removeprefix(f"{option} ")
+            raise argparse.ArgumentTypeError(message) from None
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def bound(minimum: int | None = None, maximum: int | None = None) -> str:
+    """``"an integer >= 1"``-style text of an :func:`integer` option's bound, for its help."""
+    text = "an integer"
+    if minimum is not None:
+        text += f" >= {minimum}"
+    if maximum is not None:
+        text += f" <= {maximum}"
+    return text
+
+
+#: The argparse type of a non-negative integer (e.g. a seed). Prefer ``integer(option,
+#: minimum=...)``, which names the option and states the option's own bound.
+positive_int = integer("value", minimum=0)
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -151,23 +188,23 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--num-samples",
         required=True,
-        type=positive_int,
+        type=integer("--num-samples", minimum=1),
         metavar="M",
-        help="samples per generation",
+        help=f"samples per generation ({bound(1)})",
     )
     parser.add_argument(
         "--generations",
         required=True,
-        type=positive_int,
+        type=integer("--generations", minimum=0),
         metavar="N",
-        help="number of generations (fits)",
+        help=f"number of generations, i.e. fits ({bound(0)})",
     )
     parser.add_argument(
         "--replicates",
-        type=positive_int,
+        type=integer("--replicates", minimum=1),
         default=1000,
         metavar="R",
-        help="independent chains (default 1000)",
+        help=f"independent chains ({bound(1)}; default 1000)",
     )
     parser.add_argument(
         "--regime",
@@ -183,28 +220,43 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=positive_int,
+        type=integer("--seed", minimum=0),
         default=None,
         metavar="S",
-        help="root seed (default: fresh entropy, stored with the run)",
+        help=f"root seed ({bound(0)}; default: fresh entropy, stored with the run)",
     )
-    parser.add_argument("--out", metavar="FILE.npz", help="save the run (SimulationResult .npz)")
+    parser.add_argument(
+        "--out",
+        metavar="FILE.npz",
+        help="save the run (SimulationResult .npz; its directory must exist)",
+    )
     parser.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     parser.add_argument(
         "--max-rows",
-        type=positive_int,
+        type=integer("--max-rows", minimum=0),
         default=50,
         metavar="N",
-        help="print at most N generations, evenly spaced (default 50; 0: all)",
+        help=f"print at most N generations, evenly spaced ({bound(0)}; default 50; 0: all)",
     )
 
 
+def check_out(out: str | None) -> Path | None:
+    """The file ``--out`` names (``.npz`` appended as :meth:`SimulationResult.save` does), checked
+    before a run starts: its directory must exist (nothing is created)."""
+    return None if out is None else check_output_file("--out", npz_path(out))
+
+
 def finish_simulation(result: SimulationResult, header: str, table: str, out: str | None) -> int:
-    """Print the run's header line and summary table; save it if ``out`` is given."""
+    """Print the run's header line and summary table; save it if ``out`` is given (an
+    unwritable ``--out`` is an :class:`InputError` naming it)."""
     print(f"{header}, seed entropy={result.metadata['seed']['entropy']}")
     print(table)
     if out:
-        path = result.save(out)
+        path = check_out(out)
+        try:
+            path = result.save(path)
+        except OSError as error:
+            raise InputError(f"--out: cannot write {str(path)!r}: {error.strerror}") from error
         print(f"saved {path}")
     return 0
 
@@ -218,10 +270,14 @@ def pick_rows(num_generations: int, max_rows: int) -> np.ndarray:
 
 
 def format_table(header: list[str], rows: list[list[str]], shown: int, total: int) -> str:
-    """Right-aligned columns, plus a note when only ``shown`` of ``total`` generations are shown."""
+    """Right-aligned columns, plus a note when only ``shown`` of ``total`` generations are shown
+    and one when a standard error is flagged :data:`~collapse_theory.results.UNTRUSTED` (the
+    heavy-tail diagnostic, docs/theory.md §6)."""
     widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(header)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
     if shown < total:
         lines.append(f"({shown} of {total} recorded generations shown; --max-rows 0 for all)")
+    if any(UNTRUSTED in row for row in rows):
+        lines.append(UNTRUSTED_NOTE)
     return "\n".join(lines)

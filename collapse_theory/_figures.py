@@ -24,13 +24,17 @@ from typing import Literal
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib import transforms
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from numpy.typing import ArrayLike
 
 from collapse_theory import families
 from collapse_theory._stats import mean_se
+from collapse_theory._validate import InputError, InputTypeError, output_directory
 
 __all__ = [
     "COLORS",
@@ -38,8 +42,10 @@ __all__ = [
     "band",
     "caption",
     "ellipse",
+    "figure_legend",
     "figures",
     "get",
+    "legend_below",
     "log_grid",
     "mc_points",
     "new_figure",
@@ -96,6 +102,49 @@ def caption(fig: Figure, text: str) -> None:
     """A caption line under the axes stating parameters and what the bands are."""
     fig.get_layout_engine().set(h_pad=0.06)
     fig.supxlabel(text, fontsize=8, color="0.25")
+
+
+def legend_below(ax: Axes, *, ncols: int = 2, **options: object) -> Legend:
+    """The legend of ``ax`` under its x-axis label, outside the data area, so that it covers
+    no curve and no band (constrained layout makes room for it). ``options`` go to
+    :meth:`~matplotlib.axes.Axes.legend` (e.g. ``handles``, ``fontsize``)."""
+    ticks = ax.xaxis.get_major_ticks()
+    tick = ticks[0] if ticks else None
+    drop = (  # points from the bottom of the axes to below the x-axis label
+        (tick.get_tick_padding() + tick.label1.get_fontsize() if tick else 0.0)
+        + ax.xaxis.labelpad
+        + 1.4 * ax.xaxis.label.get_fontsize()
+        + 4.0
+    )
+    anchor = transforms.offset_copy(ax.transAxes, ax.figure, y=-drop, units="points")
+    return ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=anchor,
+        borderaxespad=0.0,
+        ncols=ncols,
+        **options,
+    )
+
+
+def figure_legend(
+    fig: Figure, axes: Iterable[Axes], *, extra: Iterable[Artist] = (), ncols: int | None = None
+) -> Legend:
+    """One legend for panels that share their labels, under the figure, outside every axes:
+    the distinct labels of ``axes`` in the order they first appear, then the labelled artists
+    ``extra`` (e.g. line-style keys); at most 6 columns by default."""
+    handles, labels = [], []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    for artist in extra:
+        handles.append(artist)
+        labels.append(artist.get_label())
+    return fig.legend(
+        handles, labels, loc="outside lower center", ncols=ncols or min(len(labels), 6)
+    )
 
 
 def band(
@@ -168,7 +217,7 @@ def save(fig: Figure, out_dir: str | Path, name: str) -> tuple[Path, Path]:
     ----------
     fig : matplotlib.figure.Figure
     out_dir : str or pathlib.Path
-        Created if missing.
+        Created if missing; its parent must exist (nothing else is created).
     name : str
         File stem: letters, digits, ``_`` and ``-`` only.
 
@@ -179,19 +228,19 @@ def save(fig: Figure, out_dir: str | Path, name: str) -> tuple[Path, Path]:
 
     Raises
     ------
-    TypeError
-        If ``fig`` is not a matplotlib Figure.
-    ValueError
-        If ``name`` is empty or contains other characters.
+    InputTypeError
+        If ``fig`` is not a matplotlib Figure (a TypeError).
+    InputError
+        If ``name`` is empty or contains other characters, or the parent of ``out_dir`` does
+        not exist (a ValueError).
     """
     if not isinstance(fig, Figure):
-        raise TypeError(f"fig must be a matplotlib.figure.Figure; got {type(fig).__name__}")
+        raise InputTypeError(f"fig must be a matplotlib.figure.Figure; got {type(fig).__name__}")
     if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-" for c in name):
-        raise ValueError(
+        raise InputError(
             f"name must be a non-empty file stem of letters, digits, _ or -; got {name!r}"
         )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_directory("out_dir", out_dir)
     png, pdf = out / f"{name}.png", out / f"{name}.pdf"
     if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
@@ -245,12 +294,12 @@ def register(
     >>> _ = _REGISTRY.pop("toy_figure_doc")
     """
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+        raise InputError(f"kind must be one of {KINDS}; got {kind!r}")
 
     def decorate(draw: Callable[..., Figure]) -> Callable[..., Figure]:
         known = _REGISTRY.get(name)
         if known is not None and _origin(known.draw) != _origin(draw):
-            raise ValueError(f"a figure named {name!r} is already registered")
+            raise InputError(f"a figure named {name!r} is already registered")
         _REGISTRY[name] = FigureSpec(name, draw, kind, family, tuple(checks))
         return draw
 
@@ -280,10 +329,10 @@ def figures(kind: Kind | None = None) -> dict[str, FigureSpec]:
 
 
 def get(name: str) -> FigureSpec:
-    """The figure ``name``; a ValueError lists the known names."""
+    """The figure ``name``; an InputError (a ValueError) lists the known names."""
     found = figures().get(name)
     if found is None:
-        raise ValueError(f"unknown figure {name!r}; choose from {sorted(figures())}")
+        raise InputError(f"unknown figure {name!r}; choose from {sorted(figures())}")
     return found
 
 

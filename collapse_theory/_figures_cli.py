@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from collapse_theory._cli import Commands, UsageError, positive_int
+from collapse_theory._cli import Commands, UsageError, bound, integer
+from collapse_theory._validate import output_directory
 
 __all__ = ["add_commands"]
 
@@ -24,8 +25,18 @@ def add_commands(commands: Commands) -> None:
         ),
     )
     figures.add_argument("names", nargs="*", metavar="NAME", help="figure names (see --list)")
-    figures.add_argument("--out", metavar="DIR", default="figures", help="output folder")
-    figures.add_argument("--seed", type=positive_int, default=0, help="root seed (default 0)")
+    figures.add_argument(
+        "--out",
+        metavar="DIR",
+        default="figures",
+        help="output folder (created if missing; its parent must exist)",
+    )
+    figures.add_argument(
+        "--seed",
+        type=integer("--seed", minimum=0),
+        default=0,
+        help=f"root seed ({bound(0)}; default 0)",
+    )
     figures.add_argument("--quick", action="store_true", help="smaller Monte Carlo samples")
     figures.add_argument("--list", action="store_true", help="list the figures and exit")
     figures.set_defaults(handler=_cmd_figures)
@@ -42,6 +53,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     unknown = [name for name in args.names if name not in paper]
     if unknown:
         raise UsageError(f"unknown figure(s) {unknown}; choose from {sorted(paper)}")
+    output_directory("--out", args.out)
     for name in args.names or list(paper):
         figure = paper[name].draw(seed=args.seed, quick=args.quick)
         for path in _figures.save(figure, args.out, name):

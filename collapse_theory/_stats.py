@@ -19,6 +19,7 @@ __all__ = [
     "TOP_SHARE_LIMIT",
     "covariance_se",
     "mean_difference_z",
+    "mean_estimate",
     "mean_se",
     "mean_z",
     "pooled_proportion_z",
@@ -103,6 +104,26 @@ def se_trusted(share: float | np.ndarray) -> bool | np.ndarray:
     share = np.asarray(share, dtype=np.float64)
     trusted = ~(share > TOP_SHARE_LIMIT)
     return bool(trusted) if trusted.ndim == 0 else trusted
+
+
+def mean_estimate(x: ArrayLike) -> tuple[float, float, dict[str, float]]:
+    """A Monte Carlo mean with its standard error and the heavy-tail diagnostic of that error:
+    ``(mean, SE, {"top_share": top_share(x)})``, the mean and SE exactly those of
+    :func:`mean_se` (docs/theory.md §6).
+
+    The three-tuple is what a verify check's estimator may return
+    (:mod:`collapse_theory.verify.registry`): the report shows the share and flags the row when
+    :func:`se_trusted` says the SE cannot be trusted.
+
+    Examples
+    --------
+    >>> mean, se, notes = mean_estimate([1.0, 2.0, 3.0, 100.0])
+    >>> mean, round(notes["top_share"], 3)
+    (26.5, 0.75)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    mean, se = mean_se(x)
+    return mean, se, {"top_share": float(top_share(x))}
 
 
 def variance_se(x: ArrayLike) -> tuple[float, float]:

@@ -3,8 +3,14 @@
 Every subcommand registers itself: the machinery's commands (``verify``, ``tail-loss``,
 ``sweep``) and each registered family's ``cli.py`` (``simulate MODEL``, ``gmm-paper``, ...)
 define ``add_commands(commands)`` (:class:`collapse_theory._cli.Commands`); this module builds
-the parser and the ``simulate MODEL`` group the families fill, dispatches and applies the error policy: bad
-input gives a one-line ``collapse-theory: error: ...`` on stderr and exit status 2.
+the parser and the ``simulate MODEL`` group the families fill, dispatches and applies the error
+policy:
+
+- bad input, i.e. an :class:`~collapse_theory._validate.InputError` (argument checks, parse
+  errors, :class:`~collapse_theory._cli.UsageError`, a file given by the user that cannot be
+  read or written), gives a one-line ``collapse-theory: error: ...`` on stderr and exit status 2;
+- anything else is a bug: its traceback is shown (exit status 1);
+- ``collapse-theory --debug ...`` shows the full traceback of a bad-input error too.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 
-from collapse_theory._cli import PROG, Commands, Parser, UsageError
+from collapse_theory._cli import PROG, Commands, Parser
+from collapse_theory._validate import InputError
 
 __all__ = ["build_parser", "main"]
 
@@ -36,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Theory and simulation of model collapse: verify closed forms, simulate.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of every error, also of a usage error",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     simulate = sub.add_parser(
@@ -59,21 +72,32 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _debug_requested(argv: Sequence[str]) -> bool:
+    """Whether ``--debug`` is among the top-level options (before the command name)."""
+    for token in argv:
+        if token == "--debug":
+            return True
+        if not token.startswith("-"):
+            return False
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``collapse-theory`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
 
-    Bad input (unknown options, invalid values, unreadable files) prints one line
-    ``collapse-theory: error: ...`` on stderr and returns 2.
+    An :class:`~collapse_theory._validate.InputError` (bad input: unknown options, invalid values,
+    unreadable or unwritable files given by the user) prints one line
+    ``collapse-theory: error: ...`` on stderr and returns 2 (with ``--debug``, after its full
+    traceback). Any other exception propagates with its traceback (exit status 1).
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(None if argv is None else list(argv))
+        args = parser.parse_args(argv)
         return int(args.handler(args))
-    except UsageError as error:
-        return _fail(str(error))
-    except KeyError as error:  # str() of a KeyError is the repr of its message
-        return _fail(str(error.args[0]) if error.args else "missing key")
-    except (ValueError, TypeError, OSError) as error:
+    except InputError as error:
+        if _debug_requested(argv):
+            traceback.print_exc()
         return _fail(str(error))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

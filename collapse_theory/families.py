@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 
+from collapse_theory._validate import InputError
+
 __all__ = [
     "BUILTIN",
     "Family",
@@ -83,12 +85,12 @@ def register(name: str, package: str) -> None:
     existing name again with the same package does nothing; with another package it is refused.
     """
     if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"name must be a Python identifier; got {name!r}")
+        raise InputError(f"name must be a Python identifier; got {name!r}")
     if _PACKAGES.get(name, package) != package:
-        raise ValueError(f"family {name!r} is already registered as {_PACKAGES[name]!r}")
+        raise InputError(f"family {name!r} is already registered as {_PACKAGES[name]!r}")
     declared = importlib.import_module(package).FAMILY
     if not isinstance(declared, Family) or declared.name != name:
-        raise ValueError(f"{package}.FAMILY must be a Family named {name!r}; got {declared!r}")
+        raise InputError(f"{package}.FAMILY must be a Family named {name!r}; got {declared!r}")
     _PACKAGES[name] = package
     _changed()
 
@@ -96,7 +98,7 @@ def register(name: str, package: str) -> None:
 def unregister(name: str) -> None:
     """Remove a family added with :func:`register` (built-in families stay)."""
     if name in BUILTIN:
-        raise ValueError(f"{name!r} is a built-in family")
+        raise InputError(f"{name!r} is a built-in family")
     if _PACKAGES.pop(name, None) is not None:
         _changed()
 
@@ -109,7 +111,7 @@ def names() -> list[str]:
 def package(name: str) -> ModuleType:
     """The family's package (imported on first use)."""
     if name not in _PACKAGES:
-        raise ValueError(f"unknown family {name!r}; registered: {names()}")
+        raise InputError(f"unknown family {name!r}; registered: {names()}")
     return importlib.import_module(_PACKAGES[name])
 
 
@@ -121,7 +123,7 @@ def get(name: str) -> Family:
 def module(name: str, part: str) -> ModuleType | None:
     """The family's module ``part`` (one of :data:`PARTS`), or None if the family has none."""
     if part not in PARTS:
-        raise ValueError(f"part must be one of {PARTS}; got {part!r}")
+        raise InputError(f"part must be one of {PARTS}; got {part!r}")
     path = f"{package(name).__name__}.{part}"
     return importlib.import_module(path) if importlib.util.find_spec(path) else None
 
@@ -148,7 +150,7 @@ class PartLoader:
 
     def __init__(self, part: str, forget: Callable[[str], None]) -> None:
         if part not in PARTS:
-            raise ValueError(f"part must be one of {PARTS}; got {part!r}")
+            raise InputError(f"part must be one of {PARTS}; got {part!r}")
         self.part = part
         self.forget = forget
         #: Family -> the name of the module this loader imported for it.

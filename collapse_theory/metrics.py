@@ -22,9 +22,12 @@ from scipy.special import ndtr
 from collapse_theory._stats import mean_se
 from collapse_theory._validate import (
     COV_RTOL,
+    InputError,
     _show,
     as_float_array,
+    check_allocation,
     check_covariance,
+    check_int,
     check_probability_vector,
     check_real,
 )
@@ -66,13 +69,13 @@ def _gaussian_pair(
         v1 = check_real("c1", c1, minimum=0.0) if np.ndim(c1) == 0 else None
         v2 = check_real("c2", c2, minimum=0.0) if np.ndim(c2) == 0 else None
         if v1 is None or v2 is None:
-            raise ValueError(
+            raise InputError(
                 "for scalar means m1, m2 the variances c1, c2 must be scalars; got shapes "
                 f"{np.shape(c1)} and {np.shape(c2)}"
             )
         return m1a.reshape(1), np.array([[v1]]), m2a.reshape(1), np.array([[v2]])
     if m1a.ndim != 1 or m2a.ndim != 1 or m1a.shape != m2a.shape:
-        raise ValueError(
+        raise InputError(
             "m1 and m2 must be two scalars or two 1-D vectors of the same length; got shapes "
             f"{m1a.shape} and {m2a.shape}"
         )
@@ -81,7 +84,7 @@ def _gaussian_pair(
     c2a = check_covariance("c2", c2)
     for name, c in (("c1", c1a), ("c2", c2a)):
         if c.shape != (d, d):
-            raise ValueError(f"{name} must be {d} x {d} to match the means; got shape {c.shape}")
+            raise InputError(f"{name} must be {d} x {d} to match the means; got shape {c.shape}")
     return m1a, c1a, m2a, c2a
 
 
@@ -102,14 +105,14 @@ def _check_covariances(name: str, cov: np.ndarray, dim: int) -> np.ndarray:
     first offending matrix.
     """
     if cov.ndim < 2 or cov.shape[-2:] != (dim, dim):
-        raise ValueError(
+        raise InputError(
             f"{name} must be a {dim} x {dim} covariance, or a stack of them (..., {dim}, {dim}), "
             f"to match the means (..., {dim}); got shape {cov.shape}"
         )
     if cov.ndim == 2:
         return check_covariance(name, cov)
     if dim == 0:
-        raise ValueError(f"{name} must hold non-empty square matrices; got shape {cov.shape}")
+        raise InputError(f"{name} must hold non-empty square matrices; got shape {cov.shape}")
 
     def first(bad: np.ndarray) -> str:
         return f"{name}[{', '.join(str(int(i)) for i in np.argwhere(bad)[0])}]"
@@ -118,14 +121,14 @@ def _check_covariances(name: str, cov: np.ndarray, dim: int) -> np.ndarray:
     asym = np.max(np.abs(cov - np.swapaxes(cov, -1, -2)), axis=(-2, -1))
     if np.any(asym > COV_RTOL * scale):
         bad = asym > COV_RTOL * scale
-        raise ValueError(
+        raise InputError(
             f"{first(bad)} must be symmetric; got max |C - C^T| = {float(asym[bad][0]):.3g}"
         )
     cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
     smallest = np.linalg.eigvalsh(cov)[..., 0]
     if np.any(smallest < -COV_RTOL * scale):
         bad = smallest < -COV_RTOL * scale
-        raise ValueError(
+        raise InputError(
             f"{first(bad)} must be positive semi-definite; got smallest eigenvalue "
             f"{float(smallest[bad][0]):.3g}"
         )
@@ -203,14 +206,14 @@ def w2_gaussian(
     else:
         for name, c, given in (("c1", c1a, c1), ("c2", c2a, c2)):
             if np.any(c < 0):
-                raise ValueError(
+                raise InputError(
                     f"{name} must be >= 0 (a variance, or a covariance (..., d, d) with means "
                     f"(..., d)); got {_show(given)}"
                 )
         try:
             np.broadcast_shapes(m1a.shape, c1a.shape, m2a.shape, c2a.shape)
         except ValueError:
-            raise ValueError(
+            raise InputError(
                 "m1, c1, m2 and c2 must broadcast together (1-D means and variances); got "
                 f"shapes {m1a.shape}, {c1a.shape}, {m2a.shape} and {c2a.shape}. For d-D "
                 "Gaussians give means (..., d) with covariances (..., d, d)"
@@ -229,7 +232,7 @@ def _w2_squared_multivariate(
 ) -> np.ndarray:
     """Bures-Wasserstein W2^2 for means (..., d) and covariances (..., d, d), broadcast."""
     if m1.ndim == 0 or m2.ndim == 0 or m1.shape[-1] != m2.shape[-1]:
-        raise ValueError(
+        raise InputError(
             "m1 and m2 must both be vectors (..., d) with the same d for d-D Gaussians; got "
             f"shapes {m1.shape} and {m2.shape}"
         )
@@ -239,7 +242,7 @@ def _w2_squared_multivariate(
     try:
         np.broadcast_shapes(m1.shape[:-1], c1.shape[:-2], m2.shape[:-1], c2.shape[:-2])
     except ValueError:
-        raise ValueError(
+        raise InputError(
             "the leading axes of m1 (..., d), c1 (..., d, d), m2 and c2 must broadcast; got "
             f"shapes {m1.shape}, {c1.shape}, {m2.shape} and {c2.shape}"
         ) from None
@@ -283,7 +286,7 @@ def w2_empirical(x: ArrayLike, y: ArrayLike, *, squared: bool = False) -> float:
     xa = np.sort(as_float_array("x", x, ndim=1))
     ya = np.sort(as_float_array("y", y, ndim=1))
     if xa.size == 0 or ya.size == 0:
-        raise ValueError(f"x and y must be non-empty; got sizes {xa.size} and {ya.size}")
+        raise InputError(f"x and y must be non-empty; got sizes {xa.size} and {ya.size}")
     if xa.size == ya.size:
         value = float(np.mean((xa - ya) ** 2))
     else:
@@ -327,7 +330,7 @@ def kl_gaussian(m1: ArrayLike, c1: ArrayLike, m2: ArrayLike, c2: ArrayLike) -> f
     for name, c in (("c1", c1a), ("c2", c2a)):
         scale = max(float(np.max(np.abs(c))), np.finfo(float).tiny)
         if np.linalg.eigvalsh(c)[0] <= COV_RTOL * scale:
-            raise ValueError(
+            raise InputError(
                 f"{name} must be positive definite (variance > 0) for the KL divergence"
             )
     l2 = np.linalg.cholesky(c2a)
@@ -378,15 +381,15 @@ def tail_mass_gaussian(
     c = as_float_array("center", center)
     s = as_float_array("scale", scale)
     if np.any(v < 0):
-        raise ValueError(f"var must be >= 0; got {_show(var)}")
+        raise InputError(f"var must be >= 0; got {_show(var)}")
     if np.any(ka < 0):
-        raise ValueError(f"k must be >= 0; got {_show(k)}")
+        raise InputError(f"k must be >= 0; got {_show(k)}")
     if np.any(s <= 0):
-        raise ValueError(f"scale must be > 0; got {_show(scale)}")
+        raise InputError(f"scale must be > 0; got {_show(scale)}")
     try:
         m, v, ka, c, s = np.broadcast_arrays(m, v, ka, c, s)
     except ValueError as error:
-        raise ValueError(f"mean, var, k, center and scale do not broadcast: {error}") from None
+        raise InputError(f"mean, var, k, center and scale do not broadcast: {error}") from None
     sd = np.sqrt(v)
     upper = c + ka * s - m
     lower = c - ka * s - m
@@ -410,7 +413,7 @@ def kl_categorical(p: ArrayLike, q: ArrayLike) -> float:
     pa = check_probability_vector("p", p)
     qa = check_probability_vector("q", q)
     if pa.shape != qa.shape:
-        raise ValueError(f"p and q must have the same length; got {pa.size} and {qa.size}")
+        raise InputError(f"p and q must have the same length; got {pa.size} and {qa.size}")
     support = pa > 0
     if np.any(qa[support] == 0):
         return float("inf")
@@ -429,7 +432,7 @@ def total_variation(p: ArrayLike, q: ArrayLike) -> float:
     pa = check_probability_vector("p", p)
     qa = check_probability_vector("q", q)
     if pa.shape != qa.shape:
-        raise ValueError(f"p and q must have the same length; got {pa.size} and {qa.size}")
+        raise InputError(f"p and q must have the same length; got {pa.size} and {qa.size}")
     return float(min(0.5 * np.sum(np.abs(pa - qa)), 1.0))
 
 
@@ -472,7 +475,7 @@ def _gaussian_overlaps(
             except np.linalg.LinAlgError:
                 chol = None
             if chol is None or np.min(np.diag(chol)) <= 0.0:
-                raise ValueError(
+                raise InputError(
                     "l2_gmm needs C_i + C'_j positive definite for every pair of components of "
                     "positive weight (the L2 norm of a singular Gaussian is infinite)"
                 )
@@ -525,7 +528,7 @@ def l2_gmm(a: Mixture, b: Mixture, *, squared: bool = False) -> float:
     """
     fa, fb = _as_mixture("a", a), _as_mixture("b", b)
     if fa.dim != fb.dim:
-        raise ValueError(f"a and b must have the same dimension; got {fa.dim} and {fb.dim}")
+        raise InputError(f"a and b must have the same dimension; got {fa.dim} and {fb.dim}")
     parts = []
     for x, y in ((fa, fa), (fb, fb), (fa, fb)):
         keep_x, keep_y = x.weights > 0, y.weights > 0
@@ -581,7 +584,7 @@ def mw2_gmm(a: Mixture, b: Mixture, *, squared: bool = False) -> float:
     """
     fa, fb = _as_mixture("a", a), _as_mixture("b", b)
     if fa.dim != fb.dim:
-        raise ValueError(f"a and b must have the same dimension; got {fa.dim} and {fb.dim}")
+        raise InputError(f"a and b must have the same dimension; got {fa.dim} and {fb.dim}")
     try:
         import ot
     except ImportError as error:  # pragma: no cover - POT is a dependency of the test extra
@@ -648,11 +651,15 @@ def kl_gmm(
     """
     fa, fb = _as_mixture("a", a), _as_mixture("b", b)
     if fa.dim != fb.dim:
-        raise ValueError(f"a and b must have the same dimension; got {fa.dim} and {fb.dim}")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
-        raise TypeError(f"num_samples must be an integer >= 2; got {num_samples!r}")
-    if num_samples < 2:
-        raise ValueError(f"num_samples must be an integer >= 2; got {num_samples}")
+        raise InputError(f"a and b must have the same dimension; got {fa.dim} and {fb.dim}")
+    num_samples = check_int("num_samples", num_samples, minimum=2)
+    # the points (N, d), then per mixture the component log-densities and their temporaries
+    width = fa.dim + 3 * max(fa.num_components, fb.num_components) * (fa.dim + 1)
+    check_allocation(
+        f"num_samples={num_samples} in dimension {fa.dim}",
+        8.0 * num_samples * width,
+        advice="use fewer samples",
+    )
     rng = as_generator(seed)
     x = fa.sample(int(num_samples), rng)
     ratio = fa.logpdf(x) - fb.logpdf(x)

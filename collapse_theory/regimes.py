@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from collapse_theory._validate import check_choice, check_real
+from collapse_theory._validate import InputTypeError, check_choice, check_real
 
 __all__ = ["Accumulate", "FreshData", "Regime", "Replace", "check_regime", "regime_code"]
 
@@ -51,7 +51,7 @@ def check_regime(regime: object) -> Regime:
     """Return ``regime`` if it is a regime instance, else raise a TypeError saying what is allowed."""
     if isinstance(regime, (Replace, FreshData, Accumulate)):
         return regime
-    raise TypeError(
+    raise InputTypeError(
         "regime must be an instance of Replace(), FreshData(fraction, variant) or Accumulate(); "
         f"got {regime!r}"
     )

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from collapse_theory._validate import check_int
+from collapse_theory._validate import INTEGER_POLICY, InputTypeError, check_int
 from collapse_theory.progress import progress_bar
 
 __all__ = [
@@ -53,12 +53,14 @@ def as_seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
         return seed
     if isinstance(seed, np.random.Generator):
         return np.random.SeedSequence(seed.integers(0, 2**63, size=4, dtype=np.uint64))
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+    try:
         return np.random.SeedSequence(check_int("seed", seed, minimum=0))
-    raise TypeError(
-        "seed must be None, a non-negative integer, a numpy SeedSequence or a numpy Generator; "
-        f"got {seed!r} ({type(seed).__name__})"
-    )
+    except InputTypeError:
+        raise InputTypeError(
+            "seed must be None, a non-negative integer, a numpy SeedSequence or a numpy "
+            f"Generator; got {seed!r} ({type(seed).__name__})"
+            + (f"; {INTEGER_POLICY}" if isinstance(seed, float) else "")
+        ) from None
 
 
 def seed_metadata(seed_sequence: np.random.SeedSequence) -> dict[str, int | list[int]]:
@@ -175,4 +177,4 @@ def as_generator(seed: SeedLike) -> np.random.Generator:
 
 def spawn(seed: SeedLike, count: int) -> list[np.random.SeedSequence]:
     """``count`` independent child streams of ``seed`` (see :func:`as_seed_sequence`)."""
-    return as_seed_sequence(seed).spawn(count)
+    return as_seed_sequence(seed).spawn(check_int("count", count, minimum=0))

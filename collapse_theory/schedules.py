@@ -16,7 +16,14 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from collapse_theory._validate import check_int, check_real
+from collapse_theory._validate import (
+    INTEGER_POLICY,
+    InputError,
+    InputTypeError,
+    check_horizon,
+    check_int,
+    check_real,
+)
 
 __all__ = [
     "Constant",
@@ -48,15 +55,22 @@ class Schedule(Protocol):
 def _rounded_sizes(name: str, values: np.ndarray) -> np.ndarray:
     sizes = np.rint(values)
     if np.any(sizes > MAX_SAMPLE_SIZE) or not np.all(np.isfinite(sizes)):
-        raise ValueError(
+        raise InputError(
             f"{name} schedule exceeds the largest supported sample size {MAX_SAMPLE_SIZE}; "
             "use fewer generations or a slower-growing schedule"
         )
     return np.maximum(sizes, 1).astype(np.int64)
 
 
+#: Bytes per generation of :meth:`Schedule.sizes` (the sizes and their float temporaries).
+SIZES_BYTES_PER_GENERATION = 40
+
+
 def _check_num_generations(num_generations: object) -> int:
-    return check_int("num_generations", num_generations, minimum=0)
+    """``num_generations`` checked, and its sizes array against the memory limit."""
+    n = check_int("num_generations", num_generations, minimum=0)
+    check_horizon("num_generations", n, bytes_per_generation=SIZES_BYTES_PER_GENERATION)
+    return n
 
 
 #: A sample size M (a positive int, the same every generation) or a schedule of sizes M_i.
@@ -157,19 +171,19 @@ class Explicit:
 
     def __post_init__(self) -> None:
         if isinstance(self.values, (str, bytes)) or not hasattr(self.values, "__iter__"):
-            raise TypeError(f"values must be a sequence of integers; got {self.values!r}")
+            raise InputTypeError(f"values must be a sequence of integers; got {self.values!r}")
         checked = tuple(
             check_int(f"values[{i}]", v, minimum=1, maximum=MAX_SAMPLE_SIZE)
             for i, v in enumerate(self.values)
         )
         if not checked:
-            raise ValueError("values must hold at least one sample size; got an empty sequence")
+            raise InputError("values must hold at least one sample size; got an empty sequence")
         object.__setattr__(self, "values", checked)
 
     def sizes(self, num_generations: int) -> np.ndarray:
         n = _check_num_generations(num_generations)
         if n > len(self.values):
-            raise ValueError(
+            raise InputError(
                 f"num_generations={n} exceeds the {len(self.values)} sizes of this Explicit "
                 "schedule; give one sample size per generation"
             )
@@ -181,15 +195,19 @@ class Explicit:
 
 
 def as_schedule(num_samples: ScheduleLike, name: str = "num_samples") -> Schedule:
-    """Accept an int (constant schedule) or a schedule object."""
+    """Accept an int (constant schedule; the integer policy of
+    :func:`collapse_theory._validate.check_int`) or a schedule object."""
     if isinstance(num_samples, Schedule) and not isinstance(num_samples, type):
         return num_samples
-    if isinstance(num_samples, (bool, float)) or not isinstance(num_samples, (int, np.integer)):
-        raise TypeError(
+    try:
+        m = check_int(name, num_samples, minimum=1, maximum=MAX_SAMPLE_SIZE)
+    except InputTypeError:
+        raise InputTypeError(
             f"{name} must be a positive integer or a schedule (Constant, Linear, Power, "
             f"Geometric, Explicit); got {num_samples!r} ({type(num_samples).__name__})"
-        )
-    return Constant(check_int(name, num_samples, minimum=1, maximum=MAX_SAMPLE_SIZE))
+            + (f"; {INTEGER_POLICY}" if isinstance(num_samples, float) else "")
+        ) from None
+    return Constant(m)
 
 
 def constant_size(num_samples: ScheduleLike, where: str) -> int:
@@ -197,7 +215,7 @@ def constant_size(num_samples: ScheduleLike, where: str) -> int:
     needs it, for the TypeError raised on any other schedule."""
     schedule = as_schedule(num_samples)
     if not isinstance(schedule, Constant):
-        raise TypeError(
+        raise InputTypeError(
             f"{where} needs a constant sample size: num_samples must be an int or "
             f"schedules.Constant; got {schedule!r}"
         )

@@ -99,9 +99,8 @@ def test_multinomial_sampler_matches_multinomial_law():
     total = 6
     draws = _draw_multinomials(np.random.default_rng(3), total, weights, 40_000)
     assert np.all(draws.sum(axis=1) == total)
-    cells = {}
-    for row in map(tuple, draws):
-        cells[row] = cells.get(row, 0) + 1
+    rows, counts = np.unique(draws, axis=0, return_counts=True)
+    cells = dict(zip(map(tuple, rows.tolist()), counts.tolist(), strict=True))
     support = [(a, b, total - a - b) for a in range(total + 1) for b in range(total + 1 - a)]
     pmf = np.array([st.multinomial.pmf(c, total, weights / weights.sum()) for c in support])
     observed = np.array([cells.get(c, 0) for c in support])

@@ -3,9 +3,10 @@
 Three kinds of checks:
 
 - brute force: dense matrices, the full composition chain, scipy's pmfs (tests/naive.py);
-- simulation: ``ct.categorical.simulate`` against the closed forms with CLT z-tests. Every
-  z-test uses |z| < Z_CRIT = 4.0, a two-sided false-alarm probability of 6.3e-5 per comparison
-  (about 4e-3 for the ~60 comparisons below); seeds are fixed, so a run is reproducible;
+- simulation: ``ct.categorical.simulate`` against the closed forms. The verify suite's checks
+  (collapse_theory/categorical/checks.py, calibrated z-tests) are read from the session's quick
+  report, not run again; the few comparisons that are not among them use |z| < Z_CRIT = 4.0, a
+  two-sided false-alarm probability of 6.3e-5 each; seeds are fixed, so a run is reproducible;
 - extremes, bad inputs and hypothesis fuzzing over declared domains.
 """
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from scipy.stats import binom
 
 import collapse_theory as ct
-from collapse_theory._stats import mean_z, proportion_z, variance_z
+from collapse_theory._stats import proportion_z
 from tests import naive
 
 C = ct.categorical
@@ -205,61 +206,58 @@ def test_schedule_moments_match_recursions():
 
 
 # ---------------------------------------------------------------------------------------------
-# simulation (CLT z-tests, |z| < Z_CRIT)
+# simulation (the verify suite's checks, and CLT z-tests with |z| < Z_CRIT)
 
 
-def test_simulation_heterozygosity_and_covariance():
-    run = C.simulate(P4, 20, 10, num_replicates=40_000, record=[10], seed=11)
-    p = run.at("p", 10)
-    h = 1 - np.sum(p**2, axis=1)
-    assert abs(mean_z(h, float(C.expected_heterozygosity(P4, 20, 10)))) < Z_CRIT
-    _, cov = C.moments(P4, 20, 10)
-    for i in range(4):
-        assert abs(variance_z(p[:, i], cov[i, i])) < Z_CRIT
-    # covariance of states 0 and 1: mean of the product of centred values (known means)
-    product = (p[:, 0] - P4[0]) * (p[:, 1] - P4[1])
-    assert abs(mean_z(product, cov[0, 1])) < Z_CRIT
-    assert abs(mean_z(p[:, 2], P4[2])) < Z_CRIT  # martingale
+#: The simulation checks of docs/theory.md §1.2-1.9 at the parameters of the verify suite
+#: (collapse_theory/categorical/checks.py). They are read from the session's quick verify report
+#: (tests/conftest.py) instead of running the same Monte Carlo a second time.
+VERIFY_CHECKS = {
+    "heterozygosity_variance_covariance_1_2_1_3": [
+        "categorical.heterozygosity",
+        "categorical.variance_first",
+        "categorical.variance_rarest",
+        "categorical.covariance",
+        "categorical.martingale_mean",
+    ],
+    "loss_and_survivors_1_4": [
+        "categorical.survivors_n1",
+        "categorical.survivors_n5",
+        "categorical.survivors_n20",
+        "categorical.loss_rarest",
+    ],
+    "fresh_stationary_1_7": [
+        "categorical.fresh_mix_stationary_variance",
+        "categorical.fresh_split_stationary_variance",
+    ],
+    "accumulate_1_8": ["categorical.accumulate"],
+    "tail_loss_1_9": [
+        "categorical.tail_all_lost",
+        "categorical.tail_surviving",
+        "categorical.tail_mass",
+    ],
+    "absorption_time_and_fixation_1_2_1_6": [
+        "categorical.absorption_time",
+        "categorical.fixation_first",
+        "categorical.fixation_rarest",
+    ],
+}
 
 
-def test_simulation_loss_and_survivors_section_1_4():
-    run = C.simulate(P30, 50, 20, num_replicates=20_000, record=[1, 5, 20], seed=12)
-    exact = C.expected_survivors(P30, 50, [1, 5, 20])
-    for g, truth in zip([1, 5, 20], exact, strict=True):
-        survivors = np.count_nonzero(run.at("p", g) > 0, axis=1)
-        assert abs(mean_z(survivors, truth)) < Z_CRIT
-    lost = run.at("p", 20)[:, -1] == 0
-    assert abs(proportion_z(lost, float(C.loss_probability(P30[-1], 50, 20)))) < Z_CRIT
+@pytest.mark.parametrize("topic", list(VERIFY_CHECKS))
+def test_simulation_agrees_with_the_closed_forms(topic, quick_report_seed0):
+    rows = [quick_report_seed0[name] for name in VERIFY_CHECKS[topic]]
+    assert [(row.name, row.passed, row.error) for row in rows] == [
+        (row.name, True, None) for row in rows
+    ]
 
 
-def test_simulation_fresh_stationary_section_1_7():
-    p3 = np.array([0.6, 0.3, 0.1])
-    for fresh in (ct.FreshData(0.1, "mix"), ct.FreshData(0.1, "split")):
-        run = C.simulate(p3, 40, 200, num_replicates=20_000, regime=fresh, record=[200], seed=13)
-        p = run.at("p", 200)
-        _, stat = C.stationary_moments(p3, 40, fresh)
-        for i in range(3):
-            assert abs(variance_z(p[:, i], stat[i, i])) < Z_CRIT
-
-
-def test_simulation_accumulate_section_1_8():
-    run = C.simulate(
-        [0.3, 0.7], 20, 100, num_replicates=20_000, regime=ct.Accumulate(), record=[100], seed=14
-    )
-    p = run.at("p", 100)[:, 0]
-    _, cov = C.moments([0.3, 0.7], 20, 100, ct.Accumulate())
-    assert abs(mean_z(p * (1 - p), 0.21 - cov[0, 0])) < Z_CRIT
-
-
-def test_simulation_tail_loss_section_1_9():
+def test_simulation_tail_mass_median_section_1_9():
+    """The median of the tail mass (not among the verify checks): P(X <= m) >= 1/2 > P(X < m),
+    each one-sided within Z_CRIT standard errors, and the lumped law's own median condition."""
     run = C.simulate(P30, 50, 20, num_replicates=20_000, record=[20], seed=15)
     tl = C.tail_loss(P30, 50, 20, 0.02)
     mass = run.at("p", 20)[:, tl.tail_states].sum(axis=1)
-    assert abs(proportion_z(mass == 0, float(tl.prob_all_lost))) < Z_CRIT
-    assert abs(mean_z(mass, tl.initial_mass)) < Z_CRIT
-    survivors = np.count_nonzero(run.at("p", 20)[:, tl.tail_states] > 0, axis=1)
-    assert abs(mean_z(survivors, float(tl.expected_surviving))) < Z_CRIT
-    # the median m: P(X <= m) >= 1/2 > P(X < m) (each one-sided, within Z_CRIT standard errors)
     median = float(tl.median_mass)
     se = 0.5 / np.sqrt(mass.size)
     assert np.mean(mass <= median + 1e-12) > 0.5 - Z_CRIT * se
@@ -267,16 +265,6 @@ def test_simulation_tail_loss_section_1_9():
     dist = C.lumped_distribution(tl.initial_mass, 50, 20)
     cdf_below = dist.probabilities[dist.fractions < median - 1e-12].sum()
     assert cdf_below < 0.5 <= cdf_below + dist.probabilities[np.isclose(dist.fractions, median)][0]
-
-
-def test_simulation_absorption_time_and_fixation():
-    run = C.simulate(P4, 20, 500, num_replicates=20_000, record="last", seed=16)
-    absorbed = run["absorbed_at"]
-    assert np.all(absorbed >= 0)  # P(T > 500) <= absorption_bound ~ 1e-10
-    assert abs(mean_z(absorbed, C.absorption_time(P4, 20).mean)) < Z_CRIT
-    winner = np.argmax(run.at("p", 500), axis=1)
-    for i, p in enumerate(C.fixation_probabilities(P4)):
-        assert abs(proportion_z(winner == i, p)) < Z_CRIT
 
 
 def test_simulation_loss_with_schedule():

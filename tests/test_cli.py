@@ -244,14 +244,16 @@ def test_simulate_gaussian_1d_round_trip(capsys, tmp_path):
     assert "var median" in out and "P(var < 0.1 var0)" in out and "estimator=mle" in out
     table = _table(out)
     assert [row[0] for row in table] == ["0", "4", "8"]
-    assert [float(v) for v in table[0][1:]] == [1.5, 2.0, 2.0, 0.0]
+    # generation, mu mean, mu SE, var median, var mean, var SE, P(var < 0.1 var0)
+    assert [float(v) for v in table[0][1:]] == [1.5, 0.0, 2.0, 2.0, 0.0, 0.0]
     loaded = ct.SimulationResult.load(out_file)
     direct = ct.gaussian.simulate(
         1.5, 2.0, 10, 8, num_replicates=400, seed=3, record=[0, 4, 8], estimator="mle"
     )
     np.testing.assert_array_equal(loaded["mean"], direct["mean"])
     np.testing.assert_array_equal(loaded["var"], direct["var"])
-    assert float(table[2][2]) == pytest.approx(np.median(direct["var"][2]), rel=1e-5)
+    assert float(table[2][3]) == pytest.approx(np.median(direct["var"][2]), rel=1e-5)
+    assert float(table[2][4]) == pytest.approx(np.mean(direct["var"][2]), rel=1e-5)
     assert loaded.metadata["parameters"]["estimator"] == "mle"
 
 
@@ -267,9 +269,10 @@ def test_simulate_gaussian_2d_round_trip(capsys, tmp_path):
     assert "(3 of 9 recorded generations shown" in out
     table = _table(out)
     assert [row[0] for row in table] == ["0", "4", "8"]
+    # generation, |mu-mu0|^2 mean, SE, log det mean, SE, trace mean, SE, trace median
     assert float(table[0][1]) == 0.0
-    assert float(table[0][2]) == pytest.approx(np.log(1.75), rel=1e-5)
-    assert float(table[0][3]) == pytest.approx(3.0)
+    assert float(table[0][3]) == pytest.approx(np.log(1.75), rel=1e-5)
+    assert float(table[0][5]) == pytest.approx(3.0)
     loaded = ct.SimulationResult.load(out_file)
     direct = ct.gaussian.simulate(
         np.array([1.0, -1.0]),

@@ -146,7 +146,9 @@ def test_summary_matches_numpy():
 def test_record_and_generation_checks():
     np.testing.assert_array_equal(check_record("all", 3), [0, 1, 2, 3])
     np.testing.assert_array_equal(check_record((3, 1, 1), 3), [1, 3])
-    np.testing.assert_array_equal(check_generations("generations", np.array([1.0, 2.0])), [1, 2])
+    np.testing.assert_array_equal(check_generations("generations", np.array([1, 2])), [1, 2])
+    with pytest.raises(TypeError, match="floats are refused even when integral"):
+        check_generations("generations", np.array([1.0, 2.0]))  # the one integer policy
     with pytest.raises(TypeError, match="generations"):
         check_generations("generations", 1.5)
     with pytest.raises(TypeError, match="generations"):

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 import collapse_theory as ct
 from collapse_theory import plotting
+from collapse_theory._validate import InputError, InputTypeError
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def test_registry_names_and_signatures() -> None:
         "tail_mass",
         "gmm_snapshots",
         "gmm_l2",
+        "gmm_separation",
     }
     for name, build in plotting.FIGURES.items():
         assert build is getattr(plotting, f"figure_{name}")
@@ -41,9 +43,10 @@ def test_figure_is_labelled(quick_figures: dict[str, Figure], name: str) -> None
         assert ax.get_ylabel().strip(), f"{name}: unlabelled y-axis"
         assert ax.get_title().strip(), f"{name}: no title"
         assert ax.get_lines() or ax.collections, f"{name}: empty panel"
-    # Curve figures carry a legend per panel; the snapshot grid explains its marks in one panel.
+    # Curve figures carry a legend per panel (or one for the figure); the snapshot grid explains
+    # its marks in one panel.
     with_legend = [ax for ax in axes if ax.get_legend() is not None]
-    assert len(with_legend) == len(axes) or (name == "gmm_snapshots" and with_legend)
+    assert len(with_legend) == len(axes) or fig.legends or (name == "gmm_snapshots" and with_legend)
 
 
 def test_figures_do_not_touch_pyplot_backend() -> None:
@@ -60,10 +63,60 @@ def test_save_figure_writes_png_and_pdf(quick_figures: dict[str, Figure], tmp_pa
 
 
 def test_save_figure_rejects_bad_input(tmp_path) -> None:
-    with pytest.raises(TypeError, match="fig"):
+    with pytest.raises(InputTypeError, match="fig"):
         plotting.save_figure("not a figure", tmp_path, "x")
-    with pytest.raises(ValueError, match="name"):
+    with pytest.raises(InputError, match="name"):
         plotting.save_figure(Figure(), tmp_path, "../escape")
+    # The output directory is created, its parents never: a typo is an error naming it.
+    missing = tmp_path / "no_such_parent" / "figures"
+    with pytest.raises(InputError, match="no_such_parent"):
+        plotting.save_figure(Figure(), missing, "x")
+    assert not missing.parent.exists()
+
+
+def _overlapping_legends(fig: Figure) -> list[str]:
+    """Legends (of the axes or the figure) whose drawn box overlaps the data area of an axes."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    axes = [ax for ax in fig.get_axes() if ax.get_visible()]
+    legends = [*fig.legends, *(ax.get_legend() for ax in axes if ax.get_legend() is not None)]
+    assert legends, "no legend at all"
+    return [
+        ", ".join(t.get_text() for t in legend.get_texts())
+        for legend in legends
+        for ax in axes
+        if legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+    ]
+
+
+def test_tail_mass_legends_cover_no_data(quick_figures: dict[str, Figure]) -> None:
+    assert _overlapping_legends(quick_figures["tail_mass"]) == []
+
+
+def test_tail_loss_figure_legends_cover_no_data() -> None:
+    """The two figures of the tail-loss table put one legend under the panels."""
+    from collapse_theory import tails
+    from collapse_theory.tails.figures import figure_regimes, figure_replace
+    from collapse_theory.tails.table import TailLossTable
+
+    p0 = ct.categorical.zipf(20, 1.2)
+    tail = tails.CategoricalTail(lightest_mass=0.2)
+    gens = np.arange(0, 41, 4)
+    curves = {}
+    for m in (10, 20):
+        key = ("categorical", "Zipf(1.2) K=20", "mle", m)
+        curves[(*key, "replace", "exact")] = tails.categorical_exact(p0, tail, m, gens)
+        for regime, obj in (("replace", ct.Replace()), ("accumulate", ct.Accumulate())):
+            curves[(*key, regime, "monte-carlo")] = tails.categorical_monte_carlo(
+                p0, tail, m, gens, regime=obj, num_replicates=50, seed=m
+            )
+    table = TailLossTable(rows=[], agreement=[], curves=curves, settings={}, seconds=0.0)
+    for draw in (figure_replace, figure_regimes):
+        fig = draw(table)
+        assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.get_axes())
+        assert _overlapping_legends(fig) == []
+    labels = [t.get_text() for t in figure_replace(table).legends[0].get_texts()]
+    assert labels == ["M=10", "M=20", "Monte Carlo", "exact"]
 
 
 def test_w2_squared_moments_mean_is_exact() -> None:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import collapse_theory as ct
 from collapse_theory import sweep
+from collapse_theory._stats import top_share
 from collapse_theory.cli import main
 from collapse_theory.results import SimulationResult
 from collapse_theory.sweep.store import Store
@@ -176,6 +177,10 @@ def test_to_xarray(tmp_path):
     assert np.array_equal(stats.sel(statistic="q0.95").values, np.quantile(values, 0.95, axis=0))
     np.testing.assert_allclose(
         stats.sel(statistic="stderr").values, values.std(axis=0, ddof=1) / np.sqrt(600)
+    )
+    # the heavy-tail diagnostic of that stderr (docs/theory.md §6), one implementation
+    np.testing.assert_array_equal(
+        stats.sel(statistic="top_share").values, top_share(values, axis=0)
     )
 
 

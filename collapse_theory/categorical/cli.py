@@ -12,15 +12,17 @@ from collapse_theory._cli import (
     UsageError,
     add_output_options,
     add_run_options,
+    check_out,
     finish_simulation,
     format_table,
     number,
     parse_record,
     parse_regime,
+    parse_vector,
     pick_rows,
 )
 from collapse_theory.categorical.theory import zipf
-from collapse_theory.results import SimulationResult
+from collapse_theory.results import SimulationResult, summarize
 
 __all__ = ["add_commands", "decode_p0", "format_categorical_summary", "parse_p0"]
 
@@ -41,7 +43,10 @@ def add_commands(commands: Commands) -> None:
         "--p0",
         required=True,
         metavar="SPEC",
-        help="zipf:EXPONENT:K, uniform:K, or a .npy/text file of probabilities",
+        help=(
+            "the probabilities inline (e.g. 0.001,0.999), zipf:EXPONENT:K, uniform:K, or a "
+            ".npy/text file of probabilities"
+        ),
     )
     add_run_options(cat)
     cat.add_argument(
@@ -56,15 +61,19 @@ def add_commands(commands: Commands) -> None:
 
 
 def parse_p0(spec: str) -> np.ndarray:
-    """Initial distribution from ``zipf:EXPONENT:K``, ``uniform:K`` or a file of probabilities.
+    """Initial distribution from ``zipf:EXPONENT:K``, ``uniform:K``, a file of probabilities, or
+    the probabilities themselves, comma-separated (``0.001,0.999``).
 
     A file is ``.npy`` (numpy array) or text (numbers separated by white space, commas or new
-    lines). The result is checked to be a probability vector by the simulator.
+    lines); an existing file takes precedence over reading ``spec`` as numbers. The result is
+    checked to be a probability vector by the simulator.
 
     Examples
     --------
     >>> parse_p0("uniform:4").tolist()
     [0.25, 0.25, 0.25, 0.25]
+    >>> parse_p0("0.001,0.999").tolist()
+    [0.001, 0.999]
     """
     kind, _, rest = spec.partition(":")
     if kind == "zipf" and rest:
@@ -85,8 +94,11 @@ def parse_p0(spec: str) -> np.ndarray:
         return np.full(k, 1.0 / k)
     path = Path(spec)
     if not path.is_file():
+        if _looks_numeric(spec):
+            return parse_vector(spec, "--p0")
         raise UsageError(
-            f"--p0 {spec!r}: not zipf:EXPONENT:K, uniform:K or an existing file of probabilities"
+            f"--p0 {spec!r}: not comma-separated probabilities (e.g. 0.001,0.999), "
+            "zipf:EXPONENT:K, uniform:K or an existing file of probabilities"
         )
     try:
         if path.suffix == ".npy":
@@ -107,9 +119,19 @@ def parse_p0(spec: str) -> np.ndarray:
     return values
 
 
+def _looks_numeric(spec: str) -> bool:
+    """Whether every comma-separated part of ``spec`` parses as a number."""
+    try:
+        [float(part) for part in spec.split(",")]
+    except ValueError:
+        return False
+    return True
+
+
 def _cmd_simulate_categorical(args: argparse.Namespace) -> int:
     import collapse_theory as ct
 
+    check_out(args.out)  # before the run: a bad --out must not cost a simulation
     p0 = parse_p0(args.p0)
     regime = parse_regime(args.regime)
     record = parse_record(args.record)
@@ -134,26 +156,38 @@ def _cmd_simulate_categorical(args: argparse.Namespace) -> int:
 
 
 def format_categorical_summary(result: SimulationResult, max_rows: int = 0) -> str:
-    """Per recorded generation: heterozygosity and surviving states (mean, median), absorbed."""
+    """Per recorded generation: heterozygosity and surviving states (mean, its standard error or
+    ``untrusted`` where the heavy-tail diagnostic flags it, median), fraction absorbed."""
     import collapse_theory as ct
 
     p = result["p"]
     absorbed_at = result["absorbed_at"]
     gens = np.asarray(result.generations)
     picks = pick_rows(gens.size, max_rows)
-    header = ["generation", "H mean", "H median", "surviving mean", "surviving median", "absorbed"]
+    h = summarize("H", ct.categorical.heterozygosity(p[picks]), gens[picks], quantiles=())
+    s = summarize("surviving", ct.categorical.num_surviving(p[picks]), gens[picks], quantiles=())
+    header = [
+        "generation",
+        "H mean",
+        "H SE",
+        "H median",
+        "surviving mean",
+        "surviving SE",
+        "surviving median",
+        "absorbed",
+    ]
     rows = []
-    for i in picks:
-        h = ct.categorical.heterozygosity(p[i])
-        s = ct.categorical.num_surviving(p[i])
+    for row, i in enumerate(picks):
         absorbed = np.mean((absorbed_at >= 0) & (absorbed_at <= gens[i]))
         rows.append(
             [
                 str(int(gens[i])),
-                f"{h.mean():.6g}",
-                f"{np.median(h):.6g}",
-                f"{s.mean():.6g}",
-                f"{np.median(s):.6g}",
+                f"{h.mean[row]:.6g}",
+                h.se_text(row),
+                f"{h.median[row]:.6g}",
+                f"{s.mean[row]:.6g}",
+                s.se_text(row),
+                f"{s.median[row]:.6g}",
                 f"{absorbed:.4g}",
             ]
         )

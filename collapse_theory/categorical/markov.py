@@ -27,10 +27,13 @@ from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 from collapse_theory._validate import (
+    InputError,
     check_generations,
+    check_horizon,
     check_int,
     check_probability,
     check_real,
+    scalar_or_array,
 )
 from collapse_theory.categorical import _markov_numba as _kern
 from collapse_theory.rng import default_num_threads
@@ -55,8 +58,6 @@ ROUNDING_PER_STEP = 2.0 * np.finfo(float).eps
 MAX_WORK = 4e10
 #: Refuse banded propagations whose cached kernel rows would exceed this many float64 values.
 MAX_ROW_VALUES = 64 * 2**20
-#: Largest number of generations for a non-constant schedule (its sizes are materialised).
-MAX_SCHEDULE_GENERATIONS = 10**8
 #: Largest M for which the mirror-symmetric kernel (two length-(M+1) buffers per step) is used.
 MAX_SYMMETRIC = 10**7
 _Z = 9.0  # band half-width in standard deviations used by the work estimate
@@ -129,7 +130,7 @@ def composition_chain(num_states: int, num_samples: int) -> tuple[np.ndarray, np
     num_samples = constant_size(num_samples, "composition_chain")
     size = num_compositions(num_states, num_samples)
     if size > MAX_COMPOSITIONS:
-        raise ValueError(
+        raise InputError(
             f"composition_chain(num_states={num_states}, num_samples={num_samples}) has {size} "
             f"states; at most {MAX_COMPOSITIONS} are built (dense matrix of "
             f"{size * size * 8 / 2**30:.1f} GiB otherwise): use the lumped 2-state chain "
@@ -193,11 +194,7 @@ class _Sizes:
             self.constant: int | None = int(schedule.m)
             self.array = None
         else:
-            if n_max > MAX_SCHEDULE_GENERATIONS:
-                raise ValueError(
-                    f"generations up to {n_max} with a non-constant schedule would materialise "
-                    f"{n_max} sample sizes; at most {MAX_SCHEDULE_GENERATIONS} are supported"
-                )
+            check_horizon("generations", n_max)
             self.constant = None
             self.array = schedule.sizes(n_max)
 
@@ -354,7 +351,7 @@ def propagate(
     if check_cost:
         work, storage = _estimate_cost(sizes, p, horizon)
         if work > MAX_WORK or storage > MAX_ROW_VALUES:
-            raise ValueError(
+            raise InputError(
                 f"the exact (banded) loss probability for p={p!r}, num_samples="
                 f"{sizes.schedule!r}, up to generation {n_max} would need about {work:.2g} "
                 f"multiply-adds and {storage * 8 / 2**20:.0f} MiB of kernel rows (limits "
@@ -409,7 +406,7 @@ def _finish(lost, survived, dropped, record, dists) -> _Path:
 def _validate_tol(tol: object) -> float:
     tol = check_real("tol", tol, minimum=0.0, maximum=1e-3, strict_minimum=True)
     if tol < 1e-18:
-        raise ValueError(f"tol must be >= 1e-18 (below rounding); got {tol}")
+        raise InputError(f"tol must be >= 1e-18 (below rounding); got {tol}")
     return tol
 
 
@@ -560,9 +557,9 @@ def lumped_loss_probability(
 
     Returns
     -------
-    prob : ndarray
-        :math:`P(p_{n,A} = 0)`, shape ``broadcast(p, generations)``.
-    error_bound : ndarray
+    prob : numpy.float64 or ndarray
+        :math:`P(p_{n,A} = 0)`, shape ``broadcast(p, generations)`` (a float for scalars).
+    error_bound : numpy.float64 or ndarray
         Upper bound on ``|prob - exact|`` (same shape).
 
     Raises
@@ -588,13 +585,15 @@ def lumped_loss_probability(
         values, p_index = np.unique(pb, return_inverse=True)
         record, g_index = np.unique(gb, return_inverse=True)
         lost, bound = _loss_backward(values, schedule.m, record, tol)
-        return lost[p_index, g_index].reshape(pb.shape), bound[p_index, g_index].reshape(pb.shape)
+        lost, bound = lost[p_index, g_index], bound[p_index, g_index]
+        return scalar_or_array(lost.reshape(pb.shape)), scalar_or_array(bound.reshape(pb.shape))
 
     def one(value: float, ug: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         path = propagate(value, num_samples, ug, tol=tol)
         return path.lost, path.bound
 
-    return _per_value(p, gens, one)
+    lost, bound = _per_value(p, gens, one)
+    return scalar_or_array(lost), scalar_or_array(bound)
 
 
 @dataclass(frozen=True)
@@ -668,7 +667,7 @@ def lumped_distribution(
     """
     p_arr = check_probability("p", p)
     if p_arr.ndim != 0:
-        raise ValueError(f"p must be a scalar probability; got shape {p_arr.shape}")
+        raise InputError(f"p must be a scalar probability; got shape {p_arr.shape}")
     generation = check_int("generation", generation, minimum=0)
     tol = _validate_tol(tol)
     path = propagate(float(p_arr), num_samples, np.array([generation]), tol=tol, distributions=True)

@@ -15,7 +15,7 @@ from collapse_theory._validate import (
     check_probability_vector,
     check_real,
     check_record,
-    check_record_size,
+    check_simulation_size,
     record_slots,
 )
 from collapse_theory.backends import jax_block_keys, jax_blocks, jax_dtype, resolve
@@ -95,8 +95,11 @@ def simulate(
 
     Raises
     ------
-    ValueError, TypeError
-        On invalid input, naming the argument.
+    InputError, InputTypeError
+        On invalid input, naming the argument (a ``ValueError``, a ``TypeError``), also when the
+        arrays of the run would exceed the memory limit
+        (:func:`collapse_theory._validate.memory_limit`, 4 GiB unless
+        ``COLLAPSE_THEORY_MEMORY_LIMIT_GIB`` says otherwise): checked before any is allocated.
 
     Examples
     --------
@@ -108,13 +111,16 @@ def simulate(
     p0 = check_probability_vector("p0", p0)
     num_generations = check_int("num_generations", num_generations, minimum=0)
     schedule = as_schedule(num_samples)
-    sizes = schedule.sizes(num_generations)
     num_replicates = check_int("num_replicates", num_replicates, minimum=1)
     regime = check_regime(Replace() if regime is None else regime)
     pseudo_count = check_real("pseudo_count", pseudo_count, minimum=0.0)
-    recorded = check_record(record, num_generations)
-    check_record_size(record, recorded.size * num_replicates * p0.size)
     backend = resolve(backend)
+    # jax holds the frequencies three times while it assembles them (batches, joined, swapped)
+    check_simulation_size(
+        record, num_generations, num_replicates, p0.size, copies=3 if backend == "jax" else 1
+    )
+    sizes = schedule.sizes(num_generations)
+    recorded = check_record(record, num_generations)
     fraction = regime.fraction if isinstance(regime, FreshData) else 0.0
     fresh_counts = np.rint(fraction * sizes).astype(np.int64)
     parameters = {

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from collapse_theory._stats import mean_se
+from collapse_theory._stats import mean_se, top_share
 from collapse_theory._validate import (
+    InputError,
+    InputTypeError,
     check_generations,
     check_probability_vector,
     check_real,
@@ -95,12 +97,12 @@ class CategoricalTail:
         if self.threshold is not None:
             tau = self.threshold
             if tau <= positive[0]:
-                raise ValueError(
+                raise InputError(
                     f"threshold={tau!r} leaves the tail empty: the smallest positive p0 is "
                     f"{float(positive[0])!r}; allowed: smallest p0 < threshold <= largest p0"
                 )
             if tau > positive[-1]:
-                raise ValueError(
+                raise InputError(
                     f"threshold={tau!r} puts every state in the tail (largest p0 is "
                     f"{float(positive[-1])!r}); allowed: smallest p0 < threshold <= largest p0"
                 )
@@ -110,13 +112,13 @@ class CategoricalTail:
             cumulative = np.array([p0[(p0 > 0) & (p0 <= v)].sum() for v in positive])
             fits = np.nonzero(cumulative <= q * (1.0 + 1e-12))[0]
             if fits.size == 0:
-                raise ValueError(
+                raise InputError(
                     f"lightest_mass={q!r} is below the mass of the lightest state(s), "
                     f"{float(cumulative[0])!r} (equal probabilities count together): the tail would "
                     f"be empty; allowed: q in [{cumulative[0]:.3g}, 1)"
                 )
             if fits[-1] == positive.size - 1:
-                raise ValueError(
+                raise InputError(
                     f"lightest_mass={q!r} puts every state in the tail; allowed: q below "
                     f"{cumulative[-2] if positive.size > 1 else 0.0:.3g}"
                 )
@@ -164,7 +166,10 @@ def categorical_exact(
     Returns
     -------
     TailCurve
-        ``method="exact"``; standard errors are 0.
+        ``method="exact"``; standard errors are 0. Its ``median_every_generation`` holds the
+        median at every generation up to the horizon (from the same pass of the lumped chain;
+        None beyond :data:`EVERY_GENERATION_VALUES` stored values), so that
+        :func:`collapse_theory.tails.tail_rates` does not depend on ``generations``.
 
     Examples
     --------
@@ -173,42 +178,48 @@ def categorical_exact(
     0.121577
     """
     if not isinstance(tail, CategoricalTail):
-        raise TypeError(f"tail must be a CategoricalTail; got {type(tail).__name__}")
+        raise InputTypeError(f"tail must be a CategoricalTail; got {type(tail).__name__}")
     states = tail.states(p0)
     probabilities = np.asarray(p0, dtype=float) / np.sum(p0)
     gens = check_record(generations)
     sample_sizes(num_samples, int(gens[-1]))  # validates the schedule (M_i >= 1)
-    return _lumped_tail_law(probabilities, states, num_samples, gens, check_eps(eps))
+    return _lumped_tail_law(
+        probabilities, states, num_samples, gens, check_eps(eps), every_generation=True
+    )
+
+
+#: Most float64 values stored to give an exact curve its median at every generation (256 MiB).
+EVERY_GENERATION_VALUES = 2**25
 
 
 def _lumped_tail_law(
-    p0: np.ndarray, states: np.ndarray, num_samples: ScheduleLike, gens: np.ndarray, eps: float
+    p0: np.ndarray,
+    states: np.ndarray,
+    num_samples: ScheduleLike,
+    gens: np.ndarray,
+    eps: float,
+    *,
+    every_generation: bool = False,
 ) -> TailCurve:
     """The law of :math:`T_n = p_{n,A}`, A = ``states``, at the sorted generations ``gens``
     (which start at 0): the one computation behind :func:`categorical_exact` and
-    :func:`tail_loss`."""
+    :func:`tail_loss`. With ``every_generation``, the same pass of the lumped chain also gives
+    the median at every generation up to the horizon (when its laws fit in
+    :data:`EVERY_GENERATION_VALUES` values), for rates that do not depend on ``gens``."""
     t0 = float(p0[states].sum())
-    path = markov.propagate(t0, num_samples, gens, distributions=True)
-    g = gens.size
-    mean, median, prob, het = (np.empty(g) for _ in range(4))
-    quantiles = np.empty((len(QUANTILE_LEVELS), g))
-    for j, (size, v, v_lo, lost, full) in enumerate(path.distributions):
-        if size is None:
-            fractions, probs = np.array([t0]), np.array([1.0])
-        else:
-            inner = (v_lo + np.arange(v.size)) / size
-            fractions = np.concatenate([[0.0], inner, [1.0]])
-            probs = np.concatenate([[lost], v, [full]])
-        cdf = np.cumsum(probs)
-        mean[j] = float(fractions @ probs)
-        het[j] = float((fractions * (1.0 - fractions)) @ probs)
-        median[j] = _law_quantile(fractions, cdf, 0.5)
-        quantiles[:, j] = [_law_quantile(fractions, cdf, q) for q in QUANTILE_LEVELS]
-        prob[j] = float(probs[fractions < eps * t0].sum())
+    horizon = int(gens[-1])
+    largest = int(sample_sizes(num_samples, horizon).max(initial=1))
+    dense = every_generation and (horizon + 1) * (largest + 1) <= EVERY_GENERATION_VALUES
+    record = np.arange(horizon + 1) if dense else gens
+    path = markov.propagate(t0, num_samples, record, distributions=True)
+    stats = _law_statistics(path.distributions, t0, eps)
+    pick = gens if dense else np.arange(gens.size)  # positions of gens in record
+    mean, het, median, prob = (a[pick] for a in stats[:4])
+    quantiles = stats[4][:, pick]
     first, last = half_window(gens)
     with np.errstate(divide="ignore", invalid="ignore"):  # NaN once every chain is absorbed
         drift = float(np.log(het[last] / het[first]) / (gens[last] - gens[first]))
-    zeros = np.zeros(g)
+    zeros = np.zeros(gens.size)
     return TailCurve(
         generations=gens,
         initial_mass=t0,
@@ -224,9 +235,35 @@ def _lumped_tail_law(
         surviving_se=zeros,
         scale_drift=drift,
         scale_drift_se=0.0,
-        prob_lost=path.lost,
-        error_bound=path.bound,
+        prob_lost=path.lost[pick],
+        error_bound=path.bound[pick],
+        median_every_generation=stats[2] if dense else None,
     )
+
+
+def _law_statistics(
+    distributions: list, t0: float, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, E[T(1-T)], median, P(T < eps T0) (each shape (G,)) and the quantiles at
+    QUANTILE_LEVELS (shape (L, G)) of the lumped fraction T from the laws of
+    ``markov.propagate``."""
+    g = len(distributions)
+    mean, het, median, prob = (np.empty(g) for _ in range(4))
+    quantiles = np.empty((len(QUANTILE_LEVELS), g))
+    for j, (size, v, v_lo, lost, full) in enumerate(distributions):
+        if size is None:
+            fractions, probs = np.array([t0]), np.array([1.0])
+        else:
+            inner = (v_lo + np.arange(v.size)) / size
+            fractions = np.concatenate([[0.0], inner, [1.0]])
+            probs = np.concatenate([[lost], v, [full]])
+        cdf = np.cumsum(probs)
+        mean[j] = float(fractions @ probs)
+        het[j] = float((fractions * (1.0 - fractions)) @ probs)
+        median[j] = _law_quantile(fractions, cdf, 0.5)
+        quantiles[:, j] = [_law_quantile(fractions, cdf, q) for q in QUANTILE_LEVELS]
+        prob[j] = float(probs[fractions < eps * t0].sum())
+    return mean, het, median, prob, quantiles
 
 
 def categorical_monte_carlo(
@@ -245,8 +282,9 @@ def categorical_monte_carlo(
     (docs/theory.md §1.9) and the number of tail states still present.
 
     The scale drift is :math:`d\ln E[T_n(1-T_n)]/dn` over the second half of the horizon, with a
-    delta-method standard error (under Replace it is :math:`\ln(1-1/M)`, §1.3; NaN once every
-    replicate is absorbed by mid-horizon).
+    delta-method standard error and that error's heavy-tail diagnostic (``_stats.top_share``
+    of the influence values). Under Replace the drift is :math:`\ln(1-1/M)` (§1.3); it is NaN
+    once every replicate is absorbed by mid-horizon.
 
     Examples
     --------
@@ -257,7 +295,7 @@ def categorical_monte_carlo(
     (0.1, 200)
     """
     if not isinstance(tail, CategoricalTail):
-        raise TypeError(f"tail must be a CategoricalTail; got {type(tail).__name__}")
+        raise InputTypeError(f"tail must be a CategoricalTail; got {type(tail).__name__}")
     states = tail.states(p0)
     gens, eps, run = simulate_recorded(
         categorical_simulate,
@@ -283,6 +321,7 @@ def categorical_monte_carlo(
         drift = (
             float(np.log(m2 / m1) / steps),
             mean_se(influence)[1] / steps,
+            top_share(influence),
         )
     return curve_from_samples(
         gens, masses, t0, eps, surviving=(p_tail > 0).sum(axis=-1), scale_drift=drift
@@ -385,8 +424,9 @@ def tail_loss(
 
     Raises
     ------
-    ValueError
-        If threshold is outside (0, 1] or no state lies below it; TypeError on wrong types.
+    InputError
+        If threshold is outside (0, 1] or no state lies below it; InputTypeError (a
+        TypeError) on wrong types.
 
     Examples
     --------
@@ -400,7 +440,7 @@ def tail_loss(
     threshold = check_real("threshold", threshold, minimum=0.0, maximum=1.0, strict_minimum=True)
     tail = np.nonzero(p0 < threshold)[0]
     if tail.size == 0:
-        raise ValueError(
+        raise InputError(
             f"threshold={threshold} leaves the tail empty: no state has p0 < {threshold} "
             f"(smallest p0 is {p0.min()!r}); raise the threshold"
         )

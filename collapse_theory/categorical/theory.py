@@ -3,7 +3,8 @@ r"""Closed forms for the categorical model, the neutral Wright–Fisher chain (d
 Generation :math:`i+1` is the empirical frequency vector of :math:`M_i` draws from generation
 :math:`i`: :math:`C_{i+1} \mid p_i \sim \mathrm{Mult}(M_i, p_i)`, :math:`p_{i+1} = C_{i+1}/M_i`.
 Products over generations are taken in log space so that they neither underflow wrongly nor
-lose precision for n up to :math:`10^6` and beyond.
+lose precision for n up to :math:`10^6` and beyond. A function of scalar arguments returns a
+``numpy.float64``; array arguments give an ndarray (``collapse_theory._validate.scalar_or_array``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,18 @@ from scipy.special import comb, xlog1py
 from scipy.stats import binom
 
 from collapse_theory._validate import (
+    InputError,
+    InputTypeError,
     as_float_array,
+    check_allocation,
     check_choice,
     check_generations,
+    check_horizon,
     check_int,
     check_probability,
     check_probability_vector,
     check_real,
+    scalar_or_array,
 )
 from collapse_theory.categorical import _markov_numba as _kern
 from collapse_theory.categorical import markov as _markov
@@ -70,13 +76,9 @@ def _max_gen(gens: np.ndarray) -> int:
 
 
 def _sizes(num_samples: ScheduleLike, n: int) -> np.ndarray:
-    schedule = as_schedule(num_samples)
-    if n > _markov.MAX_SCHEDULE_GENERATIONS and not isinstance(schedule, Constant):
-        raise ValueError(
-            f"generations up to {n} with a non-constant schedule would materialise {n} sample "
-            f"sizes; at most {_markov.MAX_SCHEDULE_GENERATIONS} are supported"
-        )
-    return schedule.sizes(n)
+    """M_0..M_{n-1}, after checking the per-generation arrays against the memory limit."""
+    check_horizon("generations", n)
+    return as_schedule(num_samples).sizes(n)
 
 
 def _log_product(
@@ -140,7 +142,7 @@ def transition_matrix(num_samples: ScheduleLike) -> np.ndarray:
     """
     m = constant_size(num_samples, "transition_matrix")
     if m > MAX_DENSE_SAMPLES:
-        raise ValueError(
+        raise InputError(
             f"transition_matrix(num_samples={m}) would need {(m + 1) ** 2 * 8 / 2**30:.2f} GiB "
             f"of memory; at most num_samples={MAX_DENSE_SAMPLES} is built densely: use "
             "markov.lumped_loss_probability / lumped_distribution (banded, no dense matrix)"
@@ -193,7 +195,7 @@ def eigenvalues(
     if max_index is not None:
         last = min(m, check_int("max_index", max_index, minimum=0))
     if last + 1 > MAX_EIGENVALUES:
-        raise ValueError(
+        raise InputError(
             f"eigenvalues(num_samples={m}) has {m + 1} values (~{(m + 1) * 16 / 2**30:.1f} GiB "
             f"with multiplicities); at most {MAX_EIGENVALUES} are returned: pass max_index "
             "to get only the leading ones"
@@ -232,7 +234,7 @@ def expected_heterozygosity(
 
     Returns
     -------
-    ndarray, shape of generations
+    numpy.float64 or ndarray, shape of generations (a float for a scalar)
 
     Raises
     ------
@@ -247,7 +249,7 @@ def expected_heterozygosity(
     p0 = check_probability_vector("p0", p0)
     gens = check_generations("generations", generations)
     h0 = max(0.0, 1.0 - float(p0 @ p0))
-    return h0 * np.exp(_log_product(num_samples, gens, _log_lambda2))
+    return scalar_or_array(h0 * np.exp(_log_product(num_samples, gens, _log_lambda2)))
 
 
 def _cov_scale(num_samples: ScheduleLike, gens: np.ndarray, regime: Regime) -> np.ndarray:
@@ -380,10 +382,12 @@ def stationary_moments(
     p0 = check_probability_vector("p0", p0)
     m = constant_size(num_samples, "stationary_moments")
     if not isinstance(fresh, FreshData):
-        raise TypeError(f"fresh must be a FreshData(fraction, variant) instance; got {fresh!r}")
+        raise InputTypeError(
+            f"fresh must be a FreshData(fraction, variant) instance; got {fresh!r}"
+        )
     alpha = fresh.fraction
     if alpha == 0.0:
-        raise ValueError(
+        raise InputError(
             "fresh.fraction=0.0 has no stationary law: without fresh data the chain is absorbed "
             "(use moments(..., regime=Replace()))"
         )
@@ -393,7 +397,7 @@ def stationary_moments(
     else:
         fresh_draws = int(np.rint(alpha * m))
         if fresh_draws < 1:
-            raise ValueError(
+            raise InputError(
                 f"FreshData(fraction={alpha}, variant='split') with num_samples={m} gives "
                 f"round({alpha} * {m}) = {fresh_draws} fresh draws: the chain is absorbed and has "
                 "no stationary law; use a fraction >= 0.5 / num_samples"
@@ -432,6 +436,7 @@ def _loss_approx(
         out = np.exp(expo)
     else:
         if isinstance(schedule, Constant):
+            check_horizon("generations", n_max, bytes_per_generation=8)
             u = _kern.gw_survival_constant(max(n_max, 1))
             m0 = float(schedule.m)
             u_n = u[np.maximum(gb - 1, 0)]
@@ -481,7 +486,7 @@ def loss_probability(
 
     Returns
     -------
-    ndarray, shape broadcast(p, generations)
+    numpy.float64 or ndarray, shape broadcast(p, generations) (a float for scalars)
 
     Raises
     ------
@@ -500,7 +505,7 @@ def loss_probability(
     method = check_choice("method", method, _LOSS_METHODS)
     if method == "exact":
         return _markov.lumped_loss_probability(p, num_samples, gens)[0]
-    return _loss_approx(p, num_samples, gens, method)
+    return scalar_or_array(_loss_approx(p, num_samples, gens, method))
 
 
 def _survival(
@@ -535,7 +540,7 @@ def expected_survivors(
 
     Returns
     -------
-    ndarray, shape of generations
+    numpy.float64 or ndarray, shape of generations (a float for a scalar)
 
     Raises
     ------
@@ -551,7 +556,7 @@ def expected_survivors(
     gens = check_generations("generations", generations)
     as_schedule(num_samples)
     method = check_choice("method", method, _LOSS_METHODS)
-    return _survival(p0, num_samples, gens, method).sum(axis=0)
+    return scalar_or_array(_survival(p0, num_samples, gens, method).sum(axis=0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -638,7 +643,7 @@ def absorption_time_survival(
 
     Returns
     -------
-    ndarray, shape of generations
+    numpy.float64 or ndarray, shape of generations (a float for a scalar)
 
     Examples
     --------
@@ -649,24 +654,29 @@ def absorption_time_survival(
     """
     p = check_real("p", p, minimum=0.0, maximum=1.0, strict_minimum=True)
     if p == 1.0:
-        raise ValueError("p must be in (0, 1): with p = 1 one state is absent from the start")
+        raise InputError("p must be in (0, 1): with p = 1 one state is absent from the start")
     m = constant_size(num_samples, "absorption_time_survival")
     method = check_choice("method", method, ("exact", "diffusion"))
     if method == "exact":
         lost = loss_probability(p, m, generations) + loss_probability(1.0 - p, m, generations)
-        return np.clip(1.0 - lost, 0.0, 1.0)
+        return scalar_or_array(np.clip(1.0 - lost, 0.0, 1.0))
     t = as_float_array("generations", generations)
     if np.any(t < 0):
-        raise ValueError(f"generations must be >= 0; got {generations!r}")
+        raise InputError(f"generations must be >= 0; got {generations!r}")
     t_min = float(np.min(t)) if t.size else 1.0
     # enough terms that the first omitted one is below e^-40 at the smallest positive time
     degree = int(math.sqrt(2.0 * m * _KIMURA_EXPONENT_CUTOFF / max(t_min, 1e-3))) + 2
     degree = min(degree | 1, 20_001)  # odd; at t -> 0 the series is clipped anyway
     i = np.arange(1, degree + 1, 2, dtype=np.float64)
+    check_allocation(
+        f"generations ({t.size} times) x {i.size} series terms of the diffusion",
+        3.0 * 8 * t.size * i.size,
+        advice="ask for fewer times at once",
+    )
     derivatives = _legendre_derivatives(1.0 - 2.0 * p, degree)[1::2]
     coefficients = (2 * i + 1) / (i * (i + 1)) * 4.0 * p * (1.0 - p) * derivatives
     decay = np.exp(-np.multiply.outer(t, i * (i + 1)) / (2.0 * m))
-    return np.clip(decay @ coefficients, 0.0, 1.0)
+    return scalar_or_array(np.clip(decay @ coefficients, 0.0, 1.0))
 
 
 def absorption_bound(
@@ -692,7 +702,7 @@ def absorption_bound(
 
     Returns
     -------
-    ndarray, shape of generations
+    numpy.float64 or ndarray, shape of generations (a float for a scalar)
 
     Raises
     ------
@@ -717,7 +727,7 @@ def absorption_bound(
         bound = np.where(last > 1, eh * last**2 / (2.0 * np.maximum(last - 1.0, 1.0)), 0.0)
     absorbed0 = float(np.count_nonzero(p0) <= 1)
     bound = np.where(gens == 0, 1.0 - absorbed0, bound)
-    return np.clip(bound, 0.0, 1.0)
+    return scalar_or_array(np.clip(bound, 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -793,7 +803,7 @@ def absorption_time(
         feasible = size <= MAX_EXACT_ABSORPTION_COMPOSITIONS
         limit = f"at most {MAX_EXACT_ABSORPTION_COMPOSITIONS} compositions"
     if method == "exact" and not feasible:
-        raise ValueError(
+        raise InputError(
             f"absorption_time(method='exact') with {k} states and num_samples={m} needs a chain "
             f"of {size} states ({limit}): use method='diffusion' or 'auto'"
         )

@@ -13,8 +13,10 @@ relative variance :math:`\\prod(1+2/k_i) - 1` grows geometrically, so MC means o
 (n <~ M, or summable schedules); otherwise the checks use log-scale quantities, the standard
 deviation, probabilities and bounded quantities (tail masses).
 
-Standard errors: means ``std / sqrt(R)``; sample variances from the fourth central moment
-(:func:`collapse_theory._stats.variance_se`); proportions ``sqrt(p(1-p)/R)``.
+Standard errors: means ``std / sqrt(R)`` with the heavy-tail diagnostic of that error
+(:func:`collapse_theory._stats.mean_estimate`: the report flags a mean whose largest 1 % of
+replicates carry most of the spread, docs/theory.md §6); sample variances from the fourth
+central moment (:func:`collapse_theory._stats.variance_se`); proportions ``sqrt(p(1-p)/R)``.
 """
 
 from __future__ import annotations
@@ -29,16 +31,15 @@ from scipy import integrate
 from scipy.special import digamma, ndtr, polygamma
 from scipy.stats import chi2
 
-from collapse_theory._stats import mean_se, proportion_se, variance_se
+from collapse_theory._stats import mean_estimate, proportion_se, variance_se
 from collapse_theory.metrics import w2_gaussian
 from collapse_theory.regimes import Accumulate, FreshData
 from collapse_theory.schedules import Linear, Power, ScheduleLike
-from collapse_theory.verify.registry import add_check
+from collapse_theory.verify.registry import EstimateResult, Estimator, add_check
 
 __all__ = ["COV3", "bures_w2_squared"]
 
 FAMILY = "gaussian"
-Estimate = Callable[[np.random.SeedSequence, bool], tuple[float, float]]
 
 #: The 3x3 covariance of the examples of docs/theory.md §3.2-3.4 (tr = 3.5, det = 0.695).
 COV3 = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]])
@@ -158,24 +159,24 @@ def _register(*args: Any, quick: int | None = None, **kwargs: Any) -> None:
 
 
 def _mc_1d(
-    statistic: Callable[[np.ndarray, np.ndarray], tuple[float, float]],
+    statistic: Callable[[np.ndarray, np.ndarray], EstimateResult],
     num_samples: ScheduleLike,
     generations: int,
     replicates: int,
     **kwargs: Any,
-) -> Estimate:
+) -> Estimator:
     """An estimator: simulate the 1-D chain, then ``statistic(mu_n, sigma_n^2)``."""
 
-    def estimate(ss: np.random.SeedSequence, quick: bool) -> tuple[float, float]:
+    def estimate(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
         mu, var = _run_1d(ss, num_samples, generations, _size(quick, replicates), **kwargs)
         return statistic(mu, var)
 
     return estimate
 
 
-def _w2_1d(mu: np.ndarray, var: np.ndarray) -> tuple[float, float]:
+def _w2_1d(mu: np.ndarray, var: np.ndarray) -> EstimateResult:
     """MC mean of ``W_2^2 = mu^2 + (sigma - 1)^2`` against N(0, 1) (docs/theory.md §2.5)."""
-    return mean_se(w2_gaussian(mu, var, 0.0, 1.0, squared=True))
+    return mean_estimate(w2_gaussian(mu, var, 0.0, 1.0, squared=True))
 
 
 # Replicates of the quick run (full: 10x). 1-D sufficient statistics run at ~2e7 chain-generations
@@ -193,7 +194,7 @@ _register(
     "E sigma_n = sqrt(var0) prod c(k_i) (expected_std) vs MC mean of sigma_n",
     {"M": 10, "n": 20},
     lambda: _value("expected_std", 10, 20),
-    _mc_1d(lambda mu, var: mean_se(np.sqrt(var)), 10, 20, R_1D),
+    _mc_1d(lambda mu, var: mean_estimate(np.sqrt(var)), 10, 20, R_1D),
     quick=R_1D,
 )
 
@@ -203,7 +204,7 @@ _register(
     "E sigma_n (expected_std) vs MC with method='samples' (M explicit draws per generation)",
     {"M": 10, "n": 20, "method": "samples"},
     lambda: _value("expected_std", 10, 20),
-    _mc_1d(lambda mu, var: mean_se(np.sqrt(var)), 10, 20, 20_000, method="samples"),
+    _mc_1d(lambda mu, var: mean_estimate(np.sqrt(var)), 10, 20, 20_000, method="samples"),
     quick=20_000,
 )
 
@@ -213,7 +214,7 @@ _register(
     "E sigma_n^2 = var0 (expected_variance, unbiased) vs MC mean, n <= M",
     {"M": 100, "n": 10},
     lambda: _value("expected_variance", 100, 10),
-    _mc_1d(lambda mu, var: mean_se(var), 100, 10, R_1D),
+    _mc_1d(lambda mu, var: mean_estimate(var), 100, 10, R_1D),
     quick=R_1D,
 )
 
@@ -242,7 +243,7 @@ _register(
     "E ln sigma_n^2 = kappa_1 = sum[psi(k/2) - ln(k/2)] vs MC",
     {"M": 10, "n": 20},
     lambda: _cumulant(1, 10, 20),
-    _mc_1d(lambda mu, var: mean_se(np.log(var)), 10, 20, R_1D),
+    _mc_1d(lambda mu, var: mean_estimate(np.log(var)), 10, 20, R_1D),
     quick=R_1D,
 )
 
@@ -262,7 +263,7 @@ _register(
     "E ln sigma_n^2 = kappa_1 + n ln r for the MLE (log_variance_cumulants, estimator='mle')",
     {"M": 10, "n": 20, "estimator": "mle"},
     lambda: _cumulant(1, 10, 20, estimator="mle"),
-    _mc_1d(lambda mu, var: mean_se(np.log(var)), 10, 20, R_1D, estimator="mle"),
+    _mc_1d(lambda mu, var: mean_estimate(np.log(var)), 10, 20, R_1D, estimator="mle"),
     quick=R_1D,
 )
 
@@ -356,16 +357,16 @@ _register(
     "Var mu_n = E(mu_n - mu_0)^2 = var0 sum 1/M_i (mean_squared_drift) vs MC mean of mu_n^2",
     {"M": 10, "n": 20},
     lambda: _value("mean_squared_drift", 10, 20),
-    _mc_1d(lambda mu, var: mean_se(mu * mu), 10, 20, R_1D),
+    _mc_1d(lambda mu, var: mean_estimate(mu * mu), 10, 20, R_1D),
     quick=R_1D,
 )
 
 
-def _fresh_draw(ss: np.random.SeedSequence, quick: bool) -> tuple[float, float]:
+def _fresh_draw(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
     replicates = _size(quick, R_1D)
     mu, var = _run_1d(ss, 10, 20, replicates)
     x = mu + np.sqrt(var) * _extra_generator(ss).standard_normal(replicates)
-    return mean_se(x * x)
+    return mean_estimate(x * x)
 
 
 _register(
@@ -407,7 +408,7 @@ for _label, _schedule, _text in (
     )
 
 
-def _nongaussian_drift(ss: np.random.SeedSequence, quick: bool) -> tuple[float, float]:
+def _nongaussian_drift(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
     from scipy.stats import expon
 
     run = _theory("simulate")(
@@ -420,7 +421,7 @@ def _nongaussian_drift(ss: np.random.SeedSequence, quick: bool) -> tuple[float, 
         record="last",
         data0=expon(),
     )
-    return mean_se((run["mean"][-1] - 1.0) ** 2)
+    return mean_estimate((run["mean"][-1] - 1.0) ** 2)
 
 
 _register(
@@ -455,7 +456,7 @@ for _m, _n in ((10, 20), (100, 50)):
         "E sigma_n^2 = var0 r^n (expected_variance, MLE) vs MC",
         {"M": _m, "n": _n, **_MLE},
         (lambda m=_m, n=_n: _value("expected_variance", m, n, estimator="mle")),
-        _mc_1d(lambda mu, var: mean_se(var), _m, _n, R_1D, estimator="mle"),
+        _mc_1d(lambda mu, var: mean_estimate(var), _m, _n, R_1D, estimator="mle"),
         quick=R_1D,
     )
 
@@ -465,7 +466,7 @@ _register(
     "E sigma_n = sqrt(var0) (c(k) sqrt(r))^n (expected_std, MLE) vs MC",
     {"M": 10, "n": 20, **_MLE},
     lambda: _value("expected_std", 10, 20, estimator="mle"),
-    _mc_1d(lambda mu, var: mean_se(np.sqrt(var)), 10, 20, R_1D, estimator="mle"),
+    _mc_1d(lambda mu, var: mean_estimate(np.sqrt(var)), 10, 20, R_1D, estimator="mle"),
     quick=R_1D,
 )
 
@@ -475,7 +476,7 @@ _register(
     "E(mu_n - mu_0)^2 = var0 (1 - r^n) (mean_squared_drift, MLE) vs MC",
     {"M": 10, "n": 20, **_MLE},
     lambda: _value("mean_squared_drift", 10, 20, estimator="mle"),
-    _mc_1d(lambda mu, var: mean_se(mu * mu), 10, 20, R_1D, estimator="mle"),
+    _mc_1d(lambda mu, var: mean_estimate(mu * mu), 10, 20, R_1D, estimator="mle"),
     quick=R_1D,
 )
 
@@ -488,7 +489,7 @@ _register(
         _value("expected_variance", 10, 20, estimator="mle")
         + _value("mean_squared_drift", 10, 20, estimator="mle")
     ),
-    _mc_1d(lambda mu, var: mean_se(mu * mu + var), 10, 20, R_1D, estimator="mle"),
+    _mc_1d(lambda mu, var: mean_estimate(mu * mu + var), 10, 20, R_1D, estimator="mle"),
     quick=R_1D,
 )
 
@@ -517,6 +518,10 @@ _register(
 
 _SPLIT = FreshData(0.2, "split")  # m = 4 of M = 20
 _MIX = FreshData(0.2, "mix")
+#: Generations of the stationary checks: the (V, D) recursion reaches its fixed point
+#: geometrically, at n = 100 within 5e-9 (relative) of it for both variants, a millionth of the
+#: quick run's standard error.
+_STATIONARY_N = 100
 
 
 def _stationary(fresh: FreshData, which: int) -> Callable[[], float]:
@@ -524,27 +529,28 @@ def _stationary(fresh: FreshData, which: int) -> Callable[[], float]:
 
 
 for _which, _label, _stat in (
-    (0, "variance", lambda mu, var: mean_se(var)),
-    (1, "drift", lambda mu, var: mean_se(mu * mu)),
+    (0, "variance", lambda mu, var: mean_estimate(var)),
+    (1, "drift", lambda mu, var: mean_estimate(mu * mu)),
 ):
     _register(
         f"fresh_split_stationary_{_label}",
         "§2.7",
         f"stationary {'V = E sigma^2' if _which == 0 else 'D = E(mu-mu0)^2'} "
-        "(stationary_moments, split: m = 4 true draws) vs MC at n=300",
-        {"M": 20, "m": 4, "n": 300, "variant": "split"},
+        f"(stationary_moments, split: m = 4 true draws) vs MC at n={_STATIONARY_N}",
+        {"M": 20, "m": 4, "n": _STATIONARY_N, "variant": "split"},
         _stationary(_SPLIT, _which),
-        _mc_1d(_stat, 20, 300, R_SLOW, regime=_SPLIT),
+        _mc_1d(_stat, 20, _STATIONARY_N, R_SLOW, regime=_SPLIT),
         quick=R_SLOW,
     )
 
 _register(
     "fresh_mix_stationary_variance",
     "§2.7",
-    "stationary V = E sigma^2 (stationary_moments, mix: each point from the mixture) vs MC, n=100",
-    {"M": 20, "fraction": 0.2, "n": 100, "variant": "mix"},
+    "stationary V = E sigma^2 (stationary_moments, mix: each point from the mixture) vs MC, "
+    f"n={_STATIONARY_N}",
+    {"M": 20, "fraction": 0.2, "n": _STATIONARY_N, "variant": "mix"},
     _stationary(_MIX, 0),
-    _mc_1d(lambda mu, var: mean_se(var), 20, 100, R_SLOW, regime=_MIX),
+    _mc_1d(lambda mu, var: mean_estimate(var), 20, _STATIONARY_N, R_SLOW, regime=_MIX),
     quick=R_SLOW,
 )
 
@@ -554,7 +560,7 @@ _register(
     "D_5 = E(mu_5 - mu_0)^2 from the (V, D) recursion (mean_squared_drift, mix) vs MC",
     {"M": 20, "fraction": 0.2, "n": 5, "variant": "mix"},
     lambda: _value("mean_squared_drift", 20, 5, regime=_MIX),
-    _mc_1d(lambda mu, var: mean_se(mu * mu), 20, 5, R_1D, regime=_MIX),
+    _mc_1d(lambda mu, var: mean_estimate(mu * mu), 20, 5, R_1D, regime=_MIX),
     quick=R_1D,
 )
 
@@ -564,7 +570,7 @@ _register(
     "V_5 = E sigma_5^2 from the recursion (expected_variance, split, MLE) vs MC",
     {"M": 20, "m": 4, "n": 5, "variant": "split", **_MLE},
     lambda: _value("expected_variance", 20, 5, regime=_SPLIT, estimator="mle"),
-    _mc_1d(lambda mu, var: mean_se(var), 20, 5, R_1D, regime=_SPLIT, estimator="mle"),
+    _mc_1d(lambda mu, var: mean_estimate(var), 20, 5, R_1D, regime=_SPLIT, estimator="mle"),
     quick=R_1D,
 )
 
@@ -578,7 +584,7 @@ _register(
     "E sigma_n^2 = var0 prod_{k=2}^n [1 - 1/(k(kM-1))] (expected_variance, accumulate) vs MC",
     {"M": 10, "n": 200},
     lambda: _value("expected_variance", 10, 200, regime=_ACC),
-    _mc_1d(lambda mu, var: mean_se(var), 10, 200, R_SLOW, regime=_ACC),
+    _mc_1d(lambda mu, var: mean_estimate(var), 10, 200, R_SLOW, regime=_ACC),
     quick=R_SLOW,
 )
 
@@ -588,7 +594,7 @@ _register(
     "E(mu_n - mu_0)^2 = (1/M) sum v_{k-1}/k^2 (mean_squared_drift, accumulate) vs MC",
     {"M": 10, "n": 200},
     lambda: _value("mean_squared_drift", 10, 200, regime=_ACC),
-    _mc_1d(lambda mu, var: mean_se(mu * mu), 10, 200, R_SLOW, regime=_ACC),
+    _mc_1d(lambda mu, var: mean_estimate(mu * mu), 10, 200, R_SLOW, regime=_ACC),
     quick=R_SLOW,
 )
 
@@ -611,15 +617,15 @@ def _tail_centred(var: np.ndarray) -> np.ndarray:
     return 2.0 * ndtr(-_TAIL_K / np.sqrt(var))
 
 
-def _tail_mean_direct(mu: np.ndarray, var: np.ndarray) -> tuple[float, float]:
+def _tail_mean_direct(mu: np.ndarray, var: np.ndarray) -> EstimateResult:
     """Direct MC mean of the tail mass; the SE also covers the Rao-Blackwellised theory side.
 
     By the Rao-Blackwell theorem the per-path variance of E[T | S-path] is at most Var T, so
     ``sd(T) sqrt(1/R + 1/num_paths)`` bounds the SE of the difference.
     """
     tail = _tail_about_mu0(mu, var)
-    mean, se = mean_se(tail)
-    return mean, se * math.sqrt(1.0 + tail.size / _RB_PATHS)
+    mean, se, notes = mean_estimate(tail)
+    return mean, se * math.sqrt(1.0 + tail.size / _RB_PATHS), notes
 
 
 def _tail_median_direct(mu: np.ndarray, var: np.ndarray, median: float) -> tuple[float, float]:
@@ -644,7 +650,7 @@ for _m, _n in ((10, 20), (100, 50)):
     )
 
 
-def _tail_median_estimate(ss: np.random.SeedSequence, quick: bool) -> tuple[float, float]:
+def _tail_median_estimate(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
     # The library's median is itself Monte Carlo: its seed comes from this check's stream, so
     # its error is independent across runs (a fixed seed gave every run the same offset, which
     # the calibration's per-check bias test flagged: mean z -0.46 over 123 seeds).
@@ -678,13 +684,13 @@ _register(
     "E 2 Phi-bar(3 sqrt(var0)/sigma_n) exact (expected_tail_mass(centered=True)) vs MC",
     {"k": _TAIL_K, "M": 10, "n": 20},
     lambda: _value("expected_tail_mass", _TAIL_K, 10, 20, centered=True),
-    _mc_1d(lambda mu, var: mean_se(_tail_centred(var)), 10, 20, R_1D),
+    _mc_1d(lambda mu, var: mean_estimate(_tail_centred(var)), 10, 20, R_1D),
     quick=R_1D,
 )
 
 
-def _centred_median_probability(num_samples: int, generations: int) -> Estimate:
-    def estimate(ss: np.random.SeedSequence, quick: bool) -> tuple[float, float]:
+def _centred_median_probability(num_samples: int, generations: int) -> Estimator:
+    def estimate(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
         median = _value(
             "expected_tail_mass",
             _TAIL_K,
@@ -717,14 +723,14 @@ _EYE3 = np.eye(3)
 
 
 def _mc_nd(
-    statistic: Callable[[np.ndarray, np.ndarray], tuple[float, float]],
+    statistic: Callable[[np.ndarray, np.ndarray], EstimateResult],
     cov0: np.ndarray,
     num_samples: ScheduleLike,
     generations: int,
     replicates: int,
     **kwargs: Any,
-) -> Estimate:
-    def estimate(ss: np.random.SeedSequence, quick: bool) -> tuple[float, float]:
+) -> Estimator:
+    def estimate(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
         mu, cov = _run_nd(ss, cov0, num_samples, generations, _size(quick, replicates), **kwargs)
         return statistic(mu, cov)
 
@@ -741,7 +747,9 @@ _register(
     "E|mu_n - mu_0|^2 = tr Sigma0 sum 1/M_i (expected_mean_drift) vs MC, method='samples'",
     {"d": 3, "cov0": _COV3_LIST, "M": 12, "n": 15, "method": "samples"},
     lambda: _value("expected_mean_drift", COV3, 12, 15),
-    _mc_nd(lambda mu, cov: mean_se(np.sum(mu * mu, axis=1)), COV3, 12, 15, R_3D, method="samples"),
+    _mc_nd(
+        lambda mu, cov: mean_estimate(np.sum(mu * mu, axis=1)), COV3, 12, 15, R_3D, method="samples"
+    ),
     quick=R_3D,
 )
 
@@ -751,7 +759,9 @@ _register(
     "E|mu_n - mu_0|^2 = tr Sigma0 (1 - r^n) (expected_mean_drift, MLE) vs MC",
     {"d": 3, "cov0": _COV3_LIST, "M": 12, "n": 15, **_MLE},
     lambda: _value("expected_mean_drift", COV3, 12, 15, estimator="mle"),
-    _mc_nd(lambda mu, cov: mean_se(np.sum(mu * mu, axis=1)), COV3, 12, 15, R_3D, estimator="mle"),
+    _mc_nd(
+        lambda mu, cov: mean_estimate(np.sum(mu * mu, axis=1)), COV3, 12, 15, R_3D, estimator="mle"
+    ),
     quick=R_3D,
 )
 
@@ -761,7 +771,7 @@ _register(
     "E ln det Sigma_n = ln det Sigma0 + sum_i sum_j [psi((k-j+1)/2) + ln(2/k)] vs MC",
     {"d": 3, "cov0": _COV3_LIST, "M": 12, "n": 15},
     lambda: _value("expected_log_det", COV3, 12, 15),
-    _mc_nd(lambda mu, cov: mean_se(_log_det(cov)), COV3, 12, 15, R_3D),
+    _mc_nd(lambda mu, cov: mean_estimate(_log_det(cov)), COV3, 12, 15, R_3D),
     quick=R_3D,
 )
 
@@ -781,7 +791,7 @@ _register(
     "E ln det Sigma_n for the MLE (expected_log_det + d n ln r) vs MC",
     {"d": 3, "cov0": _COV3_LIST, "M": 12, "n": 15, **_MLE},
     lambda: _value("expected_log_det", COV3, 12, 15, estimator="mle"),
-    _mc_nd(lambda mu, cov: mean_se(_log_det(cov)), COV3, 12, 15, R_3D, estimator="mle"),
+    _mc_nd(lambda mu, cov: mean_estimate(_log_det(cov)), COV3, 12, 15, R_3D, estimator="mle"),
     quick=R_3D,
 )
 
@@ -791,7 +801,7 @@ _register(
     "E det Sigma_n = det Sigma0 prod_i prod_j (k-j+1)/k (expected_det) vs MC",
     {"d": 3, "cov0": _COV3_LIST, "M": 200, "n": 20},
     lambda: _value("expected_det", COV3, 200, 20),
-    _mc_nd(lambda mu, cov: mean_se(np.linalg.det(cov)), COV3, 200, 20, R_3D),
+    _mc_nd(lambda mu, cov: mean_estimate(np.linalg.det(cov)), COV3, 200, 20, R_3D),
     quick=R_3D,
 )
 
@@ -812,7 +822,7 @@ _register(
     "E tr Sigma_n = tr Sigma0 (trace_moments[0]; E Sigma_n = Sigma0) vs MC",
     {"d": 3, "cov0": _COV3_LIST, "M": 200, "n": 20},
     _trace_moment(0),
-    _mc_nd(lambda mu, cov: mean_se(_trace(cov)), COV3, 200, 20, R_3D),
+    _mc_nd(lambda mu, cov: mean_estimate(_trace(cov)), COV3, 200, 20, R_3D),
     quick=R_3D,
 )
 
@@ -883,21 +893,21 @@ _register(
 _BOUND_Z = 5.0  # the bound checks use a one-sided MC confidence limit, mean -/+ 5 SE
 
 
-def _w2_nd(cov0: np.ndarray) -> Callable[[np.ndarray, np.ndarray], tuple[float, float]]:
-    def statistic(mu: np.ndarray, cov: np.ndarray) -> tuple[float, float]:
-        return mean_se(bures_w2_squared(mu, cov, np.zeros(cov0.shape[0]), cov0))
+def _w2_nd(cov0: np.ndarray) -> Callable[[np.ndarray, np.ndarray], EstimateResult]:
+    def statistic(mu: np.ndarray, cov: np.ndarray) -> EstimateResult:
+        return mean_estimate(bures_w2_squared(mu, cov, np.zeros(cov0.shape[0]), cov0))
 
     return statistic
 
 
-def _bound_estimate(side: str) -> Estimate:
+def _bound_estimate(side: str) -> Estimator:
     inner = _mc_nd(_w2_nd(COV3), COV3, 50, 20, R_3D)
 
-    def estimate(ss: np.random.SeedSequence, quick: bool) -> tuple[float, float]:
-        mean, se = inner(ss, quick)
+    def estimate(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
+        mean, se, notes = inner(ss, quick)  # type: ignore[misc]  # _w2_nd gives the notes
         if side == "upper":
-            return mean + _BOUND_Z * se, 0.0
-        return -(mean - _BOUND_Z * se), 0.0
+            return mean + _BOUND_Z * se, 0.0, notes
+        return -(mean - _BOUND_Z * se), 0.0, notes
 
     return estimate
 

@@ -11,6 +11,7 @@ from collapse_theory._cli import (
     UsageError,
     add_output_options,
     add_run_options,
+    check_out,
     finish_simulation,
     format_table,
     parse_matrix,
@@ -20,7 +21,7 @@ from collapse_theory._cli import (
     pick_rows,
 )
 from collapse_theory.gaussian.theory import ESTIMATORS
-from collapse_theory.results import SimulationResult
+from collapse_theory.results import SimulationResult, summarize
 
 __all__ = [
     "add_commands",
@@ -42,7 +43,9 @@ def add_commands(commands: Commands) -> None:
             "likelihood (co)variance) on M samples of the previous fit. 1-D: --mean0 X --var0 V; "
             "d-D: --mean0 'x,y' --cov0 'a,b;c,d'. Prints per recorded generation: 1-D the mean "
             "of mu, the median and mean of sigma^2 and P(sigma^2 < 0.1 var0); d-D the mean "
-            "squared drift of mu, the mean log det and the mean and median trace of Sigma."
+            "squared drift of mu, the mean log det and the mean and median trace of Sigma. "
+            "Each mean comes with its standard error, or 'untrusted' where the largest 1% of "
+            "replicates carry most of the spread (heavy tails: then read the median)."
         ),
     )
     gauss.add_argument(
@@ -105,6 +108,7 @@ def _gaussian_start(
 def _cmd_simulate_gaussian(args: argparse.Namespace) -> int:
     import collapse_theory as ct
 
+    check_out(args.out)  # before the run: a bad --out must not cost a simulation
     mean0, scale = _gaussian_start(args)
     one_dim = np.ndim(mean0) == 0
     regime = parse_regime(args.regime)
@@ -133,47 +137,75 @@ def _cmd_simulate_gaussian(args: argparse.Namespace) -> int:
 
 
 def format_gaussian_summary(result: SimulationResult, max_rows: int = 0) -> str:
-    """Per recorded generation, over replicates.
+    """Per recorded generation, over replicates; every mean with its standard error, or
+    ``untrusted`` where the heavy-tail diagnostic flags it (docs/theory.md §6).
 
     1-D: mean of mu_n, median and mean of sigma_n^2, and P(sigma_n^2 < 0.1 sigma_0^2) (the
-    typical model collapses while the mean variance stays put, docs/theory.md §2.2-2.3). d-D: mean
+    typical model collapses while the mean variance stays put, docs/theory.md §2.2-2.3; for
+    n >> M the mean of sigma_n^2 rests on a few replicates and its SE is flagged). d-D: mean
     |mu_n - mu_0|^2, mean ln det Sigma_n, mean and median tr Sigma_n (§3.2-3.4).
     """
     gens = np.asarray(result.generations)
     picks = pick_rows(gens.size, max_rows)
-    mean = np.asarray(result["mean"])
+    shown = gens[picks]
+    mean = np.asarray(result["mean"])[picks]
     rows = []
     if "var" in result.trajectories:
-        var = np.asarray(result["var"])
+        var = np.asarray(result["var"])[picks]
         parameters = result.metadata["parameters"]
         # "var0" since the 1-D scale is spelled var0; results saved before record it as "cov0"
         var0 = float(np.asarray(parameters["var0"] if "var0" in parameters else parameters["cov0"]))
-        header = ["generation", "mu mean", "var median", "var mean", "P(var < 0.1 var0)"]
-        for i in picks:
+        mu = summarize("mu", mean, shown, quantiles=())
+        sigma2 = summarize("var", var, shown, quantiles=())
+        header = [
+            "generation",
+            "mu mean",
+            "mu SE",
+            "var median",
+            "var mean",
+            "var SE",
+            "P(var < 0.1 var0)",
+        ]
+        for row, g in enumerate(shown):
             rows.append(
                 [
-                    str(int(gens[i])),
-                    f"{mean[i].mean():.6g}",
-                    f"{np.median(var[i]):.6g}",
-                    f"{var[i].mean():.6g}",
-                    f"{np.mean(var[i] < 0.1 * var0):.4g}",
+                    str(int(g)),
+                    f"{mu.mean[row]:.6g}",
+                    mu.se_text(row),
+                    f"{sigma2.median[row]:.6g}",
+                    f"{sigma2.mean[row]:.6g}",
+                    sigma2.se_text(row),
+                    f"{np.mean(var[row] < 0.1 * var0):.4g}",
                 ]
             )
     else:
-        cov = np.asarray(result["cov"])
+        cov = np.asarray(result["cov"])[picks]
         mean0 = np.asarray(result.metadata["parameters"]["mean0"], dtype=np.float64)
-        header = ["generation", "|mu-mu0|^2 mean", "log det mean", "trace mean", "trace median"]
-        for i in picks:
-            sign, log_det = np.linalg.slogdet(cov[i])
-            log_det = np.where(sign > 0, log_det, -np.inf)
-            trace = np.trace(cov[i], axis1=-2, axis2=-1)
+        sign, log_det = np.linalg.slogdet(cov)
+        drift = summarize("drift", np.sum((mean - mean0) ** 2, axis=-1), shown, quantiles=())
+        logdet = summarize("logdet", np.where(sign > 0, log_det, -np.inf), shown, quantiles=())
+        trace = summarize("trace", np.trace(cov, axis1=-2, axis2=-1), shown, quantiles=())
+        header = [
+            "generation",
+            "|mu-mu0|^2 mean",
+            "SE",
+            "log det mean",
+            "SE",
+            "trace mean",
+            "SE",
+            "trace median",
+        ]
+        for row, g in enumerate(shown):
             rows.append(
                 [
-                    str(int(gens[i])),
-                    f"{np.sum((mean[i] - mean0) ** 2, axis=-1).mean():.6g}",
-                    f"{log_det.mean():.6g}",
-                    f"{trace.mean():.6g}",
-                    f"{np.median(trace):.6g}",
+                    str(int(g)),
+                    f"{drift.mean[row]:.6g}",
+                    drift.se_text(row),
+                    f"{logdet.mean[row]:.6g}",
+                    logdet.se_text(row),
+                    f"{trace.mean[row]:.6g}",
+                    trace.se_text(row),
+                    f"{trace.median[row]:.6g}",
                 ]
             )
     return format_table(header, rows, picks.size, gens.size)

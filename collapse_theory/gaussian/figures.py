@@ -24,6 +24,7 @@ from collapse_theory._figures import (
     COLORS,
     band,
     caption,
+    legend_below,
     log_grid,
     mc_points,
     new_figure,
@@ -360,7 +361,7 @@ def figure_tail_mass(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
         ax.set_ylim(1e-16, 1.0)
         ax.set_xlim(0, n_max)
         ax.set_xlabel("generation $n$")
-        ax.legend(loc="lower left", fontsize=7.5)
+        legend_below(ax, ncols=2, fontsize=7.5)  # the bands fill the panel down to 1e-16
     ax_a.set_ylabel("tail mass $P_n(|X-\\mu_0| > 3\\sigma_0)$")
     ax_a.set_title(f"(a) about the original mean $\\mu_0$, $M={m}$, $R={reps:,}$")
     ax_b.set_ylabel("tail mass $P_n(|X-\\mu_n| > 3\\sigma_0)$")

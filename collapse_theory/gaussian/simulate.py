@@ -13,13 +13,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from collapse_theory._validate import (
+    InputError,
+    InputTypeError,
     _show,
     as_float_array,
+    check_allocation,
     check_choice,
     check_covariance,
+    check_finite_result,
     check_int,
     check_record,
-    check_record_size,
+    check_simulation_size,
     record_slots,
 )
 from collapse_theory.backends import jax_block_keys, jax_dtype, resolve
@@ -27,12 +31,24 @@ from collapse_theory.gaussian import _numba
 from collapse_theory.gaussian.theory import ESTIMATORS, refuse_sigma0
 from collapse_theory.regimes import FreshData, Regime, Replace, check_regime, regime_code
 from collapse_theory.results import SimulationResult, run_metadata
-from collapse_theory.rng import SeedLike, as_seed_sequence, block_bounds, run_replicate_blocks
+from collapse_theory.rng import (
+    BLOCK_SIZE,
+    SeedLike,
+    as_seed_sequence,
+    block_bounds,
+    default_num_threads,
+    run_replicate_blocks,
+)
 from collapse_theory.schedules import Schedule, ScheduleLike, as_schedule
 
 __all__ = ["simulate"]
 
 METHODS = ("sufficient", "samples")
+#: var0 x M and |mean0| x M (the scale of a dataset's scatter and of its sum) must stay below
+#: ``finfo(dtype).max * SCALE_HEADROOM``, else the run is refused before it starts; an overflow
+#: that happens later (a fitted variance growing by chance) is refused at the end
+#: (:func:`_check_finite`).
+SCALE_HEADROOM = 1e-2
 
 
 class FrozenDistribution(Protocol):
@@ -53,13 +69,65 @@ def _check_fit_sizes(
             if dim > 1
             else ("M >= 2 for the unbiased variance" if ddof else "M >= 1")
         )
-        raise ValueError(
+        raise InputError(
             f"num_samples must satisfy {what}; got a sample size of {int(sizes.min())}"
         )
     if isinstance(regime, FreshData) and regime.variant == "split" and np.any(sizes - fresh < 1):
-        raise ValueError(
+        raise InputError(
             f"FreshData(fraction={regime.fraction}, 'split') leaves no synthetic draws for "
             f"num_samples={int(sizes.min())}; use a smaller fraction or more samples"
+        )
+
+
+def _check_scale(
+    mean0: np.ndarray, largest_variance: float, sizes: np.ndarray, dtype: str, scale_name: str
+) -> None:
+    """Refuse a model whose datasets would overflow ``dtype``: var0 x M and |mean0| x M must be
+    below ``finfo(dtype).max * SCALE_HEADROOM`` (largest variance and M over the run)."""
+    limit = float(np.finfo(dtype).max) * SCALE_HEADROOM
+    largest_size = float(sizes.max()) if sizes.size else 1.0
+    largest_mean = float(np.max(np.abs(mean0))) if mean0.size else 0.0
+    if max(largest_variance, largest_mean) * largest_size > limit:
+        raise InputError(
+            f"{scale_name} (largest variance {largest_variance:.3g}) and mean0 (largest |mean| "
+            f"{largest_mean:.3g}) with datasets of up to M = {largest_size:.0f} points would "
+            f"overflow {dtype}: the variance x M and |mean| x M must stay below {limit:.3g}. The "
+            "chain is scale-equivariant: simulate mean0=0 with unit variance and rescale "
+            "(mean0 + sqrt(var0) * mean, var0 * var)"
+        )
+
+
+def _check_work_buffers(
+    method: str,
+    sizes: np.ndarray,
+    dim: int,
+    data0: Any,
+    workers: int,
+) -> None:
+    """Refuse work buffers above the memory limit: ``method="samples"`` holds M_i points per
+    running thread, the first fit to ``data0`` a block of BLOCK_SIZE x M_0 points (three
+    arrays of them) per running thread."""
+    largest = float(sizes.max()) if sizes.size else 0.0
+    per_worker = largest * dim * 8.0 if method == "samples" else 0.0
+    if data0 is not None and sizes.size:
+        per_worker = max(per_worker, 3.0 * BLOCK_SIZE * float(sizes[0]) * dim * 8.0)
+    check_allocation(
+        f"num_samples (up to M = {largest:.0f}) with method={method!r}"
+        + (" and data0" if data0 is not None else "")
+        + f" on {workers} thread(s)",
+        workers * per_worker,
+        advice="use method='sufficient' (no points are drawn) or fewer threads (num_threads)",
+    )
+
+
+def _check_finite(trajectories: dict[str, np.ndarray], scale_name: str) -> None:
+    """Refuse a run whose recorded arrays overflowed (see :func:`_check_scale`)."""
+    for name, values in trajectories.items():
+        check_finite_result(
+            f"the recorded {name!r}",
+            values,
+            advice=f"{scale_name} is too large for the float range over this run; the chain is "
+            "scale-equivariant: simulate mean0=0 with unit variance and rescale",
         )
 
 
@@ -150,6 +218,15 @@ def simulate(
         and ``"cov"`` (len(record), R, d, d). ``metadata["parameters"]`` records ``mean0`` and
         ``var0`` (1-D) or ``cov0`` (d-D).
 
+    Raises
+    ------
+    InputError, InputTypeError
+        On invalid input, naming the argument (a ``ValueError``, a ``TypeError``); when the
+        arrays would exceed the memory limit (:func:`collapse_theory._validate.memory_limit`),
+        checked before any is allocated; when the scale overflows the float range: up front
+        (variance x M or |mean| x M above ``finfo.max * SCALE_HEADROOM``, 1.8e306 in float64)
+        or, should a recorded value still be inf or NaN at the end, then.
+
     Examples
     --------
     >>> import collapse_theory as ct
@@ -164,21 +241,21 @@ def simulate(
     given = {"num_samples": num_samples, "num_generations": num_generations}
     missing = [name for name in simulate.required_arguments if given[name] is None]
     if missing:
-        raise TypeError(f"simulate() missing required argument(s): {', '.join(missing)}")
+        raise InputTypeError(f"simulate() missing required argument(s): {', '.join(missing)}")
     check_choice("estimator", estimator, ESTIMATORS)
     check_choice("method", method, METHODS)
     if var0 is not None:
         if cov0 is not None:
-            raise TypeError(
+            raise InputTypeError(
                 "give the scale of model 0 once: cov0 (a variance in 1-D, a covariance in d-D) or "
                 f"var0 (a 1-D variance), not both; got cov0={_show(cov0)} and var0={_show(var0)}"
             )
         if data0 is not None:
-            raise ValueError(
+            raise InputError(
                 "with data0, pass mean0=None and no var0: the variance is computed from data0"
             )
         if np.ndim(mean0) != 0:
-            raise ValueError(
+            raise InputError(
                 f"var0 is the variance of a 1-D model 0, but mean0 is a vector (shape "
                 f"{np.shape(mean0)}); for d dimensions pass the covariance matrix as cov0"
             )
@@ -186,7 +263,7 @@ def simulate(
     else:
         scale_name = "cov0"
         if cov0 is None and data0 is None:
-            raise TypeError(
+            raise InputTypeError(
                 "simulate() needs the scale of model 0: cov0 (a variance in 1-D, a covariance "
                 "matrix in d-D) or var0= (a 1-D variance)"
             )
@@ -197,40 +274,63 @@ def simulate(
     if one_dim:
         var0_array = as_float_array(scale_name, cov0)
         if var0_array.size != 1:
-            raise ValueError(
+            raise InputError(
                 f"{scale_name} must be a scalar variance when mean0 is a scalar; got shape "
                 f"{var0_array.shape}"
             )
         var0 = float(var0_array.reshape(()))
         if var0 <= 0:
-            raise ValueError(f"{scale_name} (the variance sigma_0^2) must be > 0; got {var0}")
+            raise InputError(f"{scale_name} (the variance sigma_0^2) must be > 0; got {var0}")
         dim = 1
     else:
         dim = mean0_array.size
         if dim == 0:
-            raise ValueError("mean0 must have at least one coordinate; got an empty array")
+            raise InputError("mean0 must have at least one coordinate; got an empty array")
         cov0_array = check_covariance("cov0", cov0)
         if cov0_array.shape[0] != dim:
-            raise ValueError(
+            raise InputError(
                 f"cov0 must be {dim} x {dim} to match mean0; got shape {cov0_array.shape}"
             )
     num_generations = check_int("num_generations", num_generations, minimum=0)
     schedule = as_schedule(num_samples)
-    sizes = schedule.sizes(num_generations)
     num_replicates = check_int("num_replicates", num_replicates, minimum=1)
     regime = check_regime(Replace() if regime is None else regime)
+    backend = resolve(backend)
+    # jax holds the recorded arrays three times while it assembles them
+    check_simulation_size(
+        record,
+        num_generations,
+        num_replicates,
+        2 if one_dim else dim + dim * dim,
+        copies=3 if backend == "jax" else 1,
+    )
+    sizes = schedule.sizes(num_generations)
     recorded = check_record(record, num_generations)
+    _check_scale(
+        mean0_array,
+        var0 if one_dim else float(np.max(np.diag(cov0_array))),
+        sizes,
+        jax_dtype() if backend == "jax" else "float64",
+        scale_name,
+    )
     ddof = 1 if estimator == "unbiased" else 0
     fraction = regime.fraction if isinstance(regime, FreshData) else 0.0
     fresh_counts = np.rint(fraction * sizes).astype(np.int64)
     _check_fit_sizes(sizes, fresh_counts, dim, ddof, regime)
     if data0 is not None and isinstance(regime, FreshData):
-        raise ValueError(
+        raise InputError(
             "data0 (a non-Gaussian model 0) works with Replace() and Accumulate(); FreshData "
             "would need fresh draws from data0 in every generation, which is not supported"
         )
     first_generation = 1 if data0 is not None and num_generations > 0 else 0
-    backend = resolve(backend)
+    if backend == "jax":
+        workers = 1  # the jax kernels draw points in fixed chunks; data0's fits run block by block
+    else:
+        threads = default_num_threads() if num_threads is None else num_threads
+        workers = min(
+            check_int("num_threads", threads, minimum=1), len(block_bounds(num_replicates))
+        )
+    _check_work_buffers(method if backend != "jax" else "sufficient", sizes, dim, data0, workers)
 
     def first_fits(generator: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
         if not first_generation:
@@ -239,8 +339,6 @@ def simulate(
             )
         return _fit_first_dataset(data0, generator, count, int(sizes[0]), ddof, one_dim)
 
-    per_replicate = dim + dim * dim if not one_dim else 2
-    check_record_size(record, recorded.size * num_replicates * per_replicate)
     slots = record_slots(recorded, num_generations)
     if backend == "jax":
         if num_threads is not None:  # not used by jax, but checked as numba does
@@ -317,6 +415,7 @@ def simulate(
             num_threads=num_threads,
             chunk_size=chunk_size,
         )
+    _check_finite(trajectories, scale_name)
     return _result(
         recorded,
         trajectories,
@@ -448,24 +547,24 @@ def _moments_of_data0(
 ) -> tuple[float | np.ndarray, float | np.ndarray]:
     """Mean and (co)variance of a non-Gaussian model 0 given as points or a scipy distribution."""
     if mean0 is not None or cov0 is not None:
-        raise ValueError("with data0, pass mean0=None and cov0=None: they are computed from data0")
+        raise InputError("with data0, pass mean0=None and cov0=None: they are computed from data0")
     if hasattr(data0, "rvs"):
         if callable(getattr(data0, "var", None)):
             mean, var = float(data0.mean()), float(data0.var())
             if not (np.isfinite(mean) and np.isfinite(var) and var > 0):
-                raise ValueError(
+                raise InputError(
                     f"data0 must have a finite mean and positive variance; got {mean}, {var}"
                 )
             return mean, var
         if hasattr(data0, "mean") and hasattr(data0, "cov"):
             return np.asarray(data0.mean, dtype=float), np.asarray(data0.cov, dtype=float)
-        raise TypeError(
+        raise InputTypeError(
             "data0 must be an array of points or a scipy.stats frozen distribution with mean() and "
             f"var() (or mean and cov attributes); got {type(data0).__name__}"
         )
     points = as_float_array("data0", data0)
     if points.ndim not in (1, 2) or points.shape[0] < 2:
-        raise ValueError(
+        raise InputError(
             f"data0 must be an array of at least 2 points, shape (N,) or (N, d); got {points.shape}"
         )
     if points.ndim == 1:

@@ -24,7 +24,14 @@ from scipy import optimize
 from scipy.special import digamma, ndtr, ndtri, polygamma
 
 from collapse_theory import _stats
-from collapse_theory._validate import _show, check_choice, check_int, check_real
+from collapse_theory._validate import (
+    InputError,
+    InputTypeError,
+    _show,
+    check_choice,
+    check_int,
+    check_real,
+)
 from collapse_theory.gaussian.simulate import simulate as gaussian_simulate
 from collapse_theory.gaussian.theory import (
     _CenteredLogGamma,
@@ -160,7 +167,7 @@ def expected_tail_mass(
     """
     kk = check_real("k", k, minimum=0.0, strict_minimum=True)
     if not isinstance(centered, (bool, np.bool_)):
-        raise TypeError(f"centered must be True or False; got {_show(centered)}")
+        raise InputTypeError(f"centered must be True or False; got {_show(centered)}")
     statistic = check_choice("statistic", statistic, TAIL_STATISTICS)
     num_paths = check_int("num_paths", num_paths, minimum=2, maximum=10**9)
     sizes, gens, kappa1_terms = _log_variance_parts(num_samples, generations, estimator)
@@ -364,11 +371,11 @@ def gaussian_rao_blackwell(
     (0.0027, True)
     """
     if not isinstance(tail, GaussianTail):
-        raise TypeError(f"tail must be a GaussianTail; got {type(tail).__name__}")
+        raise InputTypeError(f"tail must be a GaussianTail; got {type(tail).__name__}")
     gens = check_record(generations)
     sizes = sample_sizes(num_samples, int(gens[-1])).astype(np.float64)
     if sizes.size and sizes.min() < 2:
-        raise ValueError(f"num_samples must be >= 2 in every generation; got {int(sizes.min())}")
+        raise InputError(f"num_samples must be >= 2 in every generation; got {int(sizes.min())}")
     estimator = _check_estimator(estimator)
     eps = check_eps(eps)
     num_paths = check_int("num_paths", num_paths, minimum=100, maximum=10**7)
@@ -380,12 +387,12 @@ def gaussian_rao_blackwell(
     g_count = gens.size
     table_bytes = 8 * num_paths * g_count * (_GRID_POINTS + 1)
     if table_bytes > 2 * 2**30:
-        raise ValueError(
+        raise InputError(
             f"num_paths={num_paths} with {g_count} generations would store "
             f"{table_bytes / 2**30:.1f} GiB of conditional probabilities (limit 2 GiB): "
             "use fewer paths or fewer recorded generations"
         )
-    mean, mean_se = np.empty(g_count), np.empty(g_count)
+    mean, mean_se, mean_share = np.empty(g_count), np.empty(g_count), np.empty(g_count)
     grids = np.empty((g_count, _GRID_POINTS + 1))
     cond = np.empty((num_paths, g_count, _GRID_POINTS + 1))
     wanted = {int(g): j for j, g in enumerate(gens)}
@@ -395,6 +402,7 @@ def gaussian_rao_blackwell(
             continue
         per_path = _mean_given_path(k, a, log_b)
         mean[j], mean_se[j] = _stats.mean_se(per_path)
+        mean_share[j] = _stats.top_share(per_path)
         grids[j] = _level_grid(k, log_b, a, eps * t0, grid_rng)
         if g == 0:
             cond[:, j, :] = (grids[j] >= t0)[None, :]
@@ -447,6 +455,7 @@ def gaussian_rao_blackwell(
         scale_drift_se=0.0,
         num_draws=num_paths,
         resample=resample,
+        mean_top_share=mean_share,
     )
 
 
@@ -490,7 +499,7 @@ def gaussian_monte_carlo(
     0.0027
     """
     if not isinstance(tail, GaussianTail):
-        raise TypeError(f"tail must be a GaussianTail; got {type(tail).__name__}")
+        raise InputTypeError(f"tail must be a GaussianTail; got {type(tail).__name__}")
     gens, eps, run = simulate_recorded(
         gaussian_simulate,
         (0.0, 1.0),

@@ -13,8 +13,12 @@ Conventions
   function; passing the old ``sigma0=`` (a standard deviation) raises a ``TypeError`` that says
   to pass ``var0=sigma0**2``. The d-dimensional functions take the covariance ``cov0``.
 - ``num_samples`` is an int (constant M) or a schedule (:mod:`collapse_theory.schedules`);
-  ``generations`` is an int or an integer array, and results broadcast over it (a 0-d input
-  gives a 0-d array).
+  ``generations`` is an int or an integer array, and results broadcast over it: a scalar
+  ``generations`` (and scalar ``eps``) gives a ``numpy.float64``, an array an ndarray.
+- Results are finite: a scale (``var0``, ``cov0``) so large that the result exceeds the float64
+  range is refused with an ``InputError`` (the closed forms scale as var0 or var0**2: compute
+  with var0=1 and rescale). A value beyond the float range for var0 = 1 itself (e.g.
+  :func:`variance_of_variance` for M = 2 after 1000 generations, about 3^1000) is inf.
 - Products over generations are sums of logarithms (``log1p``, asymptotic series for
   :math:`\psi(x) - \ln x` and :math:`\ln\Gamma(x+\tfrac12) - \ln\Gamma(x) - \tfrac12\ln x`)
   accumulated with cumulative sums, so that n = 10^6 generations and M = 10^9 are exact to
@@ -39,13 +43,17 @@ from scipy import integrate
 from scipy.special import bernoulli, digamma, gammaln, loggamma, ndtr, polygamma
 
 from collapse_theory._validate import (
+    InputError,
+    InputTypeError,
     _show,
     as_float_array,
     check_choice,
     check_covariance,
     check_generations,
+    check_horizon,
     check_int,
     check_real,
+    scalar_or_array,
 )
 from collapse_theory.regimes import FreshData, Regime, Replace, check_regime
 from collapse_theory.schedules import (
@@ -84,8 +92,6 @@ ESTIMATORS = ("unbiased", "mle")
 #: Default regime (regimes are frozen dataclasses, so one shared instance is safe).
 REPLACE = Replace()
 PROBABILITY_METHODS = ("exact", "normal", "edgeworth")
-#: Largest number of generations a theory function accepts (its sample sizes are materialised).
-MAX_GENERATIONS = 10**8
 #: Above this argument the asymptotic series replace the special-function differences.
 _SERIES_FROM = 10.0
 _BERNOULLI = bernoulli(20)
@@ -152,14 +158,16 @@ def _check_estimator(estimator: Any) -> str:
 def _prepare(
     num_samples: ScheduleLike, generations: ArrayLike, *, minimum: int, why: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sizes M_0..M_{N-1} (float64, N = max generation) and the int64 generations array."""
-    gens = check_generations("generations", generations, maximum=MAX_GENERATIONS)
+    """Sizes M_0..M_{N-1} (float64, N = max generation) and the int64 generations array; the
+    per-generation arrays are checked against the memory limit before they exist."""
+    gens = check_generations("generations", generations)
     schedule = as_schedule(num_samples)
     horizon = int(gens.max()) if gens.size else 0
+    check_horizon("generations", horizon)
     sizes = schedule.sizes(horizon).astype(np.float64)
     if sizes.size and sizes.min() < minimum:
         where = int(np.argmin(sizes))
-        raise ValueError(
+        raise InputError(
             f"num_samples must be >= {minimum} ({why}); got M_{where} = {int(sizes[where])} "
             f"from num_samples={_show(num_samples)}"
         )
@@ -200,7 +208,7 @@ def refuse_sigma0(function: _F) -> _F:
             sigma0 = kwargs["sigma0"]
             name = f"{function.__qualname__}()"
             if not takes_var0:
-                raise TypeError(
+                raise InputTypeError(
                     f"{name} does not take sigma0 (got sigma0={_show(sigma0)}): its result does "
                     "not depend on the scale of model 0 (whose variance is var0 elsewhere); "
                     "remove the argument"
@@ -208,7 +216,7 @@ def refuse_sigma0(function: _F) -> _F:
             converted = ""
             if isinstance(sigma0, numbers.Real) and not isinstance(sigma0, bool):
                 converted = f" (here var0={float(sigma0) ** 2!r})"
-            raise TypeError(
+            raise InputTypeError(
                 f"{name} takes var0, the variance of model 0, not sigma0 (a standard "
                 f"deviation); got sigma0={_show(sigma0)}: pass var0=sigma0**2{converted}"
             )
@@ -228,10 +236,35 @@ def _log_r(sizes: np.ndarray) -> np.ndarray:
         return np.log1p(-1.0 / sizes)
 
 
-def _scaled(log_factor: np.ndarray, log_scale: float) -> np.ndarray:
-    """exp(log_factor + log_scale) without intermediate overflow of the scale."""
+def _scaled(log_factor: np.ndarray, log_scale: float, scale_name: str) -> np.ndarray:
+    """exp(log_factor + log_scale) without intermediate overflow of the scale; refused (see
+    :func:`_times_scale`) where only the scale makes it overflow."""
     with np.errstate(over="ignore", under="ignore"):
-        return np.exp(log_factor + log_scale)
+        return _refuse_scale_overflow(
+            np.exp(log_factor), np.exp(log_factor + log_scale), scale_name
+        )
+
+
+def _times_scale(values: np.ndarray, scale: float, scale_name: str) -> np.float64 | np.ndarray:
+    """``values * scale`` (e.g. var0 or var0**2) as the function's result
+    (:func:`~collapse_theory._validate.scalar_or_array`), refused with an ``InputError`` naming
+    the scale where the product overflows although ``values`` (the result for var0 = 1) is
+    finite."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _refuse_scale_overflow(values, np.asarray(values) * scale, scale_name)
+
+
+def _refuse_scale_overflow(
+    unscaled: np.ndarray, scaled: np.ndarray, scale_name: str
+) -> np.float64 | np.ndarray:
+    overflow = np.isfinite(unscaled) & ~np.isfinite(scaled)
+    if np.any(overflow):
+        raise InputError(
+            f"{scale_name} makes the result overflow float64 ({int(np.sum(overflow))} of "
+            f"{np.size(scaled)} values): the closed form scales with it, so compute it for a "
+            "unit scale (var0=1, or cov0 divided by its largest entry) and rescale in log space"
+        )
+    return scalar_or_array(scaled)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,7 +372,7 @@ def _regime_moments(
         return np.ones(gens.shape), _cumulative(1.0 / sizes, gens)
     if isinstance(regime, FreshData):
         if regime.variant == "split" and np.any(sizes - np.rint(regime.fraction * sizes) < 1):
-            raise ValueError(
+            raise InputError(
                 f"FreshData(fraction={regime.fraction}, 'split') leaves no synthetic draws for "
                 f"some M_i in num_samples={_show(num_samples)}; use a smaller fraction"
             )
@@ -350,7 +383,7 @@ def _regime_moments(
 def _replace_only(name: str, regime: Regime) -> None:
     regime = check_regime(regime)
     if not isinstance(regime, Replace):
-        raise ValueError(
+        raise InputError(
             f"{name} has a closed form only for regime=Replace(); got {regime!r}. "
             f"Closed forms exist for: {_REGIME_TABLE}"
         )
@@ -400,8 +433,8 @@ def expected_variance(
 
     Returns
     -------
-    numpy.ndarray
-        Same shape as ``generations``.
+    numpy.float64 or numpy.ndarray
+        Same shape as ``generations`` (a float for a scalar).
 
     Raises
     ------
@@ -415,7 +448,7 @@ def expected_variance(
     """
     var0 = check_var0(var0)
     v, _ = _regime_moments(num_samples, generations, estimator, regime)
-    return v * var0
+    return _times_scale(v, var0, f"var0={var0:g}")
 
 
 @refuse_sigma0
@@ -450,7 +483,7 @@ def mean_squared_drift(
     """
     var0 = check_var0(var0)
     _, d = _regime_moments(num_samples, generations, estimator, regime)
-    return d * var0
+    return _times_scale(d, var0, f"var0={var0:g}")
 
 
 @refuse_sigma0
@@ -476,7 +509,7 @@ def fresh_draw_variance(
     """
     var0 = check_var0(var0)
     v, d = _regime_moments(num_samples, generations, estimator, regime)
-    return (v + d) * var0
+    return _times_scale(v + d, var0, f"var0={var0:g}")
 
 
 @refuse_sigma0
@@ -509,7 +542,7 @@ def expected_std(
     if estimator == "mle":
         terms = terms + 0.5 * _log_r(sizes)
     # ln sqrt(var0) = ln(var0) / 2, added in log space (no overflow of the scale)
-    return _scaled(_cumulative(terms, gens), 0.5 * math.log(var0))
+    return _scaled(_cumulative(terms, gens), 0.5 * math.log(var0), f"var0={var0:g}")
 
 
 @refuse_sigma0
@@ -555,9 +588,10 @@ def variance_of_variance(
         log_scale_arr = 2.0 * _cumulative(np.where(k > 0, _log_r(sizes), 0.0), gens)
     else:
         log_scale_arr = np.zeros(gens.shape)
-    with np.errstate(over="ignore", under="ignore"):
-        out = growth * np.exp(log_scale_arr + log_scale)
-    return np.where(zero, 0.0, out)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        unit = np.where(zero, 0.0, growth * np.exp(log_scale_arr))
+        out = np.where(zero, 0.0, growth * np.exp(log_scale_arr + log_scale))
+    return _refuse_scale_overflow(unit, out, f"var0={var0:g} (the result scales as var0**2)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -751,8 +785,8 @@ def prob_variance_below(
 
     Returns
     -------
-    numpy.ndarray
-        Shape of ``broadcast(eps, generations)``.
+    numpy.float64 or numpy.ndarray
+        Shape of ``broadcast(eps, generations)`` (a float for scalars).
 
     Examples
     --------
@@ -763,14 +797,14 @@ def prob_variance_below(
     method = check_choice("method", method, PROBABILITY_METHODS)
     eps_arr = as_float_array("eps", eps)
     if not isinstance(log_eps, (bool, np.bool_)):
-        raise TypeError(f"log_eps must be True or False; got {_show(log_eps)}")
+        raise InputTypeError(f"log_eps must be True or False; got {_show(log_eps)}")
     if not log_eps and np.any(eps_arr <= 0):
-        raise ValueError(f"eps must be > 0 (or pass log_eps=True); got {_show(eps)}")
+        raise InputError(f"eps must be > 0 (or pass log_eps=True); got {_show(eps)}")
     sizes, gens, kappa1_terms = _log_variance_parts(num_samples, generations, estimator)
     try:
         eps_b, gens_b = np.broadcast_arrays(eps_arr, gens)
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"eps (shape {eps_arr.shape}) and generations (shape {gens.shape}) do not broadcast"
         ) from None
     x = (eps_b if log_eps else np.log(eps_b)) - math.log(var0)
@@ -792,7 +826,7 @@ def prob_variance_below(
                 2 * math.pi
             )
         out[live] = np.clip(prob, 0.0, 1.0)
-        return out
+        return scalar_or_array(out)
     cache: dict[int, _CenteredLogGamma] = {}
     for idx in np.ndindex(gens_b.shape):
         if not live[idx]:
@@ -801,7 +835,7 @@ def prob_variance_below(
         if g not in cache:
             cache[g] = _CenteredLogGamma(*_unique_halves(sizes[:g]))
         out[idx] = _gil_pelaez_cdf(float(x[idx]), cache[g], float(k1[idx]), float(k2[idx]))
-    return out
+    return scalar_or_array(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -846,9 +880,9 @@ def expected_w2_squared(
     log_c = _log_c(sizes - 1.0)
     if estimator == "mle":
         total = -np.expm1(_cumulative(log_c + 0.5 * _log_r(sizes), gens))
-        return 2.0 * total * var0
+        return _times_scale(2.0 * total, var0, f"var0={var0:g}")
     drift = _cumulative(1.0 / sizes, gens)
-    return (drift - 2.0 * np.expm1(_cumulative(log_c, gens))) * var0
+    return _times_scale(drift - 2.0 * np.expm1(_cumulative(log_c, gens)), var0, f"var0={var0:g}")
 
 
 @refuse_sigma0
@@ -900,7 +934,7 @@ def w2_first_order(
     estimator = _check_estimator(estimator)
     minimum, why = _min_size(estimator)
     sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
-    return 1.5 * _cumulative(1.0 / sizes, gens) * var0
+    return _times_scale(1.5 * _cumulative(1.0 / sizes, gens), var0, f"var0={var0:g}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -935,46 +969,46 @@ def stationary_moments(
 
     Returns
     -------
-    (float, float)
+    (numpy.float64, numpy.float64)
 
     Examples
     --------
     >>> v, d = stationary_moments(20, FreshData(0.2, "split"))
-    >>> round(v, 4), round(d, 4)
+    >>> round(float(v), 4), round(float(d), 4)
     (1.129, 0.1532)
     """
     var0 = check_var0(var0)
     estimator = _check_estimator(estimator)
     if not isinstance(fresh, FreshData):
-        raise TypeError(f"fresh must be a FreshData(fraction, variant); got {_show(fresh)}")
+        raise InputTypeError(f"fresh must be a FreshData(fraction, variant); got {_show(fresh)}")
     schedule = as_schedule(num_samples)
     if not isinstance(schedule, Constant):
-        raise ValueError(
+        raise InputError(
             f"stationary_moments needs a constant sample size (int or Constant); got {schedule!r}"
         )
     m = float(schedule.m)
     minimum, why = _min_size(estimator)
     if m < minimum:
-        raise ValueError(f"num_samples must be >= {minimum} ({why}); got {int(m)}")
+        raise InputError(f"num_samples must be >= {minimum} ({why}); got {int(m)}")
     beta = float(_fresh_betas(np.array([m]), fresh)[0])
     if beta <= 0.0:
-        raise ValueError(
+        raise InputError(
             f"{fresh!r} with M = {int(m)} has no fresh draws (beta = 0): there is no stationary "
             "state, the model collapses; use a larger fraction"
         )
     if fresh.variant == "split" and beta >= 1.0 and m < 1:
-        raise ValueError("split fresh data needs at least one synthetic draw")
+        raise InputError("split fresh data needs at least one synthetic draw")
     step = _fresh_step(m, beta, fresh.variant == "split", estimator == "mle")
     radius = float(np.max(np.abs(np.linalg.eigvals(step[:2, :2]))))
     if radius >= 1.0:
-        raise ValueError(
+        raise InputError(
             f"{fresh!r} with M = {int(m)} ({estimator}): the recursion for (V_n, D_n) has "
             f"spectral radius {radius:.6g} >= 1, so the expected moments grow without bound and "
             "there is no stationary state; use more samples or a larger fraction"
         )
     lhs = np.eye(2) - step[:2, :2]
     v, d = np.linalg.solve(lhs, step[:2, 2])
-    return float(v * var0), float(d * var0)
+    return _times_scale(v, var0, f"var0={var0:g}"), _times_scale(d, var0, f"var0={var0:g}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1051,7 +1085,7 @@ def expected_log_det(
     """
     cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, estimator)
     terms = _log_det_terms(sizes, cov.shape[0], estimator)
-    return _log_det(cov) + _cumulative(terms, gens)
+    return scalar_or_array(_log_det(cov) + _cumulative(terms, gens))
 
 
 def variance_log_det(
@@ -1065,7 +1099,7 @@ def variance_log_det(
     cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, "unbiased")
     k = sizes - 1.0
     terms = sum(polygamma(1, 0.5 * (k - j + 1.0)) for j in range(1, cov.shape[0] + 1))
-    return _cumulative(np.asarray(terms, dtype=np.float64), gens)
+    return scalar_or_array(_cumulative(np.asarray(terms, dtype=np.float64), gens))
 
 
 def expected_det(
@@ -1085,7 +1119,7 @@ def expected_det(
     k = sizes - 1.0
     terms = sum(np.log1p(-(j - 1.0) / k) for j in range(1, d + 1))
     terms = np.asarray(terms, dtype=np.float64) + (d * _log_r(sizes) if estimator == "mle" else 0)
-    return _scaled(_cumulative(terms, gens), _log_det(cov))
+    return _scaled(_cumulative(terms, gens), _log_det(cov), "det(cov0)")
 
 
 def trace_moments(
@@ -1115,22 +1149,30 @@ def trace_moments(
     MLE: the mean is multiplied by :math:`\prod r_i` and the variance by :math:`\prod r_i^2`.
     """
     cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, estimator, definite=False)
-    tr = float(np.trace(cov))
-    tr2 = float(np.sum(cov * cov))
-    a0 = tr * tr
-    alpha, beta = (a0 + 2.0 * tr2) / 3.0, (a0 - tr2) / 3.0
     k = sizes - 1.0
     with np.errstate(divide="ignore"):
         grow = np.expm1(_cumulative(np.log1p(2.0 / k), gens))
         shrink = np.expm1(_cumulative(np.log1p(-1.0 / k), gens))
-    var = alpha * grow + 2.0 * beta * shrink
-    mean = np.full(gens.shape, tr)
+    factor = np.ones(gens.shape)
     if estimator == "mle":
         with np.errstate(under="ignore"):
             factor = np.exp(_cumulative(_log_r(sizes), gens))
-        mean = mean * factor
-        var = var * factor * factor
-    return mean, np.maximum(var, 0.0)
+
+    def moments(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tr = float(np.trace(cov))
+        tr2 = float(np.sum(cov * cov))
+        a0 = tr * tr
+        alpha, beta = (a0 + 2.0 * tr2) / 3.0, (a0 - tr2) / 3.0
+        var = (alpha * grow + 2.0 * beta * shrink) * factor * factor
+        return np.full(gens.shape, tr) * factor, np.maximum(var, 0.0)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, var = moments(cov)
+        unit_mean, unit_var = moments(cov / max(float(np.max(np.abs(cov))), 1e-300))
+    scale = "cov0 (the mean scales as its trace, the variance as its square)"
+    return _refuse_scale_overflow(unit_mean, mean, scale), _refuse_scale_overflow(
+        unit_var, var, scale
+    )
 
 
 def lyapunov_exponents(dim: int, num_samples: int, *, estimator: str = "unbiased") -> np.ndarray:
@@ -1180,8 +1222,8 @@ def expected_mean_drift(
     tr = float(np.trace(cov))
     if estimator == "mle":
         with np.errstate(divide="ignore"):
-            return -tr * np.expm1(_cumulative(_log_r(sizes), gens))
-    return tr * _cumulative(1.0 / sizes, gens)
+            return _times_scale(-np.expm1(_cumulative(_log_r(sizes), gens)), tr, f"tr(cov0)={tr:g}")
+    return _times_scale(_cumulative(1.0 / sizes, gens), tr, f"tr(cov0)={tr:g}")
 
 
 def w2_squared_bounds(
@@ -1202,7 +1244,9 @@ def w2_squared_bounds(
     lower = expected_mean_drift(cov0, num_samples, generations, estimator=estimator)
     mean_tr, _ = trace_moments(cov0, num_samples, generations, estimator=estimator)
     tr0 = float(np.trace(check_covariance("cov0", cov0)))
-    return lower, lower + mean_tr + tr0
+    with np.errstate(over="ignore"):
+        upper = _refuse_scale_overflow(lower, lower + mean_tr + tr0, f"tr(cov0)={tr0:g}")
+    return lower, upper
 
 
 @refuse_sigma0
@@ -1239,10 +1283,10 @@ def w2_first_order_isotropic(
     sizes, gens = _prepare(
         num_samples, generations, minimum=d + 1, why=f"fitting a {d}x{d} covariance needs M > d"
     )
-    return var0 * (
-        d * _cumulative(1.0 / sizes, gens)
-        + d * (d + 1) / 4.0 * _cumulative(1.0 / (sizes - 1.0), gens)
+    unit = d * _cumulative(1.0 / sizes, gens) + d * (d + 1) / 4.0 * _cumulative(
+        1.0 / (sizes - 1.0), gens
     )
+    return _times_scale(unit, var0, f"var0={var0:g}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1295,9 +1339,11 @@ def w2_squared_moments(
     (0.7465, 1.227)
     """
     var0 = check_var0(var0)
+    num_generations = check_int("num_generations", num_generations, minimum=0)
+    check_horizon("num_generations", num_generations)
     sizes = sample_sizes(num_samples, num_generations).astype(np.float64)
     if sizes.size and sizes.min() < 2:
-        raise ValueError(f"num_samples must be >= 2 for the unbiased estimator; got {sizes.min()}")
+        raise InputError(f"num_samples must be >= 2 for the unbiased estimator; got {sizes.min()}")
     k = sizes - 1.0
 
     def log_g(q: float) -> np.ndarray:
@@ -1316,7 +1362,10 @@ def w2_squared_moments(
         quartic = np.exp(g2[n]) - 4.0 * np.exp(g32[n]) + 6.0 - 4.0 * np.exp(g12[n]) + 1.0
         mean[n] = wn.sum() + 2.0 - 2.0 * np.exp(g12[n])
         second[n] = 3.0 * e_a2 + 2.0 * cross + quartic
-    return mean * var0, np.maximum(second - mean**2, 0.0) * (var0 * var0)
+    scale = f"var0={var0:g}"
+    return _times_scale(mean, var0, scale), _times_scale(
+        np.maximum(second - mean**2, 0.0), var0 * var0, f"{scale} (the variance scales as var0**2)"
+    )
 
 
 #: Names of the family's tail law (``tails.py``, docs/theory.md §2.9) that are also part of

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from collapse_theory._cli import Commands
+from collapse_theory._cli import Commands, bound, integer
+from collapse_theory._validate import InputError, check_output_file
 
 __all__ = ["add_commands"]
 
@@ -30,21 +31,29 @@ def add_commands(commands: Commands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("spec", metavar="SPEC", help="the sweep spec, a TOML file")
-    parser.add_argument("--out", metavar="DIR", required=True, help="output directory")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        required=True,
+        help="output directory (created if missing; its parent must exist)",
+    )
     parser.add_argument(
         "--scheduler",
         default="inprocess",
         help="inprocess (default), processes[:N], local[:N] or tcp://HOST:PORT",
     )
     parser.add_argument(
-        "--workers", type=int, metavar="N", help="workers for processes/local (default: CPUs)"
+        "--workers",
+        type=integer("--workers", minimum=1),
+        metavar="N",
+        help=f"workers for processes/local ({bound(1)}; default: CPUs)",
     )
     parser.add_argument(
         "--threads-per-task",
-        type=int,
+        type=integer("--threads-per-task", minimum=1),
         default=1,
         metavar="T",
-        help="threads of each simulator call (default 1); never changes the results",
+        help=f"threads of each simulator call ({bound(1)}; default 1); never changes the results",
     )
     parser.add_argument(
         "--progress",
@@ -59,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
     from collapse_theory.sweep import load_spec, run_sweep
 
     spec = load_spec(args.spec)
+    check_output_file("--out", args.out)  # the directory is created, its parents are not
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     try:
         result, stats = run_sweep(
@@ -70,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=progress,
         )
     except ImportError as error:  # the Dask extra is missing: a usage error, one line
-        raise ValueError(str(error)) from None
+        raise InputError(str(error)) from None
     except KeyboardInterrupt:
         print(
             f"sweep interrupted; finished tasks are kept in {args.out}: rerun to resume",

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, TypeAlias
 
-from collapse_theory._validate import _show, check_int
+from collapse_theory._validate import InputError, InputTypeError, _show, check_int
 from collapse_theory.progress import progress_bar
 from collapse_theory.rng import default_num_threads
 from collapse_theory.sweep.merge import SweepResult, merge
@@ -70,29 +70,29 @@ def parse_scheduler(scheduler: str, workers: int | None = None) -> tuple[str, in
     ('address', 'tcp://10.0.0.5:8786')
     """
     if not isinstance(scheduler, str):
-        raise TypeError(f"scheduler must be a string; got {_show(scheduler)}")
+        raise InputTypeError(f"scheduler must be a string; got {_show(scheduler)}")
     if workers is not None:
         workers = check_int("workers", workers, minimum=1)
     if "://" in scheduler:
         if workers is not None:
-            raise ValueError("workers: not used with a scheduler address (the cluster has its own)")
+            raise InputError("workers: not used with a scheduler address (the cluster has its own)")
         return "address", scheduler
     kind, colon, count = scheduler.partition(":")
     if kind == "inprocess" and not colon:
         if workers not in (None, 1):
-            raise ValueError(f"workers: scheduler 'inprocess' runs 1 task at a time; got {workers}")
+            raise InputError(f"workers: scheduler 'inprocess' runs 1 task at a time; got {workers}")
         return kind, 1
     if kind in ("processes", "local"):
         if colon:
             if workers is not None:
-                raise ValueError(f"workers: given twice ({scheduler!r} and workers={workers})")
+                raise InputError(f"workers: given twice ({scheduler!r} and workers={workers})")
             try:
                 workers = int(count)
             except ValueError:
-                raise ValueError(f"scheduler {scheduler!r}: N must be an integer") from None
+                raise InputError(f"scheduler {scheduler!r}: N must be an integer") from None
             workers = check_int(f"scheduler {scheduler!r}: N", workers, minimum=1)
         return kind, workers or default_num_threads()
-    raise ValueError(
+    raise InputError(
         f"scheduler must be 'inprocess', 'processes[:N]', 'local[:N]' or a Dask scheduler "
         f"address such as 'tcp://HOST:PORT'; got {scheduler!r}"
     )
@@ -184,7 +184,7 @@ def run_sweep(
     if isinstance(spec, Mapping):
         spec = SweepSpec.from_dict(spec)
     if not isinstance(spec, SweepSpec):
-        raise TypeError(f"spec must be a SweepSpec or a mapping; got {_show(spec)}")
+        raise InputTypeError(f"spec must be a SweepSpec or a mapping; got {_show(spec)}")
     kind, target = ("client", None) if client is not None else parse_scheduler(scheduler, workers)
     threads_per_task = check_int("threads_per_task", threads_per_task, minimum=1)
     checked = plan(spec)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from collapse_theory._stats import top_share
+from collapse_theory._validate import InputError
 from collapse_theory.results import DEFAULT_QUANTILES
 from collapse_theory.sweep.spec import SweepSpec
 from collapse_theory.sweep.store import Store, read_index
@@ -84,8 +86,10 @@ class SweepResult:
         """An ``xarray.Dataset`` with dims (grid axes..., generation, replicate, ...).
 
         With ``summary=True`` the replicate axis is replaced by a ``statistic`` axis: mean, std
-        (ddof=1), stderr = std / sqrt(R), median and the given quantiles over replicates, per
-        generation (per-generation arrays only; per-replicate arrays are left out).
+        (ddof=1), stderr = std / sqrt(R), top_share (the heavy-tail diagnostic of that stderr,
+        :func:`collapse_theory._stats.top_share`: above 0.6 it cannot be trusted,
+        docs/theory.md §6), median and the given quantiles over replicates, per generation
+        (per-generation arrays only; per-replicate arrays are left out).
         """
         try:
             import xarray as xr
@@ -105,7 +109,8 @@ class SweepResult:
             coords["generation"] = self.generations
         else:
             coords["generations"] = ((*grid_dims, "generation"), self.generations)
-        statistics = ["mean", "std", "stderr", "median"] + [f"q{q:g}" for q in quantiles]
+        statistics = ["mean", "std", "stderr", "top_share", "median"]
+        statistics += [f"q{q:g}" for q in quantiles]
         if summary:
             coords["statistic"] = statistics
         for name, array in self.arrays.items():
@@ -138,7 +143,13 @@ def _summarize(array: np.ndarray, axis: int, quantiles: Sequence[float]) -> np.n
         if count > 1
         else np.full(np.delete(values.shape, axis), np.nan)
     )
-    parts = [values.mean(axis=axis), std, std / np.sqrt(count), np.median(values, axis=axis)]
+    parts = [
+        values.mean(axis=axis),
+        std,
+        std / np.sqrt(count),
+        np.asarray(top_share(values, axis=axis)),
+        np.median(values, axis=axis),
+    ]
     parts += list(np.quantile(values, list(quantiles), axis=axis)) if len(quantiles) else []
     return np.stack(parts, axis=axis)
 
@@ -164,7 +175,7 @@ def _stack(spec: SweepSpec, name: str, arrays: list[np.ndarray]) -> np.ndarray:
     if len(shapes) > 1:
         first = arrays[0].shape
         point = next(i for i, a in enumerate(arrays) if a.shape != first)
-        raise ValueError(
+        raise InputError(
             f"cannot merge {name!r}: point 0 has shape {first}, point {point} has shape "
             f"{arrays[point].shape}; grid axes that change an array's shape (the number of "
             "states, the dimension, the recorded generations) need separate sweeps"
@@ -201,5 +212,5 @@ def load(directory: str | Path) -> SweepResult:
     tasks = build_tasks(spec.num_points, spec.replicates, spec.block_replicates)
     store = Store(directory, spec, tasks)
     if store.spec_hash != index["spec_hash"]:
-        raise ValueError(f"{directory}/index.json: the spec does not match its recorded hash")
+        raise InputError(f"{directory}/index.json: the spec does not match its recorded hash")
     return merge(spec, store, tasks)

@@ -27,7 +27,14 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from collapse_theory import families
-from collapse_theory._validate import _show, check_choice, check_generations, check_int
+from collapse_theory._validate import (
+    InputError,
+    InputTypeError,
+    _show,
+    check_choice,
+    check_generations,
+    check_int,
+)
 from collapse_theory.sweep.spec import SweepSpec
 
 if TYPE_CHECKING:
@@ -89,7 +96,7 @@ def resolve(name: str) -> Callable[..., Any]:  # Any: what it returns depends on
     family, _, short = name.partition(".theory.")
     if family in families.names() and name in _theory_functions(family):
         return getattr(families.module(family, "theory"), short)
-    raise ValueError(f"function: unknown {name!r}; allowed: {functions()}")
+    raise InputError(f"function: unknown {name!r}; allowed: {functions()}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,9 +115,9 @@ def _regime(value: object) -> Regime:
         try:
             fraction = float(parts[1])
         except ValueError:
-            raise ValueError(f"the fresh fraction must be a number; got {parts[1]!r}") from None
+            raise InputError(f"the fresh fraction must be a number; got {parts[1]!r}") from None
         return FreshData(fraction, parts[2] if len(parts) == 3 else "mix")
-    raise ValueError(
+    raise InputError(
         f"a regime is 'replace', 'accumulate' or 'fresh:FRACTION[:mix|split]'; got {_show(value)}"
     )
 
@@ -129,7 +136,9 @@ def _schedule(value: object) -> object:
         return cls(**arguments)
     except TypeError:
         fields = list(inspect.signature(cls).parameters)
-        raise TypeError(f"a {kind!r} schedule takes {fields}; got {sorted(arguments)}") from None
+        raise InputTypeError(
+            f"a {kind!r} schedule takes {fields}; got {sorted(arguments)}"
+        ) from None
 
 
 #: Parameter name -> how its spec value becomes the library's argument, for every family.
@@ -165,7 +174,7 @@ def _check_common(name: str, value: object) -> None:
     elif name == "regime":
         check_regime(value)
     elif name == "fresh" and not isinstance(value, FreshData):
-        raise ValueError(f"fresh must be a FreshData regime, 'fresh:FRACTION'; got {value!r}")
+        raise InputError(f"fresh must be a FreshData regime, 'fresh:FRACTION'; got {value!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,13 +236,13 @@ def _check_names(spec: SweepSpec, function: Callable[..., object]) -> None:
     for where, names in (("fixed", spec.fixed), ("grid", spec.grid)):
         for name in names:
             if name in MANAGED and name in parameters:
-                raise ValueError(
+                raise InputError(
                     f"{where}.{name}: set by the sweep (seeds derive from the top-level seed, "
                     "replicates from 'replicates'); remove it"
                 )
             if name not in parameters:
                 allowed = [p for p in parameters if p not in MANAGED]
-                raise ValueError(
+                raise InputError(
                     f"{where}.{name}: {spec.function} has no parameter {name!r}; it takes {allowed}"
                 )
     given = set(spec.fixed) | set(spec.grid)
@@ -244,7 +253,7 @@ def _check_names(spec: SweepSpec, function: Callable[..., object]) -> None:
             not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
         )
         if required and name not in given and name not in MANAGED:
-            raise ValueError(
+            raise InputError(
                 f"fixed: missing {name!r}, a required parameter of {spec.function}; give it "
                 "in [fixed] or [grid]"
             )
@@ -287,18 +296,18 @@ def plan(spec: SweepSpec) -> Plan:
     outputs = None
     if simulator:
         if spec.replicates is None:
-            raise ValueError(f"replicates: missing; {spec.function} needs replicates per point")
+            raise InputError(f"replicates: missing; {spec.function} needs replicates per point")
         outputs = _simulators()[spec.function][1]
         for i, name in enumerate(spec.keep or ()):
             if name not in outputs:
-                raise ValueError(
+                raise InputError(
                     f"keep[{i}]: {spec.function} has no array {name!r}; it returns {list(outputs)}"
                 )
     else:
         if spec.replicates is not None:
-            raise ValueError(f"replicates: {spec.function} is deterministic; remove replicates")
+            raise InputError(f"replicates: {spec.function} is deterministic; remove replicates")
         if spec.keep is not None:
-            raise ValueError("keep: only for simulators; a theory function's outputs are all kept")
+            raise InputError("keep: only for simulators; a theory function's outputs are all kept")
     fixed, grid = _decode_all(spec)
     arguments = []
     for point in range(spec.num_points):

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collapse_theory._validate import _show, check_int
+from collapse_theory._validate import InputError, InputTypeError, _show, check_int
 from collapse_theory.rng import BLOCK_SIZE
 
 __all__ = ["DEFAULT_BLOCK_REPLICATES", "SweepSpec", "load_spec"]
@@ -54,19 +54,19 @@ def _plain(key: str, value: object) -> object:
         value = value.item()
     if value is None or isinstance(value, (bool, str)):
         if value is None:
-            raise TypeError(f"{key}: None is not allowed; leave the parameter out instead")
+            raise InputTypeError(f"{key}: None is not allowed; leave the parameter out instead")
         return value
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
         if not np.isfinite(value):
-            raise ValueError(f"{key}: must be finite; got {value!r}")
+            raise InputError(f"{key}: must be finite; got {value!r}")
         return float(value)
     if isinstance(value, (list, tuple)):
         return [_plain(f"{key}[{i}]", v) for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         return {str(k): _plain(f"{key}.{k}", v) for k, v in value.items()}
-    raise TypeError(
+    raise InputTypeError(
         f"{key}: a spec holds data only (numbers, strings, booleans, lists, tables); got "
         f"{_show(value)} ({type(value).__name__}). Write regimes as 'replace', 'accumulate' or "
         "'fresh:FRACTION[:mix|split]' and schedules as tables such as "
@@ -111,15 +111,17 @@ class SweepSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.function, str) or not self.function:
-            raise TypeError(f"function: must be a non-empty string; got {_show(self.function)}")
+            raise InputTypeError(
+                f"function: must be a non-empty string; got {_show(self.function)}"
+            )
         object.__setattr__(self, "seed", check_int("seed", self.seed, minimum=0))
         object.__setattr__(self, "grid", _check_grid(self.grid))
         if not isinstance(self.fixed, Mapping):
-            raise TypeError(f"fixed: must be a table of parameters; got {_show(self.fixed)}")
+            raise InputTypeError(f"fixed: must be a table of parameters; got {_show(self.fixed)}")
         fixed = {str(k): _plain(f"fixed.{k}", v) for k, v in self.fixed.items()}
         for name in fixed:
             if name in self.grid:
-                raise ValueError(
+                raise InputError(
                     f"fixed.{name}: {name!r} is also a grid axis; give it in one place only"
                 )
         object.__setattr__(self, "fixed", fixed)
@@ -129,7 +131,7 @@ class SweepSpec:
             )
         block = check_int("block_replicates", self.block_replicates, minimum=BLOCK_SIZE)
         if block % BLOCK_SIZE:
-            raise ValueError(
+            raise InputError(
                 f"block_replicates must be a multiple of {BLOCK_SIZE} (collapse_theory.rng."
                 f"BLOCK_SIZE), so that a point's blocks are exactly the replicates of one "
                 f"simulator call; got {block}"
@@ -137,24 +139,24 @@ class SweepSpec:
         object.__setattr__(self, "block_replicates", block)
         if self.keep is not None:
             if isinstance(self.keep, str) or not all(isinstance(k, str) for k in self.keep):
-                raise TypeError(f"keep: must be a list of array names; got {_show(self.keep)}")
+                raise InputTypeError(f"keep: must be a list of array names; got {_show(self.keep)}")
             if not self.keep:
-                raise ValueError("keep: must name at least one array; leave it out to keep all")
+                raise InputError("keep: must name at least one array; leave it out to keep all")
             object.__setattr__(self, "keep", tuple(self.keep))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> SweepSpec:
         """Build a spec from a mapping with the TOML file's keys; unknown keys are refused."""
         if not isinstance(data, Mapping):
-            raise TypeError(f"a sweep spec must be a table (mapping); got {_show(data)}")
+            raise InputTypeError(f"a sweep spec must be a table (mapping); got {_show(data)}")
         for key in data:
             if key not in _TOP_LEVEL_KEYS:
-                raise ValueError(
+                raise InputError(
                     f"{key}: unknown key in the sweep spec; allowed: {_TOP_LEVEL_KEYS}"
                 )
         for key in ("function", "seed", "grid"):
             if key not in data:
-                raise ValueError(f"{key}: missing; a sweep spec needs function, seed and grid")
+                raise InputError(f"{key}: missing; a sweep spec needs function, seed and grid")
         return cls(**{key: data[key] for key in data})  # type: ignore[arg-type]  # checked there
 
     def to_dict(self) -> dict[str, object]:
@@ -202,24 +204,24 @@ class SweepSpec:
 
 def _check_grid(grid: object) -> dict[str, list[object]]:
     if not isinstance(grid, Mapping):
-        raise TypeError(
+        raise InputTypeError(
             f"grid: must be a table mapping parameter names to lists; got {_show(grid)}"
         )
     if not grid:
-        raise ValueError("grid: empty; give at least one axis, e.g. num_samples = [10, 100]")
+        raise InputError("grid: empty; give at least one axis, e.g. num_samples = [10, 100]")
     checked: dict[str, list[object]] = {}
     for name, values in grid.items():
         key = f"grid.{name}"
         if isinstance(values, (str, bytes, Mapping)) or not isinstance(
             values, (list, tuple, np.ndarray)
         ):
-            raise TypeError(f"{key}: must be a list of values; got {_show(values)}")
+            raise InputTypeError(f"{key}: must be a list of values; got {_show(values)}")
         if len(values) == 0:
-            raise ValueError(f"{key}: empty list; every grid axis needs at least one value")
+            raise InputError(f"{key}: empty list; every grid axis needs at least one value")
         plain = [_plain(f"{key}[{i}]", v) for i, v in enumerate(values)]
         for i, value in enumerate(plain):
             if value in plain[:i]:
-                raise ValueError(
+                raise InputError(
                     f"{key}[{i}]: {_show(value)} is repeated (also at index {plain.index(value)})"
                 )
         checked[str(name)] = plain
@@ -238,5 +240,7 @@ def load_spec(path: str | Path) -> SweepSpec:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"{path}: not valid TOML: {error}") from None
+        raise InputError(f"{path}: not valid TOML: {error}") from None
+    except OSError as error:  # the user's file: a usage error, not a bug
+        raise InputError(f"{path}: cannot read the sweep spec: {error.strerror}") from error
     return SweepSpec.from_dict(data)

@@ -31,6 +31,7 @@ from typing import TypedDict
 import numpy as np
 
 from collapse_theory._json import dumps
+from collapse_theory._validate import InputError, output_directory
 from collapse_theory.results import SimulationResult
 from collapse_theory.sweep.spec import SweepSpec
 from collapse_theory.sweep.tasks import Task, TaskOutput
@@ -103,7 +104,7 @@ def _decode(data: bytes) -> TaskOutput:
 
 
 class Store:
-    """The files of one sweep in directory ``root`` (created if needed)."""
+    """The files of one sweep in directory ``root`` (created if needed; its parent must exist)."""
 
     def __init__(self, root: str | Path, spec: SweepSpec, tasks: list[Task]) -> None:
         self.root = Path(root)
@@ -119,22 +120,22 @@ class Store:
     def open(self) -> Store:
         """Create the directory and index, or check that an existing one holds this spec."""
         if self.root.exists() and not self.root.is_dir():
-            raise ValueError(f"--out {str(self.root)!r} exists and is not a directory")
+            raise InputError(f"--out {str(self.root)!r} exists and is not a directory")
         if self.index_path.exists():
             index = read_index(self.root)
             if index["spec_hash"] != self.spec_hash:
-                raise ValueError(
+                raise InputError(
                     f"{self.root} holds a different sweep (spec hash {index['spec_hash'][:12]}, "
                     f"this spec {self.spec_hash[:12]}); use another output directory, or delete "
                     "it to start over"
                 )
         else:
             if self.root.exists() and any(self.root.iterdir()):
-                raise ValueError(
+                raise InputError(
                     f"{self.root} is not empty and holds no sweep index.json; give an empty or "
                     "new output directory"
                 )
-            self.root.mkdir(parents=True, exist_ok=True)
+            output_directory("out", self.root)  # the directory asked for, never its parents
             index = {
                 "format": FORMAT,
                 "spec_hash": self.spec_hash,
@@ -158,7 +159,7 @@ class Store:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ValueError(f"{self.root} is in use by another running sweep") from None
+                raise InputError(f"{self.root} is in use by another running sweep") from None
             try:
                 yield
             finally:
@@ -226,7 +227,7 @@ class Store:
             data, _reason = self._check(task, path)
             if data is not None:
                 return _decode(data)
-        raise ValueError(
+        raise InputError(
             f"{self.root}: task {task.id} has no valid result file; rerun the sweep to compute it"
         )
 
@@ -251,8 +252,8 @@ def read_index(root: str | Path) -> SweepIndex:
     """The ``index.json`` of a sweep directory."""
     path = Path(root) / "index.json"
     if not path.is_file():
-        raise ValueError(f"{root} is not a sweep directory: no index.json")
+        raise InputError(f"{root} is not a sweep directory: no index.json")
     index = json.loads(path.read_text())
     if index.get("format") != FORMAT:
-        raise ValueError(f"{path}: unknown format {index.get('format')!r}; expected {FORMAT!r}")
+        raise InputError(f"{path}: unknown format {index.get('format')!r}; expected {FORMAT!r}")
     return index
