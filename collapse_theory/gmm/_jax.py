@@ -10,7 +10,9 @@ One chain is a ``lax.scan`` over generations; each EM fit is a ``lax.while_loop`
 ``vmap`` a batch runs until its slowest replicate has converged, the others frozen by the loop's
 mask). Dataset i lives in a fixed buffer of ``max M`` points (Replace, FreshData) or of all
 points so far (Accumulate), masked beyond its size. Replicate r draws only from its own key
-folded with the generation index, so results do not depend on the batching.
+folded with the generation index, so results do not depend on the batching. Replicates run in
+chunks whose width the caller sizes from a memory budget (:mod:`collapse_theory._chunks`,
+:func:`bytes_per_replicate`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from collapse_theory.backends import jax_replicate_keys, run_jax_batches
+from collapse_theory._chunks import chunk_replicate_keys, run_chunks
 from collapse_theory.gaussian._jax import cholesky_psd, fresh_count, matmul, matvec, tree_sum
 from collapse_theory.regimes import ACCUMULATE
 
@@ -294,9 +296,9 @@ def _chain(
     return tuple(out[:num_slots] for out in carry[4])
 
 
-def _batch(block_keys, width, *args, **static):
+def _batch(block_keys, offset, width, *args, **static):
     TRACES["chain"] += 1  # runs only while tracing
-    keys = jax_replicate_keys(block_keys, width)
+    keys = chunk_replicate_keys(block_keys, offset, width)
     in_axes = (0,) + (None,) * len(args)
     return jax.vmap(partial(_chain, **static), in_axes=in_axes)(keys, *args)
 
@@ -314,6 +316,29 @@ _batch_jit = jax.jit(
         "dtype",
     ),
 )
+
+
+def buffer_rows(sizes: np.ndarray, regime: int) -> tuple[int, int]:
+    """Rows of a chain's dataset buffer (the largest M) and of its pool (all points of all
+    generations plus one dataset under Accumulate, else 1)."""
+    batch_rows = int(max(sizes.max(initial=1), 1))
+    pool_rows = int(sizes.sum()) + batch_rows if regime == ACCUMULATE else 1
+    return batch_rows, pool_rows
+
+
+def bytes_per_replicate(sizes: np.ndarray, regime: int, num_components: int, dim: int) -> float:
+    """Device memory one chain of a call needs: ``8 rows (2 K d^2 + 2 K d + 2 K + d)`` bytes,
+    rows the points EM runs over (the pool under Accumulate).
+
+    An upper bound of XLA's buffer assignment (``compiled.memory_analysis().temp_size_in_bytes``
+    per replicate, measured by ``benchmarks/bench_jax_memory.py``: 18 floats a row for K = d = 2,
+    53 for K = d = 3, 189 for K = 4, d = 5): the E and M steps materialise (K, rows, d) and
+    (K, d, rows, d) products for batch-independent pairwise sums (docs/backends.md).
+    """
+    batch_rows, pool_rows = buffer_rows(sizes, regime)
+    rows = pool_rows if regime == ACCUMULATE else batch_rows
+    k, d = num_components, dim
+    return 8.0 * rows * (2 * k * d * d + 2 * k * d + 2 * k + d)
 
 
 def simulate(
@@ -335,13 +360,12 @@ def simulate(
     diagonal: bool,
     num_slots: int,
     dtype: str,
-    chunk_size: int,
+    width: int,
     progress: bool,
 ) -> list[np.ndarray]:
     """Every replicate's recorded weights, means, covs, lost, log-likelihood, iterations and
-    converged, replicate axis first (R, num_slots, ...)."""
-    batch_rows = int(max(sizes.max(initial=1), 1))
-    pool_rows = int(sizes.sum()) + batch_rows if regime == ACCUMULATE else 1
+    converged, replicate axis first (R, num_slots, ...), ``width`` replicates per device call."""
+    batch_rows, pool_rows = buffer_rows(sizes, regime)
     with jax.enable_x64(True):
         as_float = partial(np.asarray, dtype=dtype)
         args = (
@@ -366,11 +390,13 @@ def simulate(
             dtype=dtype,
         )
 
-        def call(keys: np.ndarray, width: int, start: int, stop: int) -> tuple[jax.Array, ...]:
-            return _batch_jit(keys, width, *args, **static)
+        def call(
+            keys: np.ndarray, offset: np.int32, start: int, stop: int
+        ) -> tuple[jax.Array, ...]:
+            return _batch_jit(keys, offset, width, *args, **static)
 
-        outputs = run_jax_batches(
-            call, block_keys, num_replicates, chunk_size=chunk_size, label="gmm", progress=progress
+        outputs = run_chunks(
+            call, block_keys, num_replicates, width, label="gmm", progress=progress
         )
     outputs[5] = outputs[5].astype(np.int64)
     return outputs

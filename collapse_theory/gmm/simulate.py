@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from collapse_theory._chunks import memory_budget, replicates_per_call
 from collapse_theory._validate import (
     InputError,
     check_allocation,
@@ -70,6 +71,7 @@ def simulate(
     progress: bool = False,
     num_threads: int | None = None,
     chunk_size: int = 1,
+    jax_memory_gib: float | None = None,
 ) -> SimulationResult:
     r"""Simulate recursive EM fitting of a Gaussian mixture (docs/theory.md §4).
 
@@ -124,8 +126,13 @@ def simulate(
         Show a progress bar over replicate blocks.
     num_threads, chunk_size : int
         Parallel execution over fixed replicate blocks; they never change the results. With
-        ``backend="jax"``, ``chunk_size`` > 1 is the number of blocks per device call (default
-        64) and ``num_threads`` is not used.
+        ``backend="jax"``, ``chunk_size`` > 1 caps a device call at that many blocks of 256
+        replicates (default 64) and ``num_threads`` is not used.
+    jax_memory_gib : float or None
+        ``backend="jax"`` only: the device memory (GiB) the replicates of one device call may
+        use for their work buffers; a call runs as many replicates side by side as fit
+        (:mod:`collapse_theory._chunks`). None: 1 GiB (``_chunks.DEFAULT_JAX_MEMORY_GIB``). Never
+        changes the results.
 
     Returns
     -------
@@ -190,7 +197,7 @@ def simulate(
         )
     max_points = _largest_dataset(sizes, regime)
     if backend == "jax":
-        _check_jax_memory(num_replicates, max_points, k, dim, chunk_size)
+        width = _jax_width(num_replicates, sizes, regime, k, dim, chunk_size, jax_memory_gib)
     else:
         check_fit_memory(
             f"num_samples (datasets of up to {max_points} points) with K = {k}",
@@ -247,7 +254,7 @@ def simulate(
             diagonal=diagonal,
             num_slots=recorded.size,
             dtype=jax_dtype(),
-            chunk_size=chunk_size,
+            width=width,
             progress=progress,
         )
         names = ("weights", "means", "covs", "lost", "log_likelihood", "iterations", "converged")
@@ -298,21 +305,34 @@ def _largest_dataset(sizes: np.ndarray, regime: Regime) -> int:
     return max(total, 1)
 
 
-def _check_jax_memory(
-    num_replicates: int, max_points: int, num_components: int, dim: int, chunk_size: int
-) -> None:
-    """Refuse the jax backend's data buffers above the memory limit: every replicate of a device
-    call (:func:`collapse_theory.backends.run_jax_batches`) holds its dataset and
-    responsibilities, about ``max_points (d + 2K + 4)`` floats."""
+def _jax_width(
+    num_replicates: int,
+    sizes: np.ndarray,
+    regime: Regime,
+    num_components: int,
+    dim: int,
+    chunk_size: int,
+    jax_memory_gib: float | None,
+) -> int:
+    """Replicates per jax device call: as many as ``jax_memory_gib`` holds (each needs
+    :func:`collapse_theory.gmm._jax.bytes_per_replicate`), at most ``chunk_size`` blocks (64 when
+    ``chunk_size`` is 1); the call's buffers are also refused above the memory limit."""
+    from collapse_theory.gmm._jax import bytes_per_replicate
+
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
-    per_call = chunk_size if chunk_size > 1 else JAX_BLOCKS_PER_CALL
-    width = min(num_replicates, per_call * BLOCK_SIZE)
-    check_allocation(
-        f"num_samples (datasets of up to {max_points} points) with K = {num_components} on "
-        f"jax, {width} replicates per device call",
-        8.0 * width * max_points * (dim + 2 * num_components + 4),
-        advice="use fewer points per dataset, fewer replicates or a smaller chunk_size",
+    budget = memory_budget("jax_memory_gib", jax_memory_gib)
+    per_replicate = bytes_per_replicate(sizes, regime_code(regime), num_components, dim)
+    blocks = chunk_size if chunk_size > 1 else JAX_BLOCKS_PER_CALL
+    width = replicates_per_call(
+        "jax_memory_gib", budget, per_replicate, num_replicates, most=blocks * BLOCK_SIZE
     )
+    check_allocation(
+        f"num_samples (datasets of up to {_largest_dataset(sizes, regime)} points) with "
+        f"K = {num_components} on jax, {width} replicates per device call",
+        width * per_replicate,
+        advice="use fewer points per dataset or a smaller jax_memory_gib",
+    )
+    return width
 
 
 def _simulate_numba(
