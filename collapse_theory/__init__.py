@@ -15,8 +15,14 @@ from types import ModuleType
 
 __version__ = "0.1.0"
 
-from collapse_theory import backends, families, metrics, schedules, tails, verify
-from collapse_theory.regimes import Accumulate, FreshData, Replace
+from collapse_theory import backends, families, metrics, policies, schedules, tails, verify
+from collapse_theory.regimes import (
+    Accumulate,
+    AccumulateSubsample,
+    FreshData,
+    Replace,
+    WeightedFresh,
+)
 from collapse_theory.results import SimulationResult, Summary
 
 #: Modules imported on first attribute access (they pull in matplotlib, dask or a family).
@@ -24,15 +30,18 @@ _LAZY = ("plotting", "sweep")
 
 __all__ = [
     "Accumulate",
+    "AccumulateSubsample",
     "FreshData",
     "Replace",
     "SimulationResult",
     "Summary",
+    "WeightedFresh",
     "__version__",
     "backends",
     "families",
     "metrics",
     "plotting",
+    "policies",
     "schedules",
     "sweep",
     "tails",

@@ -13,7 +13,7 @@ from typing import NoReturn, TypeVar
 import numpy as np
 
 from collapse_theory._validate import InputError, check_int, check_output_file
-from collapse_theory.regimes import Accumulate, FreshData, Regime, Replace
+from collapse_theory.regimes import Accumulate, FreshData, Regime, Replace, WeightedFresh
 from collapse_theory.results import UNTRUSTED, UNTRUSTED_NOTE, SimulationResult, npz_path
 
 __all__ = [
@@ -72,7 +72,8 @@ def number(text: str, kind: Callable[[str], T], what: str) -> T:
 
 
 def parse_regime(spec: str) -> Regime:
-    """``replace``, ``accumulate`` or ``fresh:FRACTION[:mix|split]`` as a regime object."""
+    """``replace``, ``accumulate``, ``fresh:FRACTION[:mix|split]`` or ``weighted:WEIGHT:NUM_REAL``
+    as a regime object."""
     if spec == "replace":
         return Replace()
     if spec == "accumulate":
@@ -84,8 +85,12 @@ def parse_regime(spec: str) -> Regime:
         if variant not in ("mix", "split"):
             raise UsageError(f"--regime {spec!r}: the variant must be 'mix' or 'split'")
         return FreshData(fraction, variant)  # type: ignore[arg-type]
+    if parts[0] == "weighted" and len(parts) == 3:
+        weight = number(parts[1], float, "--regime weighted WEIGHT")
+        return WeightedFresh(weight, number(parts[2], int, "--regime weighted NUM_REAL"))
     raise UsageError(
-        f"--regime {spec!r}: expected replace, accumulate or fresh:FRACTION[:mix|split]"
+        f"--regime {spec!r}: expected replace, accumulate, fresh:FRACTION[:mix|split] or "
+        "weighted:WEIGHT:NUM_REAL"
     )
 
 

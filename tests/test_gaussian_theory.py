@@ -632,6 +632,7 @@ _EXAMPLES = {
     "num_generations": 3,
     "mean": 0.0,
     "var": 1.0,
+    "num_real": 20,
 }
 
 

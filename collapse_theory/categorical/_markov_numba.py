@@ -139,6 +139,34 @@ def build_rows(m_next: int, m_prev: int, j_lo: int, j_hi: int, row_tol: float):
 
 
 @njit(cache=True, nogil=True)
+def build_rows_from(m_next: int, x: np.ndarray, y: np.ndarray, row_tol: float):
+    """Like :func:`build_rows`, but row r goes to Bin(m_next, x[r]) (``y = 1 - x``
+    given separately for accuracy): the rows of a policy's two-state chain (docs/theory.md §8.1).
+    """
+    nrows = x.size
+    starts = np.empty(nrows, dtype=np.int64)
+    lengths = np.empty(nrows, dtype=np.int64)
+    offsets = np.empty(nrows + 1, dtype=np.int64)
+    drops = np.empty(nrows)
+    data = np.empty(max(1024, 16 * nrows))
+    scratch = np.empty(1024)
+    pos = 0
+    offsets[0] = 0
+    for r in range(nrows):
+        start, length, dropped, scratch = _row(m_next, x[r], y[r], row_tol, scratch)
+        if pos + length > data.size:
+            data = _grown(data, pos, max(2 * data.size, pos + length))
+        for i in range(length):
+            data[pos + i] = scratch[i]
+        pos += length
+        starts[r] = start
+        lengths[r] = length
+        drops[r] = dropped
+        offsets[r + 1] = pos
+    return starts, lengths, offsets, data[:pos].copy(), drops
+
+
+@njit(cache=True, nogil=True)
 def single_row(m: int, x: float, y: float, row_tol: float):
     """The banded Bin(m, x) pmf: (start, values, dropped)."""
     scratch = np.empty(1024)

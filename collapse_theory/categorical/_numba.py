@@ -14,7 +14,8 @@ import numpy as np
 from numba import njit, types
 
 from collapse_theory._samplers import RNG, binomial, one_signature
-from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT, REPLACE
+from collapse_theory.policies import MIN_P, TEMPERATURE, TOP_K, TOP_P_SLACK
+from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT, REPLACE, WEIGHTED
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -45,6 +46,65 @@ def multinomial(rng, total, weights, states, num_states, suffix, counts) -> None
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _normalise(weights, states, num_states) -> None:
+    total = 0.0
+    for j in range(num_states):
+        total += weights[states[j]]
+    for j in range(num_states):
+        weights[states[j]] /= total
+
+
+@njit(cache=True, nogil=True)
+def apply_policy(p, states, num_states, codes, params, weights, ranked) -> None:
+    """weights[states[:num_states]] = T(p) for the policy stages (codes, params) (docs/theory.md §8.1).
+
+    Same maps and tie rule as :mod:`collapse_theory.policies`: ranking by decreasing
+    probability, equal ones by increasing state index; ``ranked`` is scratch of length >= K.
+    """
+    for j in range(num_states):
+        weights[states[j]] = p[states[j]]
+    for stage in range(codes.size):
+        code = codes[stage]
+        param = params[stage]
+        largest = 0.0
+        for j in range(num_states):
+            largest = max(largest, weights[states[j]])
+        if code == TEMPERATURE:
+            log_largest = np.log(largest)
+            for j in range(num_states):
+                s = states[j]
+                if weights[s] > 0.0:
+                    weights[s] = np.exp((np.log(weights[s]) - log_largest) / param)
+        elif code == MIN_P:
+            threshold = param * largest
+            for j in range(num_states):
+                s = states[j]
+                if weights[s] < threshold:
+                    weights[s] = 0.0
+        else:  # TOP_K, TOP_P: keep a prefix of the ranking
+            for j in range(num_states):
+                ranked[j] = states[j]
+            index_order = np.sort(ranked[:num_states])
+            keys = np.empty(num_states)
+            for j in range(num_states):
+                keys[j] = -weights[index_order[j]]
+            order = np.argsort(keys, kind="mergesort")
+            keep = 0
+            if code == TOP_K:
+                keep = int(param)
+            else:
+                cumulative = 0.0
+                keep = 1
+                for j in range(num_states):
+                    cumulative += weights[index_order[order[j]]]
+                    if cumulative < param - TOP_P_SLACK:
+                        keep += 1
+            for j in range(keep, num_states):
+                weights[index_order[order[j]]] = 0.0
+        _normalise(weights, states, num_states)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _record(slot, r, p, out_p) -> None:
     """out_p[slot, r, :] = p, as a loop (-1: generation not recorded)."""
     if slot >= 0:
@@ -62,15 +122,27 @@ def _simulate_block(
     fresh_counts,
     pseudo_count,
     record_slot,
+    policy_codes,
+    policy_params,
     out_p,
     out_absorbed,
 ):
     """Simulate ``out_p.shape[1]`` replicates of the categorical chain.
 
+    With policy stages (``policy_codes``, docs/theory.md §8.1) every fitted model (generation
+    g >= 1) generates from T(p); dataset 0 comes from p0 as is. Without stages the draws are
+    exactly those of the plain chain.
+
+    WeightedFresh (``regime == WEIGHTED``, docs/theory.md §9.1): ``fraction`` is the weight w and
+    ``fresh_counts[g]`` the number n of fresh draws; p' = (1 - w) (C + lambda) / (M + K lambda)
+    + w (F + lambda) / (n + K lambda), C ~ Mult(M, model), F ~ Mult(n, p0).
+
     ``record_slot[g]`` is the row of ``out_p`` for generation g, or -1 if g is not recorded.
     ``out_absorbed[r]`` receives the first generation with a single surviving state (-1: none).
     """
     p0 = p0.copy()  # contiguous, like the work arrays: one signature for multinomial
+    policy_codes = policy_codes.copy()  # contiguous: one signature for apply_policy
+    policy_params = policy_params.copy()
     num_states = p0.size
     num_generations = sizes.size
     num_replicates = out_p.shape[1]
@@ -93,6 +165,9 @@ def _simulate_block(
     pool = np.zeros(num_states)
     suffix = np.empty(num_states)
     alive = np.empty(num_states, dtype=np.int64)
+    ranked = np.empty(num_states, dtype=np.int64)
+    sampled = np.empty(num_states)
+    with_policy = policy_codes.size > 0
 
     initial_survivors = 0
     for j in range(num_states):
@@ -110,21 +185,35 @@ def _simulate_block(
         _record(record_slot[0], r, p, out_p)
         for g in range(num_generations):
             total = sizes[g]
+            model = p
+            if with_policy and g > 0:
+                apply_policy(p, alive, num_alive, policy_codes, policy_params, sampled, ranked)
+                model = sampled
             if regime == FRESH_MIX:
                 for j in range(num_alive):
                     s = alive[j]
-                    weights[s] = (1.0 - fraction) * p[s] + fraction * p0[s]
+                    weights[s] = (1.0 - fraction) * model[s] + fraction * p0[s]
                 multinomial(rng, total, weights, alive, num_alive, suffix, counts)
             elif regime == FRESH_SPLIT:
                 num_fresh = fresh_counts[g]
                 multinomial(rng, num_fresh, p0, alive, num_alive, suffix, fresh)
-                multinomial(rng, total - num_fresh, p, alive, num_alive, suffix, counts)
+                multinomial(rng, total - num_fresh, model, alive, num_alive, suffix, counts)
                 for j in range(num_alive):
                     counts[alive[j]] += fresh[alive[j]]
             else:
-                multinomial(rng, total, p, alive, num_alive, suffix, counts)
+                multinomial(rng, total, model, alive, num_alive, suffix, counts)
 
-            if regime == ACCUMULATE:
+            if regime == WEIGHTED:
+                num_real = fresh_counts[g]
+                multinomial(rng, num_real, p0, alive, num_alive, suffix, fresh)
+                synthetic_scale = (1.0 - fraction) / (total + denominator_extra)
+                real_scale = fraction / (num_real + denominator_extra)
+                for j in range(num_alive):
+                    s = alive[j]
+                    p[s] = (counts[s] + pseudo_count) * synthetic_scale + (
+                        fresh[s] + pseudo_count
+                    ) * real_scale
+            elif regime == ACCUMULATE:
                 for j in range(num_alive):
                     pool[alive[j]] += counts[alive[j]]
                 pool_total += total
@@ -163,8 +252,20 @@ def _simulate_block(
 _F64 = types.float64
 _I64 = types.int64
 #: The signature of :func:`simulate_block`: (rng, p0, sizes, regime, fraction, fresh_counts,
-#: pseudo_count, record_slot, out_p, out_absorbed); arrays of any layout.
+#: pseudo_count, record_slot, policy_codes, policy_params, out_p, out_absorbed); arrays of any
+#: layout.
 SIGNATURE = types.void(
-    RNG, _F64[:], _I64[:], _I64, _F64, _I64[:], _F64, _I64[:], _F64[:, :, :], _I64[:]
+    RNG,
+    _F64[:],
+    _I64[:],
+    _I64,
+    _F64,
+    _I64[:],
+    _F64,
+    _I64[:],
+    _I64[:],
+    _F64[:],
+    _F64[:, :, :],
+    _I64[:],
 )
 simulate_block = one_signature(_simulate_block, SIGNATURE)

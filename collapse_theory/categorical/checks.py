@@ -730,3 +730,203 @@ for _stat, _field, _what in (
         quick=Q_LARGE,
         full=F_LARGE,
     )
+
+# --------------------------------------------------------------------------------------------
+# §8.1, §8.3 sampling policies
+
+_POLICY_TWO = {"p": 0.2, "M": 30, "policy": "Temperature(0.9)"}
+
+
+def _policies() -> ModuleType:
+    from collapse_theory import policies
+
+    return policies
+
+
+def dense_policy_law(p: float, num_samples: int, generations: int, policy: Any) -> np.ndarray:
+    """Law of the first state's count after n generations under a policy, by dense matrices:
+    Bin(M, p) first, then rows Bin(M, T(j/M)) (docs/theory.md §8.1, brute force)."""
+    from scipy.stats import binom
+
+    counts = np.arange(num_samples + 1)
+    pairs = np.stack([counts / num_samples, (num_samples - counts) / num_samples], axis=-1)
+    matrix = binom.pmf(counts[None, :], num_samples, policy(pairs)[:, 0][:, None])
+    vector = binom.pmf(counts, num_samples, p)
+    for _ in range(generations - 1):
+        vector = vector @ matrix
+    return vector
+
+
+_register(
+    "policy_skeleton",
+    "§8.1",
+    "skeleton model 6 under temperature .8 = p0^(tau^-5) normalised (closed form)",
+    {"p0": list(K4), "policy": "Temperature(0.8)", "n": 6},
+    lambda: float(_theory("skeleton")(np.asarray(K4), 6, _policies().Temperature(0.8))[0]),
+    lambda ss, quick: (
+        float(np.asarray(K4)[0] ** 0.8**-5 / np.sum(np.asarray(K4) ** 0.8**-5)),
+        0.0,
+    ),
+    kind="exact",
+    tolerance=1e-12,
+)
+
+_register(
+    "policy_loss_dense",
+    "§8.1",
+    "two states under temperature .9: banded P(lost by model 25) = dense matrix product",
+    {**_POLICY_TWO, "n": 25},
+    lambda: float(_theory("loss_probability")(0.2, 30, 25, policy=_policies().Temperature(0.9))),
+    lambda ss, quick: (float(dense_policy_law(0.2, 30, 25, _policies().Temperature(0.9))[0]), 0.0),
+    kind="exact",
+    tolerance=1e-12,
+)
+
+
+def _policy_two_state(statistic: str) -> Estimator:
+    def estimate(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
+        run = _simulate([0.2, 0.8], 30, 25, ss, _replicates(quick, Q_SMALL, F_SMALL),
+                        record="last", policy=_policies().Temperature(0.9))  # fmt: skip
+        first = run["p"][-1, :, 0]
+        return mean_se(first == 0.0) if statistic == "lost" else mean_estimate(first)
+
+    return estimate
+
+
+_register(
+    "policy_loss_probability",
+    "§8.1",
+    "two states under temperature .9: P(lost by model 25) = .906619 (exact count chain)",
+    {**_POLICY_TWO, "n": 25},
+    lambda: float(_theory("loss_probability")(0.2, 30, 25, policy=_policies().Temperature(0.9))),
+    _policy_two_state("lost"),
+    quick=Q_SMALL,
+    full=F_SMALL,
+)
+_register(
+    "policy_mean",
+    "§8.1",
+    "two states under temperature .9: E p at model 25 = .058310 (no longer a martingale)",
+    {**_POLICY_TWO, "n": 25},
+    lambda: float(
+        _theory("moments")([0.2, 0.8], 30, 25, policy=_policies().Temperature(0.9)).mean[0]
+    ),
+    _policy_two_state("mean"),
+    quick=Q_SMALL,
+    full=F_SMALL,
+)
+
+_POLICY_K = {"p0": list(K4), "M": 9, "n": 12, "policy": "Compose(Temperature(1.4), TopK(3))"}
+
+
+def _policy_k() -> Any:
+    policies = _policies()
+    return policies.Compose(policies.Temperature(1.4), policies.TopK(3))
+
+
+def _policy_survivors(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
+    run = _simulate(K4, 9, 12, ss, _replicates(quick, Q_LARGE, F_LARGE), record="last",
+                    policy=_policy_k())  # fmt: skip
+    return mean_estimate(np.count_nonzero(run["p"][-1], axis=1))
+
+
+_register(
+    "policy_survivors",
+    "§8.1",
+    "E surviving states under temperature 1.4 then top-3, exact composition chain (220 states)",
+    _POLICY_K,
+    lambda: float(_theory("expected_survivors")(np.asarray(K4), 9, 12, policy=_policy_k()).value),
+    _policy_survivors,
+    quick=Q_LARGE,
+    full=F_LARGE,
+)
+
+
+def _policy_absorption(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
+    run = _simulate([0.2, 0.8], 30, 300, ss, _replicates(quick, Q_SMALL, F_SMALL),
+                    record="last", policy=_policies().Temperature(0.9))  # fmt: skip
+    return mean_estimate(run["absorbed_at"])
+
+
+_register(
+    "policy_absorption_time",
+    "§8.1",
+    "two states under temperature .9: mean absorption time 10.68 (28.61 without the policy)",
+    {**_POLICY_TWO, "n": 300},
+    lambda: float(
+        _theory("absorption_time")([0.2, 0.8], 30, policy=_policies().Temperature(0.9)).mean
+    ),
+    _policy_absorption,
+    quick=Q_SMALL,
+    full=F_SMALL,
+)
+
+_ZIPF_1000 = {"K": 1000, "exponent": 1.1, "policy": "TopK(10)"}
+_register(
+    "policy_tail_cut",
+    "§8.3",
+    "mass a top-10 model of Zipf(1.1, K=1000) loses at once = 1 - H_10/H_1000",
+    _ZIPF_1000,
+    lambda: float(_theory("tail_cut")(zipf(1000, 1.1), _policies().TopK(10)).missing_mass),
+    lambda ss, quick: (
+        float(1.0 - np.sum(np.arange(1, 11.0) ** -1.1) / np.sum(np.arange(1, 1001.0) ** -1.1)),
+        0.0,
+    ),
+    kind="exact",
+    tolerance=1e-12,
+)
+
+# --------------------------------------------------------------------------------------------
+# §9.1 weighted fresh data
+
+_WEIGHTED = {"p0": [0.2, 0.8], "M": 10, "n_real": 40, "w": 0.4, "n": 40}
+
+
+def _weighted_regime() -> Any:
+    from collapse_theory.regimes import WeightedFresh
+
+    return WeightedFresh(_WEIGHTED["w"], _WEIGHTED["n_real"])
+
+
+def _weighted_variance(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
+    run = _simulate(
+        _WEIGHTED["p0"], 10, 40, ss, _replicates(quick, Q_SMALL, F_SMALL),
+        regime=_weighted_regime(), record="last",
+    )  # fmt: skip
+    return variance_se(run["p"][-1, :, 0])
+
+
+_register(
+    "weighted_variance",
+    "§9.1",
+    "Var p_n under WeightedFresh(.4, 40), M=10, p=.2, n=40 (stationary .00946746) vs MC",
+    _WEIGHTED,
+    lambda: float(_theory("moments")(_WEIGHTED["p0"], 10, 40, _weighted_regime())[1][0, 0]),
+    _weighted_variance,
+    quick=Q_SMALL,
+    full=F_SMALL,
+)
+
+
+def _numerical_optimum(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
+    from scipy.optimize import minimize_scalar
+
+    from collapse_theory.regimes import WeightedFresh
+
+    def variance(w: float) -> float:
+        return float(_theory("stationary_moments")([0.5, 0.5], 10, WeightedFresh(w, 40))[1][0, 0])
+
+    best = minimize_scalar(variance, bounds=(1e-6, 1.0), method="bounded", options={"xatol": 1e-10})
+    return float(best.x), 0.0
+
+
+_register(
+    "weighted_optimum",
+    "§9.1",
+    "optimal_fresh_weight(10, 40) (root of a quadratic) vs bounded numerical minimisation",
+    {"M": 10, "n_real": 40},
+    lambda: float(_theory("optimal_fresh_weight")(10, 40)),
+    _numerical_optimum,
+    kind="exact",
+    tolerance=1e-7,
+)

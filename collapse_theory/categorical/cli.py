@@ -22,6 +22,7 @@ from collapse_theory._cli import (
     pick_rows,
 )
 from collapse_theory.categorical.theory import zipf
+from collapse_theory.policies import parse_policy
 from collapse_theory.results import SimulationResult, summarize
 
 __all__ = ["add_commands", "decode_p0", "format_categorical_summary", "parse_p0"]
@@ -55,6 +56,14 @@ def add_commands(commands: Commands) -> None:
         default=0.0,
         metavar="L",
         help="add-L smoothing of every fit (default 0)",
+    )
+    cat.add_argument(
+        "--policy",
+        default=None,
+        metavar="POLICY",
+        help=(
+            "sampling policy of every fitted model (docs/theory.md section 8): 'temperature T', 'top-k K', 'top-p P', 'min-p P', stages joined by '+' (e.g. 'temperature 0.7 + top-p 0.9')"
+        ),
     )
     add_output_options(cat)
     cat.set_defaults(handler=_cmd_simulate_categorical)
@@ -143,12 +152,14 @@ def _cmd_simulate_categorical(args: argparse.Namespace) -> int:
         regime=regime,
         pseudo_count=args.pseudo_count,
         record=record,
+        policy=parse_policy(args.policy),
         seed=args.seed,
         progress=args.progress,
     )
     header = (
         f"categorical: K={p0.size}, M={args.num_samples}, n={args.generations}, "
         f"R={args.replicates}, regime={args.regime}, pseudo_count={args.pseudo_count:g}"
+        + ("" if args.policy is None else f", policy={args.policy}")
     )
     return finish_simulation(
         result, header, format_categorical_summary(result, max_rows=args.max_rows), args.out

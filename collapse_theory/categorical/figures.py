@@ -2,7 +2,8 @@ r"""Figures of the categorical family (registered with :mod:`collapse_theory._fi
 
 Paper figures: ``categorical_survivors`` (expected surviving states and loss probabilities,
 exact against Galton-Watson, Feller and Monte Carlo, docs/theory.md §1.4) and
-``absorption_time`` (P(T > n) and the exact/Kimura mean ratio, §1.6). Report figure:
+``absorption_time`` (P(T > n) and the exact/Kimura mean ratio, §1.6), ``heat_death``
+(temperature sampling: skeleton against finite-M chains, §8.1). Report figure:
 ``verify_categorical`` (E H_n and the loss of the rarest state, §1.3-1.4).
 """
 
@@ -188,6 +189,73 @@ def figure_absorption_time(*, seed: SeedLike = 0, quick: bool = False) -> Figure
         "Two states, refitted from $M$ draws (docs/theory.md §1.6). Diffusion: Kimura's eigenfunction "
         "series,\nmean $-2M[p\\ln p + (1-p)\\ln(1-p)]$; exact: lumped chain (a) and "
         "fundamental matrix (b).",
+    )
+    return fig
+
+
+#: The temperatures of the heat-death figure (docs/theory.md §8.1).
+HEAT_DEATH_TEMPERATURES = (0.7, 0.9, 1.0, 1.1, 1.5)
+
+
+@register("heat_death", family="categorical")
+def figure_heat_death(*, seed: SeedLike = 0, quick: bool = False) -> Figure:
+    r"""Temperature sampling: the skeleton against finite-M chains (docs/theory.md §8.1).
+
+    :math:`p_0 = (.5, .3, .15, .05)`, every fitted model sampled at temperature
+    :math:`\tau \in \{0.7, 0.9, 1, 1.1, 1.5\}`. Panel (a): the probability of the mode,
+    skeleton :math:`T^{n-1}(p_0)` (M → ∞, lines) against the chains with M = 200 (Monte Carlo
+    mean ± 2 SE): below 1 the mode takes everything ("heat death" to a point), above 1 it
+    falls to 1/4. Panel (b): the effective number of states :math:`1/\sum_i p_{n,i}^2`
+    (skeleton, lines) and :math:`E\,1/\sum_i p_{n,i}^2` of the chains: the skeleton flattens to
+    uniform for τ > 1, while the finite chains, still absorbed in the end, drift towards one
+    state; τ = 1 is the neutral chain.
+
+    Parameters
+    ----------
+    seed : int or numpy.random.SeedSequence, default 0
+    quick : bool, default False
+        R = 2000 instead of 20 000.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from collapse_theory.policies import Temperature
+
+    p0 = np.array([0.5, 0.3, 0.15, 0.05])
+    m, n_max = 200, 60
+    reps = 2_000 if quick else 20_000
+    gens = np.arange(n_max + 1)
+    record = np.arange(0, n_max + 1, 4)
+    fig, (ax_mode, ax_eff) = new_figure(10.0, 4.2, 2)
+    children = spawn(seed, len(HEAT_DEATH_TEMPERATURES))
+    for color, tau, child in zip(COLORS, HEAT_DEATH_TEMPERATURES, children, strict=False):
+        policy = Temperature(tau)
+        path = categorical.skeleton(p0, gens, policy)
+        run = categorical.simulate(
+            p0, m, n_max, num_replicates=reps, record=record, seed=child, policy=policy
+        )
+        label = f"$\\tau = {tau:g}$"
+        ax_mode.plot(gens, path[:, 0], color=color, lw=1.6, label=label)
+        mc_points(ax_mode, record, *mean_se(run["p"][:, :, 0], axis=1), color)
+        ax_eff.plot(gens, 1.0 / np.sum(path**2, axis=-1), color=color, lw=1.6, label=label)
+        effective = 1.0 / np.sum(run["p"] ** 2, axis=-1)
+        mc_points(ax_eff, record, *mean_se(effective, axis=1), color)
+    ax_mode.set_xlabel("generation $n$")
+    ax_mode.set_ylabel("probability of the mode $p_{n,1}$")
+    ax_mode.set_ylim(0.2, 1.02)
+    ax_mode.set_title("(a) the mode: skeleton (lines) and $M = 200$ chains")
+    ax_eff.set_xlabel("generation $n$")
+    ax_eff.set_ylabel("effective states $1 / \\sum_i p_{n,i}^2$")
+    ax_eff.set_ylim(0.9, 4.1)
+    ax_eff.set_title("(b) effective number of states")
+    # above the panels: the caption holds the bottom of the figure
+    fig.legend(*ax_mode.get_legend_handles_labels(), loc="outside upper center", ncols=5)
+    caption(
+        fig,
+        "Temperature sampling of every fitted model, $p_0 = (.5, .3, .15, .05)$ (docs/theory.md "
+        f"§8.1).\nLines: skeleton $T^{{n-1}}(p_0)$ ($M \\to \\infty$); markers: Monte Carlo "
+        f"means ± 2 SE of $R = {reps:,}$ chains with $M = {m}$.",
     )
     return fig
 

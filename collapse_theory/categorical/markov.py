@@ -64,7 +64,22 @@ _Z = 9.0  # band half-width in standard deviations used by the work estimate
 
 
 def num_compositions(num_states: int, num_samples: int) -> int:
-    """Number of compositions of M into K non-negative parts, :math:`\\binom{M+K-1}{K-1}`."""
+    """Number of compositions of M into K non-negative parts, :math:`\\binom{M+K-1}{K-1}`.
+
+    The number of states of the exact K-state chain on counts (docs/theory.md §1.6).
+
+    Parameters
+    ----------
+    num_states : int
+        Number of parts K >= 1.
+    num_samples : int
+        The total M >= 0 being split.
+
+    Returns
+    -------
+    int
+        :math:`\\binom{M+K-1}{K-1}` (an exact Python int).
+    """
     return math.comb(num_samples + num_states - 1, num_states - 1)
 
 
@@ -307,7 +322,33 @@ def propagate(
     """Run the banded lumped chain from fraction p; quantities at the sorted generations ``record``.
 
     Internal workhorse of :func:`lumped_loss_probability`, :func:`lumped_distribution` and the
-    categorical tail law (``tails.py``, from the distributions).
+    categorical tail law (``tails.py``, from the distributions). The chain is the lumped
+    two-state Wright–Fisher chain of docs/theory.md §1.4; rows are cut to a band whose dropped
+    mass is accumulated into the error bound.
+
+    Parameters
+    ----------
+    p : float
+        Initial fraction :math:`p_{0,A}` in [0, 1].
+    num_samples : int or schedule
+        Sample size M (or schedule M_i) of each generation, >= 1.
+    record : numpy.ndarray of int
+        Sorted generations n >= 0 at which the quantities are recorded.
+    tol : float, default DEFAULT_TOLERANCE
+        Total truncation budget of the band (> 0); the rounding allowance comes on top.
+    distributions : bool, default False
+        Also keep the whole law at each recorded generation.
+    check_cost : bool, default True
+        Refuse (InputError) a propagation estimated to exceed ``MAX_WORK`` multiply-adds or
+        ``MAX_ROW_VALUES`` cached row values.
+
+    Returns
+    -------
+    _Path
+        Arrays over ``record``: ``lost`` (:math:`P(p_{n,A} = 0)`), ``survived``
+        (:math:`P(p_{n,A} > 0)`), ``dropped`` (truncated mass), ``bound`` (dropped mass plus the
+        rounding allowance: an error bound on each probability) and ``distributions`` (None
+        unless asked; per generation the tuple (M, transient pmf, first count, P(0), P(1))).
     """
     record = np.asarray(record, dtype=np.int64)
     nrec = record.size
@@ -604,6 +645,26 @@ class LumpedDistribution:
     ``(first_count + i) / num_samples`` (probabilities ``pmf``), and 1, up to ``error_bound`` in
     total variation. At generation 0 the law is a point mass at the initial fraction
     (``num_samples`` is None).
+
+    Attributes
+    ----------
+    generation : int
+        The generation n >= 0 of the law.
+    initial_fraction : float
+        The initial fraction :math:`p_{0,A}` in [0, 1].
+    num_samples : int or None
+        Sample size :math:`M_{n-1}` of the last fit (the denominator of the fractions); None at
+        n = 0.
+    first_count : int
+        Count of the first transient support point (``pmf[0]``).
+    pmf : numpy.ndarray
+        Probabilities of the transient fractions ``(first_count + i) / num_samples``.
+    prob_zero : float
+        :math:`P(p_{n,A} = 0)`, the probability that every state of A is lost.
+    prob_one : float
+        :math:`P(p_{n,A} = 1)`.
+    error_bound : float
+        Bound on the total-variation error of the law (truncation plus rounding).
     """
 
     generation: int

@@ -27,6 +27,7 @@ from collapse_theory._validate import (
 from collapse_theory.categorical import markov
 from collapse_theory.categorical.simulate import simulate as categorical_simulate
 from collapse_theory.categorical.theory import _survival, zipf
+from collapse_theory.policies import Policy, Temperature, TopK, TopP
 from collapse_theory.regimes import Regime
 from collapse_theory.rng import SeedLike
 from collapse_theory.schedules import ScheduleLike, as_schedule, sample_sizes
@@ -68,6 +69,13 @@ class CategoricalTail:
     :meth:`states` refuses an empty tail (threshold at or below the smallest positive
     :math:`p_{0,i}`, or q below the lightest state's mass) and a tail holding every state
     (threshold above the largest :math:`p_{0,i}`): neither has a tail to lose.
+
+    Parameters
+    ----------
+    threshold : float, optional
+        Probability :math:`\tau` in (0, 1] below which a state is in the tail.
+    lightest_mass : float, optional
+        Largest original tail mass q in (0, 1), instead of ``threshold``.
 
     Examples
     --------
@@ -277,14 +285,47 @@ def categorical_monte_carlo(
     num_replicates: int = 1000,
     seed: SeedLike = None,
     progress: bool = False,
+    policy: Policy | None = None,
 ) -> TailCurve:
     r"""Tail mass :math:`T_n = \sum_{i\in A} p_{n,i}` of simulated categorical chains
-    (docs/theory.md §1.9) and the number of tail states still present.
+    (docs/theory.md §1.9) and the number of tail states still present; with a sampling
+    ``policy``, of chains whose fitted models generate through it (§8.1).
 
     The scale drift is :math:`d\ln E[T_n(1-T_n)]/dn` over the second half of the horizon, with a
     delta-method standard error and that error's heavy-tail diagnostic (``_stats.top_share``
     of the influence values). Under Replace the drift is :math:`\ln(1-1/M)` (§1.3); it is NaN
     once every replicate is absorbed by mid-horizon.
+
+    Parameters
+    ----------
+    p0 : array_like, shape (K,)
+        The original distribution (model 0).
+    tail : CategoricalTail
+        The tail set A of ``p0``.
+    num_samples : int or schedule
+        Sample size M >= 1 (or schedule M_i) of each generation.
+    generations : array_like of int
+        Recorded generations, at least 2 and including 0.
+    regime : Replace (default), FreshData, Accumulate or WeightedFresh, optional
+        Data regime of each generation (as in :func:`collapse_theory.categorical.simulate`).
+    eps : float, default 0.01
+        Relative level in (0, 1) of :math:`P(T_n < \varepsilon T_0)`.
+    num_replicates : int, default 1000
+        Independent chains R >= 2.
+    seed : SeedLike, optional
+        Seed of the simulation (None: fresh entropy).
+    progress : bool, default False
+        Show a progress bar while simulating.
+    policy : Temperature, TopK, TopP, MinP or a Compose of them, optional
+        Sampling policy of the fitted models' synthetic draws (docs/theory.md §8.1).
+
+    Returns
+    -------
+    TailCurve
+        ``method="monte-carlo"``: mean, median, quantiles and
+        :math:`P(T_n < \varepsilon T_0)` with their standard errors, the expected number of
+        tail states still present (``surviving``), the scale drift and the samples, per
+        recorded generation.
 
     Examples
     --------
@@ -307,6 +348,7 @@ def categorical_monte_carlo(
         regime=regime,
         seed=seed,
         progress=progress,
+        policy=policy,
     )
     p_tail = run["p"][:, :, states]
     masses = p_tail.sum(axis=-1)
@@ -335,10 +377,43 @@ def categorical_monte_carlo(
 BENCHMARK_NOTE = "categorical: the lightest 10% of p0 (drift: ln E[T(1-T)])"
 
 
+#: Policy rows of the table (docs/theory.md §8): label -> policy, Zipf(1.1) K = 100, replace.
+#: Temperature 1.0 is the plain row; lumping the tail is not exact under a policy, so these rows
+#: are Monte Carlo only.
+POLICY_ROWS: dict[str, Policy] = {
+    "temperature 0.7": Temperature(0.7),
+    "temperature 1.3": Temperature(1.3),
+    "top-p 0.9": TopP(0.9),
+    "top-k 50": TopK(50),
+}
+_POLICY_SEPARATOR = ", "
+
+
+def _model_and_policy(model: str) -> tuple[str, Policy | None]:
+    """Split a table label "Zipf(1.1) K=100, top-p 0.9" into the model and its policy."""
+    base, _, label = model.partition(_POLICY_SEPARATOR)
+    return base, POLICY_ROWS[label] if label else None
+
+
 def benchmark_settings(sizes: tuple[int, ...], quick: bool) -> list[Setting]:
     """Zipf(1.1) with K = 100 (and K = 1000 unless ``quick``), the MLE, every M and regime;
     1000 replicates (400 / 200 at M = 1000 under replace / otherwise, where every state stays
-    alive and a step costs O(K)), at most 200 when ``quick``; horizon 2M."""
+    alive and a step costs O(K)), at most 200 when ``quick``; horizon 2M. Policy rows
+    (:data:`POLICY_ROWS`, docs/theory.md §8): Zipf(1.1) K = 100 under replace, same sizes.
+
+    Parameters
+    ----------
+    sizes : tuple of int
+        The sample sizes M of the grid.
+    quick : bool
+        Fewer replicates and only K = 100 (a quick table for a smoke test).
+
+    Returns
+    -------
+    list of Setting
+        One :class:`~collapse_theory.tails.table.Setting` per (model, M, regime) of the grid,
+        then one per (policy row, M).
+    """
     models = ["Zipf(1.1) K=100"] + ([] if quick else ["Zipf(1.1) K=1000"])
     out = []
     for model in models:
@@ -350,13 +425,32 @@ def benchmark_settings(sizes: tuple[int, ...], quick: bool) -> list[Setting]:
                 if quick:
                     r = min(r, 200)
                 out.append(Setting("categorical", model, "mle", m, regime, 2 * m, r, "categorical"))
+    for label in POLICY_ROWS:
+        model = f"Zipf(1.1) K=100{_POLICY_SEPARATOR}{label}"
+        for m in sizes:
+            r = min(1000 if m < 1000 else 400, 200 if quick else 1000)
+            out.append(Setting("categorical", model, "mle", m, "replace", 2 * m, r, "categorical"))
     return out
 
 
 def benchmark_curves(request: CurveRequest) -> list[TailCurve]:
-    """Monte Carlo curve of the setting, then the exact law under Replace."""
+    """Monte Carlo curve of the setting, then the exact law under Replace (without a policy).
+
+    Parameters
+    ----------
+    request : CurveRequest
+        The table's cell (``request.setting``), its recorded generations (including 0), tail
+        level ``tail_quantile``, ``eps`` and the seeds ``mc_seed`` / ``exact_seed``.
+
+    Returns
+    -------
+    list of TailCurve
+        :func:`categorical_monte_carlo` (seed ``mc_seed``), followed under Replace without a
+        policy by the exact law :func:`categorical_exact`.
+    """
     setting, generations, eps = request.setting, request.generations, request.eps
-    k = int(setting.model.split("K=")[1])
+    model, policy = _model_and_policy(setting.model)
+    k = int(model.split("K=")[1])
     p0, tail = zipf(k), CategoricalTail(lightest_mass=request.tail_quantile)
     m = setting.num_samples
     curves = [
@@ -369,18 +463,40 @@ def benchmark_curves(request: CurveRequest) -> list[TailCurve]:
             eps=eps,
             num_replicates=setting.replicates,
             seed=request.mc_seed,
+            policy=policy,
         )
     ]
-    if setting.regime == "replace":
+    if setting.regime == "replace" and policy is None:
         curves.append(categorical_exact(p0, tail, m, generations, eps=eps))
     return curves
 
 
 @dataclass(frozen=True)
 class TailLoss:
-    """Loss of the tail A = {i : p0_i < threshold} over generations (docs/theory.md §1.9).
+    r"""Loss of the tail A = {i : p0_i < threshold} over generations (docs/theory.md §1.9).
 
     Arrays have the shape of the requested generations.
+
+    Attributes
+    ----------
+    generations : numpy.ndarray of int
+        The requested generations n.
+    threshold : float
+        The tail threshold :math:`\tau`.
+    tail_states : numpy.ndarray of int
+        Indices of the tail states, sorted.
+    initial_mass : float
+        :math:`p_A = \sum_{i \in A} p_{0,i}`.
+    prob_all_lost : numpy.ndarray
+        :math:`P(p_{n,A} = 0)`, exact from the lumped chain (docs/theory.md §1.4).
+    expected_surviving : numpy.ndarray
+        Expected number of tail states still present, :math:`\sum_{i\in A} (1 - P(p_{n,i} = 0))`.
+    expected_mass : numpy.ndarray
+        :math:`E\,p_{n,A} = p_A` (martingale, docs/theory.md §1.2).
+    median_mass : numpy.ndarray
+        Exact median of the lumped fraction :math:`p_{n,A}`.
+    error_bound : numpy.ndarray
+        Bound on the truncation error of the computed probabilities.
     """
 
     generations: np.ndarray

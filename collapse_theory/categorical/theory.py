@@ -34,7 +34,18 @@ from collapse_theory._validate import (
 )
 from collapse_theory.categorical import _markov_numba as _kern
 from collapse_theory.categorical import markov as _markov
-from collapse_theory.regimes import Accumulate, FreshData, Regime, Replace, check_regime
+from collapse_theory.categorical import policy as _policy
+from collapse_theory.categorical.policy import PolicyEstimate, PolicyMoments
+from collapse_theory.policies import Policy, check_policy
+from collapse_theory.regimes import (
+    BASIC_REGIMES,
+    Accumulate,
+    FreshData,
+    Regime,
+    Replace,
+    WeightedFresh,
+    check_regime,
+)
 from collapse_theory.schedules import Constant, ScheduleLike, as_schedule, constant_size
 
 __all__ = [
@@ -49,6 +60,7 @@ __all__ = [
     "fixation_probabilities",
     "loss_probability",
     "moments",
+    "optimal_fresh_weight",
     "stationary_moments",
     "tail_loss",  # noqa: F822
     "transition_matrix",
@@ -65,6 +77,8 @@ MAX_EXACT_ABSORPTION_SAMPLES = 2000
 MAX_EXACT_ABSORPTION_COMPOSITIONS = 5000
 
 _LOSS_METHODS = ("exact", "galton-watson", "feller")
+#: Regimes with closed-form moments (docs/theory.md §1.2-1.8, §9.1).
+_MOMENT_REGIMES = (*BASIC_REGIMES, WeightedFresh)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,6 +278,8 @@ def _cov_scale(num_samples: ScheduleLike, gens: np.ndarray, regime: Regime) -> n
             logs = np.log1p(-sizes / totals**2)
         cum = np.concatenate([[0.0], np.cumsum(logs)])
         return -np.expm1(cum[gens])
+    if isinstance(regime, WeightedFresh):
+        return _weighted_cov_scale(_sizes(num_samples, n).astype(np.float64), regime)[gens]
     # FreshData: c_{n+1} = 1/M_n + r_n c_n
     alpha = regime.fraction
     schedule = as_schedule(num_samples)
@@ -285,9 +301,24 @@ def _cov_scale(num_samples: ScheduleLike, gens: np.ndarray, regime: Regime) -> n
     return path[gens]
 
 
+def _weighted_cov_scale(sizes: np.ndarray, regime: WeightedFresh) -> np.ndarray:
+    r"""c_0..c_n under WeightedFresh(w, n) (docs/theory.md §9.1):
+    :math:`c_{t+1} = (1-w)^2[(1 - 1/M_t)c_t + 1/M_t] + w^2/n`, :math:`c_0 = 0`."""
+    keep = (1.0 - regime.weight) ** 2
+    offsets = keep / sizes + regime.weight**2 / regime.num_real
+    return _kern.affine_recursion(offsets, keep * (1.0 - 1.0 / sizes))
+
+
 def moments(
-    p0: ArrayLike, num_samples: ScheduleLike, generations: ArrayLike, regime: Regime | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+    p0: ArrayLike,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    regime: Regime | None = None,
+    *,
+    policy: Policy | None = None,
+    num_replicates: int = _policy.DEFAULT_REPLICATES,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray] | PolicyMoments:
     r"""Mean and covariance of :math:`p_n` (docs/theory.md §1.2, §1.3, §1.7, §1.8).
 
     The mean is always :math:`p_0` (martingale). With :math:`\Sigma_0 = \mathrm{diag}\,p_0 -
@@ -299,8 +330,17 @@ def moments(
       :math:`c_{n+1} = 1/M_n + (M_n - m_n)(M_n - m_n - 1) c_n / M_n^2`;
     - Accumulate (:math:`T_k = M_0 + \dots + M_{k-1}`):
       :math:`c_n = 1 - \prod_{k=1}^{n} (1 - M_{k-1}/T_k^2)`;
+    - WeightedFresh(w, n) (docs/theory.md §9.1):
+      :math:`c_{t+1} = (1-w)^2[(1 - 1/M_t)c_t + 1/M_t] + w^2/n`;
 
     all with :math:`c_0 = 0`.
+
+    With a sampling ``policy`` (docs/theory.md §8.1; Replace only) the mean is no longer
+    :math:`p_0` (:math:`E[p_{n+1} \mid p_n] = T(p_n)`). The result is then a
+    :class:`PolicyMoments` (it unpacks as ``mean, cov``) whose ``method`` says how it was
+    computed: exact for two states (the count chain with rows :math:`\mathrm{Bin}(M, T(j/M))`)
+    and for small M and K (the composition chain), else Monte Carlo with ``num_replicates``
+    chains from ``seed`` (``mean_standard_error`` then gives the error).
 
     Parameters
     ----------
@@ -310,13 +350,18 @@ def moments(
         M or M_0, M_1, ...
     generations : int or array_like of int
         n >= 0.
-    regime : Replace, FreshData or Accumulate
+    regime : Replace, FreshData, Accumulate or WeightedFresh
         Default ``Replace()``.
+    policy : Policy, optional
+        Sampling policy of the fitted models (constant M, Replace).
+    num_replicates, seed : int
+        Size and seed of the Monte Carlo fallback under a policy.
 
     Returns
     -------
     mean : ndarray, shape generations.shape + (K,)
     cov : ndarray, shape generations.shape + (K, K)
+        (a :class:`PolicyMoments` holding both under a policy)
 
     Raises
     ------
@@ -331,8 +376,13 @@ def moments(
     """
     p0 = check_probability_vector("p0", p0)
     gens = check_generations("generations", generations)
-    regime = check_regime(Replace() if regime is None else regime)
+    regime = check_regime(
+        Replace() if regime is None else regime, _MOMENT_REGIMES, "categorical.moments"
+    )
     as_schedule(num_samples)
+    policy = _check_policy_regime(policy, regime)
+    if policy is not None:
+        return _policy_moments(p0, num_samples, gens, policy, num_replicates, seed)
     scale = _cov_scale(num_samples, gens, regime)
     mean = np.broadcast_to(p0, gens.shape + p0.shape).copy()
     cov = scale[..., None, None] * _sigma0(p0)
@@ -340,16 +390,18 @@ def moments(
 
 
 def stationary_moments(
-    p0: ArrayLike, num_samples: ScheduleLike, fresh: FreshData
+    p0: ArrayLike, num_samples: ScheduleLike, fresh: FreshData | WeightedFresh
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Stationary mean and covariance under fresh data (docs/theory.md §1.7).
+    r"""Stationary mean and covariance under fresh data (docs/theory.md §1.7, §9.1).
 
     Mean :math:`p_0`; covariance :math:`c\,\Sigma_0` with
 
     - "mix": :math:`c = 1/(\theta + 1)`, :math:`\theta = (M-1)\alpha(2-\alpha)`
       (the first two moments of Dirichlet(:math:`\theta p_0`));
     - "split": the fixed point :math:`c = (1/M) / (1 - (M-m)(M-m-1)/M^2)`,
-      :math:`m = \mathrm{round}(\alpha M)`.
+      :math:`m = \mathrm{round}(\alpha M)`;
+    - WeightedFresh(w, n): :math:`c = [(1-w)^2/M + w^2/n] / [1 - (1-w)^2(1 - 1/M)]`
+      (docs/theory.md §9.1; the transient :math:`c_t` is :func:`moments` with this regime).
 
     Parameters
     ----------
@@ -357,8 +409,9 @@ def stationary_moments(
         Initial distribution.
     num_samples : int or schedules.Constant
         Constant M.
-    fresh : FreshData
-        The fresh-data regime (fraction :math:`\alpha`, variant).
+    fresh : FreshData or WeightedFresh
+        The fresh-data regime (fraction :math:`\alpha`, variant), or the weighted one
+        (weight w > 0, num_real n).
 
     Returns
     -------
@@ -378,12 +431,18 @@ def stationary_moments(
     >>> mean, cov = stationary_moments([0.5, 0.5], 10, FreshData(0.5))
     >>> round(float(cov[0, 0]), 6)
     0.032258
+    >>> mean, cov = stationary_moments([0.2, 0.8], 10, WeightedFresh(0.4, 40))
+    >>> round(float(cov[0, 0]), 8)
+    0.00946746
     """
     p0 = check_probability_vector("p0", p0)
     m = constant_size(num_samples, "stationary_moments")
+    if isinstance(fresh, WeightedFresh):
+        return p0.copy(), _weighted_stationary_scale(m, fresh) * _sigma0(p0)
     if not isinstance(fresh, FreshData):
         raise InputTypeError(
-            f"fresh must be a FreshData(fraction, variant) instance; got {fresh!r}"
+            "fresh must be a FreshData(fraction, variant) or WeightedFresh(weight, num_real) "
+            f"instance; got {fresh!r}"
         )
     alpha = fresh.fraction
     if alpha == 0.0:
@@ -405,6 +464,58 @@ def stationary_moments(
         synthetic = m - fresh_draws
         scale = (1.0 / m) / (1.0 - synthetic * (synthetic - 1.0) / m**2)
     return p0.copy(), scale * _sigma0(p0)
+
+
+def _weighted_stationary_scale(m: int, regime: WeightedFresh) -> float:
+    """c with stationary Cov p = c Sigma0 under WeightedFresh (docs/theory.md §9.1)."""
+    w = regime.weight
+    if w == 0.0:
+        raise InputError(
+            "WeightedFresh(weight=0.0) has no stationary law: without the fresh estimate the "
+            "chain is absorbed (use a weight in (0, 1])"
+        )
+    keep = (1.0 - w) ** 2
+    # 1 - (1-w)^2 (1 - 1/M) = w (2 - w) + (1-w)^2 / M, without cancellation for small w
+    return (keep / m + w**2 / regime.num_real) / (w * (2.0 - w) + keep / m)
+
+
+def optimal_fresh_weight(num_samples: int, num_real: int) -> np.float64:
+    r"""The weight w* that minimises the stationary variance under WeightedFresh(w, n)
+    (docs/theory.md §9.1).
+
+    With :math:`a = 1/M`, :math:`b = 1/n`, :math:`q = 1 - 1/M` and :math:`u = 1 - w`, the
+    stationary scale :math:`c(u) = (a u^2 + b(1-u)^2)/(1 - q u^2)` has
+    :math:`c'(u) = 0 \iff b q u^2 - (a + b + b q) u + b = 0`, whose root in [0, 1] is
+
+    .. math:: u^* = \frac{2b}{(a + b + bq) + \sqrt{(a + b + bq)^2 - 4 b^2 q}},
+        \qquad w^* = 1 - u^*
+
+    (the smaller root; the other exceeds 1). The spec asks for a numerical minimiser with a
+    stated tolerance; this closed form is exact to rounding (tests/test_weighted.py checks it
+    against a bounded numerical minimisation to 1e-8). As M = n grows, w* tends to the golden
+    ratio (sqrt(5) - 1)/2.
+
+    Parameters
+    ----------
+    num_samples : int
+        M >= 1 synthetic draws per generation.
+    num_real : int
+        n >= 1 fresh draws per generation.
+
+    Returns
+    -------
+    numpy.float64
+
+    Examples
+    --------
+    >>> round(float(optimal_fresh_weight(10, 40)), 6)
+    0.825884
+    """
+    m = check_int("num_samples", num_samples, minimum=1)
+    n = check_int("num_real", num_real, minimum=1)
+    a, b, q = 1.0 / m, 1.0 / n, 1.0 - 1.0 / m
+    linear = a + b + b * q
+    return np.float64(1.0 - 2.0 * b / (linear + math.sqrt(linear * linear - 4.0 * b * b * q)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,7 +571,12 @@ def _harmonic_sums(num_samples: ScheduleLike, gens: np.ndarray) -> np.ndarray:
 
 
 def loss_probability(
-    p: ArrayLike, num_samples: ScheduleLike, generations: ArrayLike, method: str = "exact"
+    p: ArrayLike,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    method: str = "exact",
+    *,
+    policy: Policy | None = None,
 ) -> np.ndarray:
     r"""Probability that a state (or lumped set of states) of initial probability p is lost by
     generation n, :math:`P(p_{n,A} = 0)` (docs/theory.md §1.4).
@@ -473,6 +589,11 @@ def loss_probability(
       :math:`q_j = e^{q_{j-1} - 1}` (with a schedule: Poisson(:math:`M_i/M_{i-1}`) offspring).
     - ``"feller"``: :math:`\exp(-2Mp/n)`, i.e. :math:`\exp(-2p / \sum_{i<n} 1/M_i)`.
 
+    With a sampling ``policy`` (docs/theory.md §8.1) the lumped chain is exact only for two
+    states, (p, 1 - p): the count moves with rows :math:`\mathrm{Bin}(M, T(j/M))` after
+    :math:`C_1 \sim \mathrm{Bin}(M, p)` (dataset 0 from the truth). It is propagated exactly
+    by the banded algorithm (:func:`policy.two_state_law`; constant M, ``method="exact"``).
+
     Parameters
     ----------
     p : array_like
@@ -483,6 +604,8 @@ def loss_probability(
         n >= 0.
     method : {"exact", "galton-watson", "feller"}
         See above.
+    policy : Policy, optional
+        Sampling policy of the fitted models; p is then one of two states.
 
     Returns
     -------
@@ -503,6 +626,19 @@ def loss_probability(
     gens = check_generations("generations", generations)
     as_schedule(num_samples)
     method = check_choice("method", method, _LOSS_METHODS)
+    policy = _check_policy_regime(policy, Replace())
+    if policy is not None:
+        if method != "exact":
+            raise InputError(
+                f"loss_probability(method={method!r}) has no form under a policy; use "
+                "method='exact' (two states, any policy)"
+            )
+
+        def one(value: float, ug: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            law = _policy.two_state_law(value, num_samples, ug, policy)
+            return law.lost, law.error_bound
+
+        return scalar_or_array(_markov._per_value(p, gens, one)[0])
     if method == "exact":
         return _markov.lumped_loss_probability(p, num_samples, gens)[0]
     return scalar_or_array(_loss_approx(p, num_samples, gens, method))
@@ -519,13 +655,25 @@ def _survival(
 
 
 def expected_survivors(
-    p0: ArrayLike, num_samples: ScheduleLike, generations: ArrayLike, method: str = "exact"
-) -> np.ndarray:
+    p0: ArrayLike,
+    num_samples: ScheduleLike,
+    generations: ArrayLike,
+    method: str = "exact",
+    *,
+    policy: Policy | None = None,
+    num_replicates: int = _policy.DEFAULT_REPLICATES,
+    seed: int = 0,
+) -> np.ndarray | PolicyEstimate:
     r"""Expected number of states still present at generation n (docs/theory.md §1.4).
 
     .. math:: E N_n = \sum_i \big(1 - P(p_{n,i} = 0)\big)
 
     (exact by linearity of expectation; each term from :func:`loss_probability`).
+
+    With a sampling ``policy`` (docs/theory.md §8.1) the terms are no longer lumped chains; the
+    result is a :class:`PolicyEstimate` whose ``method`` says how it was computed: exact for two
+    states and for small M and K (composition chain), else Monte Carlo (``num_replicates``
+    chains from ``seed``).
 
     Parameters
     ----------
@@ -537,10 +685,15 @@ def expected_survivors(
         n >= 0.
     method : {"exact", "galton-watson", "feller"}
         How each loss probability is computed.
+    policy : Policy, optional
+        Sampling policy of the fitted models (constant M).
+    num_replicates, seed : int
+        Size and seed of the Monte Carlo fallback under a policy.
 
     Returns
     -------
     numpy.float64 or ndarray, shape of generations (a float for a scalar)
+        (a :class:`PolicyEstimate` under a policy)
 
     Raises
     ------
@@ -556,6 +709,9 @@ def expected_survivors(
     gens = check_generations("generations", generations)
     as_schedule(num_samples)
     method = check_choice("method", method, _LOSS_METHODS)
+    policy = _check_policy_regime(policy, Replace())
+    if policy is not None:
+        return _policy_survivors(p0, num_samples, gens, policy, num_replicates, seed)
     return scalar_or_array(_survival(p0, num_samples, gens, method).sum(axis=0))
 
 
@@ -732,11 +888,30 @@ def absorption_bound(
 
 @dataclass(frozen=True)
 class AbsorptionTime:
-    """Mean time until one state is left (docs/theory.md §1.6).
+    r"""Mean time until one state is left (docs/theory.md §1.6).
 
-    ``mean`` is computed by ``method`` ("exact" or "diffusion"); ``diffusion`` always holds the
-    Kimura/Littler approximation for comparison; ``num_transient_states`` is the size of the
-    exact chain (None for the diffusion).
+    ``mean`` is computed by ``method`` ("exact", "diffusion" or, under a sampling policy,
+    "monte carlo"); ``diffusion`` always holds the Kimura/Littler approximation for comparison
+    (NaN under a policy); ``num_transient_states`` is the size of the exact chain (None
+    otherwise); ``standard_error`` is that of a Monte Carlo mean (0 otherwise).
+
+    Attributes
+    ----------
+    mean : float
+        Mean number of generations until one state is left, :math:`E\,T`.
+    method : str
+        How ``mean`` was computed: ``"exact"`` (fundamental matrix), ``"diffusion"`` or
+        ``"monte carlo"`` (under a sampling policy).
+    diffusion : float
+        The Kimura/Littler diffusion approximation, for comparison (NaN under a policy).
+    num_samples : int
+        Sample size M of every generation.
+    num_states : int
+        Number of states K present in p0.
+    num_transient_states : int or None
+        Size of the transient chain solved exactly; None for the other methods.
+    standard_error : float, default 0.0
+        Standard error of a Monte Carlo ``mean`` (docs/theory.md §6); 0 otherwise.
     """
 
     mean: float
@@ -745,10 +920,17 @@ class AbsorptionTime:
     num_samples: int
     num_states: int
     num_transient_states: int | None
+    standard_error: float = 0.0
 
 
 def absorption_time(
-    p0: ArrayLike, num_samples: ScheduleLike, method: str = "auto"
+    p0: ArrayLike,
+    num_samples: ScheduleLike,
+    method: str = "auto",
+    *,
+    policy: Policy | None = None,
+    num_replicates: int = 4000,
+    seed: int = 0,
 ) -> AbsorptionTime:
     r"""Mean absorption time (until one state is left) from p0 (docs/theory.md §1.6).
 
@@ -763,13 +945,26 @@ def absorption_time(
 
     States with :math:`p_{0,i} = 0` play no role and are dropped.
 
+    With a sampling ``policy`` (docs/theory.md §8.1) the diffusion is that of the neutral chain
+    (``diffusion`` is then NaN): ``"exact"`` uses the two-state count chain (rows
+    :math:`\mathrm{Bin}(M, T(j/M))`) or the composition chain, within the limits above;
+    ``"monte-carlo"`` runs ``num_replicates`` chains from ``seed`` until every one is absorbed
+    (the horizon doubles from 4M up to :data:`MAX_MONTE_CARLO_HORIZON`, else an error) and
+    reports the mean with its ``standard_error``; ``"auto"`` is exact when feasible, else Monte
+    Carlo.
+
     Parameters
     ----------
     p0 : array_like, shape (K,)
         Initial distribution.
     num_samples : int or schedules.Constant
         Constant M.
-    method : {"auto", "exact", "diffusion"}
+    method : {"auto", "exact", "diffusion", "monte-carlo"}
+        ``"monte-carlo"`` only under a policy.
+    policy : Policy, optional
+        Sampling policy of the fitted models.
+    num_replicates, seed : int
+        Size and seed of the Monte Carlo estimate under a policy.
 
     Returns
     -------
@@ -787,7 +982,12 @@ def absorption_time(
     """
     p0 = check_probability_vector("p0", p0)
     m = constant_size(num_samples, "absorption_time")
-    method = check_choice("method", method, ("auto", "exact", "diffusion"))
+    method = check_choice("method", method, ("auto", "exact", "diffusion", "monte-carlo"))
+    if method == "monte-carlo" and check_policy(policy, "categorical") is None:
+        raise InputError(
+            "absorption_time(method='monte-carlo') is for a sampling policy; without one use "
+            "'exact', 'diffusion' or 'auto'"
+        )
     present = p0[p0 > 0]
     present = present / present.sum()
     k = present.size
@@ -802,6 +1002,11 @@ def absorption_time(
         size = _markov.num_compositions(k, m)
         feasible = size <= MAX_EXACT_ABSORPTION_COMPOSITIONS
         limit = f"at most {MAX_EXACT_ABSORPTION_COMPOSITIONS} compositions"
+    policy = _check_policy_regime(policy, Replace())
+    if policy is not None:
+        return _policy_absorption_time(
+            present, m, method, feasible, limit, policy, num_replicates, seed
+        )
     if method == "exact" and not feasible:
         raise InputError(
             f"absorption_time(method='exact') with {k} states and num_samples={m} needs a chain "
@@ -815,6 +1020,138 @@ def absorption_time(
     else:
         mean, transient = _markov.absorption_time_compositions(present, m)
     return AbsorptionTime(mean, "exact", diffusion, m, k, transient)
+
+
+# ---------------------------------------------------------------------------------------------
+# §8.1 sampling policies
+
+
+def _check_policy_regime(policy: object, regime: Regime) -> Policy | None:
+    """The policy (None for no policy or an identity one); policies need Replace."""
+    policy = check_policy(policy, "categorical")
+    if policy is None or policy.is_identity:
+        return None
+    if not isinstance(regime, Replace):
+        raise InputError(
+            f"the closed forms under policy={policy!r} are for regime=Replace(); got {regime!r}: "
+            "use simulate(..., regime=..., policy=...)"
+        )
+    return policy
+
+
+def _policy_moments(
+    p0: np.ndarray,
+    num_samples: ScheduleLike,
+    gens: np.ndarray,
+    policy: Policy,
+    num_replicates: int,
+    seed: int,
+) -> PolicyMoments:
+    """Mean and covariance of p_n under a policy: two-state chain, compositions or Monte Carlo."""
+    m = constant_size(num_samples, "moments under a policy")
+    record = np.unique(gens)
+    k = p0.size
+    if k == 2:
+        law = _policy.two_state_law(float(p0[0]), m, record, policy)
+        mean = np.stack([law.mean, 1.0 - law.mean], axis=-1)
+        var = law.second_moment - law.mean**2
+        cov = var[:, None, None] * np.array([[1.0, -1.0], [-1.0, 1.0]])
+        se = np.zeros_like(mean)
+        method, replicates = _policy.EXACT_TWO_STATE, None
+    elif _policy.composition_feasible(k, m):
+        comps, laws = _policy.composition_laws(p0, m, record, policy)
+        fractions = comps / m
+        mean = np.empty((record.size, k))
+        cov = np.empty((record.size, k, k))
+        for i, (n, law) in enumerate(zip(record, laws, strict=True)):
+            if n == 0:
+                mean[i], cov[i] = p0, 0.0
+                continue
+            mean[i] = law @ fractions
+            cov[i] = (fractions * law[:, None]).T @ fractions - np.outer(mean[i], mean[i])
+        se = np.zeros_like(mean)
+        method, replicates = _policy.EXACT_COMPOSITIONS, None
+    else:
+        paths = _policy.monte_carlo_paths(p0, m, record, policy, num_replicates, seed)
+        mean, se = _policy.monte_carlo_estimate(paths)
+        centred = paths - mean[:, None, :]
+        cov = np.einsum("grk,grl->gkl", centred, centred) / (paths.shape[1] - 1)
+        method, replicates = _policy.MONTE_CARLO, num_replicates
+    where = np.searchsorted(record, gens)
+    return PolicyMoments(mean[where], cov[where], method, se[where], replicates)
+
+
+def _policy_survivors(
+    p0: np.ndarray,
+    num_samples: ScheduleLike,
+    gens: np.ndarray,
+    policy: Policy,
+    num_replicates: int,
+    seed: int,
+) -> PolicyEstimate:
+    """E N_n under a policy: two-state chain, compositions or Monte Carlo (docs/theory.md §8.1)."""
+    m = constant_size(num_samples, "expected_survivors under a policy")
+    record = np.unique(gens)
+    present = p0[p0 > 0]
+    k = present.size
+    if k <= 1:
+        value = np.full(record.size, float(k))
+        se, method, replicates = np.zeros(record.size), _policy.EXACT_TWO_STATE, None
+    elif k == 2:
+        law = _policy.two_state_law(float(present[0]), m, record, policy)
+        value = 2.0 - law.lost - law.fixed
+        se, method, replicates = np.zeros(record.size), _policy.EXACT_TWO_STATE, None
+    elif _policy.composition_feasible(k, m):
+        comps, laws = _policy.composition_laws(present, m, record, policy)
+        alive = np.count_nonzero(comps, axis=1)
+        value = np.array([law @ alive if n > 0 else k for n, law in zip(record, laws, strict=True)])
+        se, method, replicates = np.zeros(record.size), _policy.EXACT_COMPOSITIONS, None
+    else:
+        paths = _policy.monte_carlo_paths(present, m, record, policy, num_replicates, seed)
+        value, se = _policy.monte_carlo_estimate(np.count_nonzero(paths > 0, axis=-1))
+        method, replicates = _policy.MONTE_CARLO, num_replicates
+    return PolicyEstimate(
+        _policy.as_result(value, gens), _policy.as_result(se, gens), method, replicates
+    )
+
+
+#: Longest horizon, in multiples of M, of the Monte Carlo absorption time under a policy.
+MAX_MONTE_CARLO_HORIZON = 256
+
+
+def _policy_absorption_time(
+    present: np.ndarray,
+    m: int,
+    method: str,
+    feasible: bool,
+    limit: str,
+    policy: Policy,
+    num_replicates: int,
+    seed: int,
+) -> AbsorptionTime:
+    """Mean absorption time under a policy: exact (two states or compositions) or Monte Carlo."""
+    k = present.size
+    if method == "diffusion":
+        raise InputError(
+            f"absorption_time(method='diffusion') has no form under policy={policy!r}: the "
+            "diffusion is that of the neutral chain; use 'exact', 'monte-carlo' or 'auto'"
+        )
+    if method == "exact" and not feasible:
+        raise InputError(
+            f"absorption_time(method='exact') under policy={policy!r} with {k} states and "
+            f"num_samples={m} needs a chain beyond the limit ({limit}): use method="
+            "'monte-carlo' or 'auto'"
+        )
+    if method == "monte-carlo" or not feasible:
+        mean, se = _policy.monte_carlo_absorption(
+            present, m, policy, num_replicates, seed, MAX_MONTE_CARLO_HORIZON * m
+        )
+        return AbsorptionTime(mean, _policy.MONTE_CARLO, math.nan, m, k, None, se)
+    if k == 2:
+        mean = _policy.two_state_absorption_time(float(present[0]), m, policy)
+        return AbsorptionTime(mean, "exact", math.nan, m, k, m - 1)
+    mean, transient = _policy.composition_absorption_time(present, m, policy)
+    return AbsorptionTime(mean, "exact", math.nan, m, k, transient)
 
 
 def zipf(num_states: int, exponent: float = 1.1) -> np.ndarray:

@@ -18,6 +18,7 @@ from collapse_theory.gaussian.theory import (
     log_variance_cumulants,
     lyapunov_exponents,
     mean_squared_drift,
+    optimal_fresh_weight,
     prob_variance_below,
     stationary_moments,
     trace_moments,
@@ -29,6 +30,7 @@ from collapse_theory.gaussian.theory import (
     w2_squared_bounds,
     w2_squared_moments,
 )
+from collapse_theory.policies import parse_policy
 
 FAMILY = Family(
     "gaussian",
@@ -39,6 +41,7 @@ FAMILY = Family(
         "cov0": cli.decode_array,
         "var0": cli.decode_var0,
         "estimator": cli.decode_estimator,
+        "policy": parse_policy,
     },
 )
 
@@ -55,6 +58,7 @@ __all__ = [
     "log_variance_cumulants",
     "lyapunov_exponents",
     "mean_squared_drift",
+    "optimal_fresh_weight",
     "prob_variance_below",
     "simulate",
     "stationary_moments",

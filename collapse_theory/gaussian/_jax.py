@@ -23,8 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from collapse_theory.backends import jax_replicate_keys, run_jax_batches
-from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT, REPLACE
+from collapse_theory._chunks import chunk_replicate_keys, run_chunks
+from collapse_theory._jax_samplers import chisquare
+from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT, REPLACE, WEIGHTED
 
 SUFFICIENT, SAMPLES = 0, 1
 #: Points drawn at once per chain by ``method="samples"``.
@@ -88,14 +89,6 @@ def fresh_count(key, regime, size, split_count, fraction, dtype):
     return jnp.zeros((), dtype)
 
 
-def _chi2_or_zero(key, dof, dtype):
-    """chi2_dof = 2 Gamma(dof / 2) where dof > 0, else 0 (elementwise)."""
-    positive = dof > 0
-    return jnp.where(
-        positive, 2 * jax.random.gamma(key, jnp.where(positive, dof / 2, 1), dtype=dtype), 0
-    )
-
-
 def _merge(n_a, mean_a, ss_a, n_b, mean_b, ss_b):
     """Pooled size, mean and scatter of two datasets (either may be empty, its mean then 0)."""
     n = n_a + n_b
@@ -110,7 +103,7 @@ def _sufficient_1d(key, n, mean, sd, dtype):
     k_mean, k_var = jax.random.split(key)
     z = jax.random.normal(k_mean, dtype=dtype)
     batch_mean = jnp.where(n > 0, mean + sd * z / jnp.sqrt(jnp.maximum(n, 1)), 0)
-    return batch_mean, sd * sd * _chi2_or_zero(k_var, n - 1, dtype)
+    return batch_mean, sd * sd * chisquare(k_var, n - 1, dtype)
 
 
 def _sufficient_nd(key, n, mean, chol, dtype):
@@ -122,27 +115,34 @@ def _sufficient_nd(key, n, mean, chol, dtype):
     batch_mean = jnp.where(n > 0, mean + matvec(chol, z) / jnp.sqrt(jnp.maximum(n, 1)), 0)
     dof = n - 1
     rows = jnp.arange(d, dtype=dtype)
-    diagonal = jnp.sqrt(_chi2_or_zero(k_diag, dof - rows, dtype))
+    diagonal = jnp.sqrt(chisquare(k_diag, dof - rows, dtype))
     below = (rows[None, :] < rows[:, None]) & (rows[None, :] < dof)
     factor = jnp.where(below, jax.random.normal(k_low, (d, d), dtype), 0) + jnp.diag(diagonal)
     b = matmul(chol, factor)
     return batch_mean, matmul(b, b.T)
 
 
-def _samples(key, size, fresh, draw_fresh, draw_model, mean_shape, dtype):
+def _samples(key, size, fresh, draw_fresh, draw_model, mean_shape, dtype, cut=None):
     """Size, mean and scatter of ``size`` explicit points, the first ``fresh`` from model 0:
     :data:`SAMPLE_CHUNK` points at a time (``draw_*(z)`` maps standard normals to points),
-    merged exactly."""
+    merged exactly. ``cut`` (a traced bound, or None) restricts the model's standard normals to
+    [-cut, cut] (the Truncation policy, docs/theory.md §8.2)."""
     zeros_mean = jnp.zeros(mean_shape, dtype)
     zeros_ss = jnp.zeros(mean_shape * 2, dtype)
     offsets = jnp.arange(SAMPLE_CHUNK, dtype=dtype)
 
     def body(state):
         chunk, n, mean, ss = state
-        z = jax.random.normal(jax.random.fold_in(key, chunk), (SAMPLE_CHUNK, *mean_shape), dtype)
+        chunk_key = jax.random.fold_in(key, chunk)
+        z = jax.random.normal(chunk_key, (SAMPLE_CHUNK, *mean_shape), dtype)
+        z_model = z
+        if cut is not None:
+            z_model = jax.random.truncated_normal(
+                jax.random.fold_in(chunk_key, 1), -cut, cut, (SAMPLE_CHUNK, *mean_shape), dtype
+            )
         index = chunk * SAMPLE_CHUNK + offsets
         from_fresh = (index < fresh).reshape((-1,) + (1,) * len(mean_shape))
-        x = jnp.where(from_fresh, draw_fresh(z), draw_model(z))
+        x = jnp.where(from_fresh, draw_fresh(z), draw_model(z_model))
         keep = (index < size).reshape(from_fresh.shape)
         count = jnp.sum(index < size).astype(dtype)
         chunk_mean = tree_sum(jnp.where(keep, x, 0), axis=0) / jnp.maximum(count, 1)
@@ -172,9 +172,16 @@ def _chain(
     first_generation,
     num_slots,
     dtype,
+    policy=(1.0, float("inf")),
 ):
     """One chain (1-D when ``mean0`` is a scalar); returns the recorded means and (co)variances,
-    shape (num_slots, ...). Row ``num_slots`` of the buffers takes the unrecorded generations."""
+    shape (num_slots, ...). Row ``num_slots`` of the buffers takes the unrecorded generations.
+
+    ``policy`` (static) is the (scale, cut) law of the fitted models' samples
+    (:meth:`collapse_theory.policies.Policy.gaussian_law`, 1-D; docs/theory.md §8.2).
+    """
+    policy_scale, policy_cut = policy
+    truncated = policy_cut < float("inf")
     one_dim = jnp.ndim(mean0) == 0
     mean_shape = () if one_dim else mean0.shape
 
@@ -207,23 +214,44 @@ def _chain(
         generation, size, split_count, slot = inputs
         k_fresh, k_a, k_b = jax.random.split(jax.random.fold_in(key, generation), 3)
         fresh = fresh_count(k_fresh, regime, size, split_count, fraction, dtype)
-        if method == SAMPLES:
+        fitted = generation > 0  # model 0 generates as is
+        model_chol = chol
+        if policy_scale != 1.0:
+            model_chol = jnp.where(fitted, chol * policy_scale, chol)
 
-            def draw_fresh(z):
-                return mean0 + chol0 * z if one_dim else mean0 + matvec(chol0, z)
+        def draw_fresh(z):
+            return mean0 + chol0 * z if one_dim else mean0 + matvec(chol0, z)
 
-            def draw_model(z):
-                return mean + chol * z if one_dim else mean + matvec(chol, z)
+        def draw_model(z):
+            return mean + model_chol * z if one_dim else mean + matvec(model_chol, z)
 
-            data = _samples(k_b, size, fresh, draw_fresh, draw_model, mean_shape, dtype)
+        cut = jnp.where(fitted, policy_cut, jnp.inf).astype(dtype) if truncated else None
+        if regime == WEIGHTED:  # fraction is the weight w, split_count the fresh draws n (§9.1)
+            if method == SAMPLES or truncated:
+                none = jnp.zeros((), dtype)
+                _, mean_s, ss_s = _samples(
+                    k_b, size, none, draw_fresh, draw_model, mean_shape, dtype, cut
+                )
+                _, mean_r, ss_r = _samples(
+                    k_a, split_count, split_count, draw_fresh, draw_model, mean_shape, dtype
+                )
+            else:
+                mean_s, ss_s = batch(k_b, size, mean, model_chol)
+                mean_r, ss_r = batch(k_a, split_count, mean0, chol0)
+            mean = (1 - fraction) * mean_s + fraction * mean_r
+            cov = (1 - fraction) * ss_s / (size - ddof) + fraction * ss_r / (split_count - ddof)
+            out_mean, out_cov = record(out_mean, out_cov, slot, mean, cov)
+            return (mean, cov, factor(cov), pool, out_mean, out_cov), None
+        if method == SAMPLES or truncated:
+            data = _samples(k_b, size, fresh, draw_fresh, draw_model, mean_shape, dtype, cut)
         elif regime in (REPLACE, ACCUMULATE):
-            data = (size, *batch(k_b, size, mean, chol))
+            data = (size, *batch(k_b, size, mean, model_chol))
         else:
             data = _merge(
                 fresh,
                 *batch(k_a, fresh, mean0, chol0),
                 size - fresh,
-                *batch(k_b, size - fresh, mean, chol),
+                *batch(k_b, size - fresh, mean, model_chol),
             )
         if regime == ACCUMULATE:
             pool = _merge(*pool, *data)
@@ -245,16 +273,32 @@ def _chain(
     return carry[4][:num_slots], carry[5][:num_slots]
 
 
-def _batch(block_keys, width, first_mean, first_cov, *args, **static):
+def _batch(block_keys, offset, width, first_mean, first_cov, *args, **static):
     TRACES["1d" if first_mean.ndim == 1 else "nd"] += 1  # runs only while tracing
-    keys = jax_replicate_keys(block_keys, width)
+    keys = chunk_replicate_keys(block_keys, offset, width)
     chain = partial(_chain, **static)
     in_axes = (0, 0, 0) + (None,) * len(args)
     mean, cov = jax.vmap(chain, in_axes=in_axes)(keys, first_mean, first_cov, *args)
     return mean, cov
 
 
-_STATIC = ("width", "regime", "method", "first_generation", "num_slots", "dtype")
+def bytes_per_replicate(num_slots: int, dim: int, method: int) -> float:
+    """Device memory one chain of a call needs (an upper bound, bytes):
+    ``8 (4 (num_slots + 1)(d + d^2) + 128 (6 d + 2 d^2) [samples] + 512)``.
+
+    The recorded rows are carried through the ``scan`` (input, output and the caller's copy:
+    at most 4 of them); ``method="samples"`` adds one :data:`SAMPLE_CHUNK` of points and its
+    pairwise sums; the rest (keys, a generation's summaries) is a few hundred floats. Checked
+    against XLA's buffer assignment by ``benchmarks/bench_jax_memory.py``.
+    """
+    d = max(dim, 1)
+    floats = 4 * (num_slots + 1) * (d + d * d) + 512
+    if method == SAMPLES:
+        floats += SAMPLE_CHUNK * (6 * d + 2 * d * d)
+    return 8.0 * floats
+
+
+_STATIC = ("width", "regime", "method", "first_generation", "num_slots", "dtype", "policy")
 _batch_jit = jax.jit(_batch, static_argnames=_STATIC)
 
 
@@ -276,12 +320,15 @@ def simulate(
     first_generation: int,
     num_slots: int,
     dtype: str,
-    chunk_size: int,
+    width: int,
     progress: bool,
+    policy: tuple[float, float] = (1.0, float("inf")),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Run every replicate; returns means and (co)variances with the replicate axis first,
-    shapes (R, num_slots, ...). ``first_mean``/``first_cov`` (R, ...) are the generation-1 fits
-    when ``first_generation`` is 1 (a non-Gaussian model 0), else ignored."""
+    """Run every replicate, ``width`` side by side per device call (the caller sizes it from a
+    memory budget with :func:`bytes_per_replicate`; results do not depend on it); returns means
+    and (co)variances with the replicate axis first, shapes (R, num_slots, ...).
+    ``first_mean``/``first_cov`` (R, ...) are the generation-1 fits when ``first_generation`` is 1
+    (a non-Gaussian model 0), else ignored."""
     with jax.enable_x64(True):
         as_float = partial(np.asarray, dtype=dtype)
         shared = (
@@ -299,25 +346,18 @@ def simulate(
             first_generation=first_generation,
             num_slots=num_slots,
             dtype=dtype,
+            policy=policy,
         )
 
-        def call(keys: np.ndarray, width: int, start: int, stop: int) -> Any:
+        def call(keys: np.ndarray, offset: np.int32, start: int, stop: int) -> Any:
             firsts = []
             for first, base in ((first_mean, mean0), (first_cov, cov0)):
                 padded = np.zeros((width, *np.shape(base)), dtype=dtype)
                 if first_generation:
                     padded[: stop - start] = first[start:stop]
                 firsts.append(padded)
-            mean, cov = shared[0], shared[1]
-            return _batch_jit(keys, width, *firsts, mean, cov, *shared[2:], **static)
+            return _batch_jit(keys, offset, width, *firsts, *shared, **static)
 
         return tuple(
-            run_jax_batches(
-                call,
-                block_keys,
-                num_replicates,
-                chunk_size=chunk_size,
-                label="gaussian",
-                progress=progress,
-            )
+            run_chunks(call, block_keys, num_replicates, width, label="gaussian", progress=progress)
         )

@@ -31,13 +31,27 @@ from collapse_theory._samplers import (
     one_signature,
     standard_gamma,
 )
-from collapse_theory.regimes import ACCUMULATE, REPLACE
+from collapse_theory.regimes import ACCUMULATE, REPLACE, WEIGHTED
 
 SUFFICIENT, SAMPLES = 0, 1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _batch_1d(rng, size, mean, sd, method, buffer):
+def _summary_1d(size, mean, sd, sum_z, sum_z2):
+    """(mean, scatter) of the points mean + sd z_i from the sums of their ``size`` standard
+    draws z_i and of their squares: mean + sd zbar and sd^2 (sum z_i^2 - size zbar^2).
+
+    One pass, no buffer. The cancellation that makes sum-of-squares formulas inaccurate comes
+    from a mean large against the spread; the z_i are centred by construction (zbar^2 is about
+    1/size of the mean square), so the difference loses about one bit, no more than the two-pass
+    formula's rounding. Clipped at 0 against rounding when the draws are all but equal.
+    """
+    z_bar = sum_z / size
+    return mean + sd * z_bar, sd * sd * max(sum_z2 - sum_z * z_bar, 0.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _batch_1d(rng, size, mean, sd, method):
     """(mean, scatter) of ``size`` iid N(mean, sd^2) draws; scatter = sum of squared deviations."""
     if size == 0:
         return 0.0, 0.0
@@ -45,15 +59,30 @@ def _batch_1d(rng, size, mean, sd, method, buffer):
         return mean + sd * rng.standard_normal() / math.sqrt(size), sd * sd * chisquare(
             rng, size - 1
         )
-    total = 0.0
-    for i in range(size):
-        buffer[i] = mean + sd * rng.standard_normal()
-        total += buffer[i]
-    batch_mean = total / size
-    scatter = 0.0
-    for i in range(size):
-        scatter += (buffer[i] - batch_mean) ** 2
-    return batch_mean, scatter
+    sum_z = 0.0
+    sum_z2 = 0.0
+    for _ in range(size):
+        z = rng.standard_normal()
+        sum_z += z
+        sum_z2 += z * z
+    return _summary_1d(size, mean, sd, sum_z, sum_z2)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _truncated_batch_1d(rng, size, mean, sd, cut):
+    """(mean, scatter) of ``size`` iid draws mean + sd X, X ~ N(0, 1) restricted to [-cut, cut]
+    (rejection; the Truncation policy, docs/theory.md §8.2)."""
+    if size == 0:
+        return 0.0, 0.0
+    sum_z = 0.0
+    sum_z2 = 0.0
+    for _ in range(size):
+        z = rng.standard_normal()
+        while abs(z) > cut:
+            z = rng.standard_normal()
+        sum_z += z
+        sum_z2 += z * z
+    return _summary_1d(size, mean, sd, sum_z, sum_z2)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -69,28 +98,49 @@ def _merge_1d(n_a, mean_a, ss_a, n_b, mean_b, ss_b):
 
 @njit(cache=True, nogil=True)
 def _replace_sufficient_1d(
-    rng, first_generation, sizes, ddof, record_slot, means, variances, out_mean, out_var
+    rng,
+    first_generation,
+    sizes,
+    ddof,
+    policy_scale,
+    record_slot,
+    means,
+    variances,
+    out_mean,
+    out_var,
 ):
     """The hot path (Replace, sufficient statistics, docs/theory.md §2.1), generation by generation
     over the block's chains so that each generation's constants are computed once:
-    mu' = mu + sigma Z / sqrt(M), sigma'^2 = sigma^2 chi2_{M-1} / (M - ddof)."""
+    mu' = mu + s sigma Z / sqrt(M), sigma'^2 = s^2 sigma^2 chi2_{M-1} / (M - ddof), with s the
+    temperature of the fitted models (docs/theory.md §8.2; s = 1 for model 0).
+
+    The Gamma sampler is chosen once per generation, and each of the two chain loops inlines
+    only its own: with both rejection samplers in one loop body the kernel ran at 0.77 of its
+    RNG limit instead of 0.90 (benchmarks/results/rng_limit.md)."""
     for g in range(first_generation, sizes.size):
         size = sizes[g]
-        mean_scale = 1.0 / math.sqrt(size)
-        var_scale = 2.0 / (size - ddof)  # chi2_k = 2 Gamma(k/2)
+        scale = policy_scale if g > 0 else 1.0
+        mean_scale = scale / math.sqrt(size)
+        var_scale = scale * scale * 2.0 / (size - ddof)  # chi2_k = 2 Gamma(k/2)
         shape = 0.5 * (size - 1)
-        d, c = gamma_constants(max(shape, 1.0))
         slot = record_slot[g + 1]
-        for r in range(means.size):
-            means[r] += math.sqrt(variances[r]) * mean_scale * rng.standard_normal()
-            if shape >= 1.0:
+        if shape >= 1.0:
+            d, c = gamma_constants(shape)
+            for r in range(means.size):
+                means[r] += math.sqrt(variances[r]) * mean_scale * rng.standard_normal()
                 draw = gamma_from_constants(rng, d, c)
-            else:
+                variances[r] *= draw * var_scale
+                if slot >= 0:
+                    out_mean[slot, r] = means[r]
+                    out_var[slot, r] = variances[r]
+        else:  # M <= 2: Gamma(1/2) or the point mass of Gamma(0)
+            for r in range(means.size):
+                means[r] += math.sqrt(variances[r]) * mean_scale * rng.standard_normal()
                 draw = standard_gamma(rng, shape)
-            variances[r] *= draw * var_scale
-            if slot >= 0:
-                out_mean[slot, r] = means[r]
-                out_var[slot, r] = variances[r]
+                variances[r] *= draw * var_scale
+                if slot >= 0:
+                    out_mean[slot, r] = means[r]
+                    out_var[slot, r] = variances[r]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -101,6 +151,25 @@ def _record_1d(slot, means, variances, out_mean, out_var):
     for r in range(means.size):
         out_mean[slot, r] = means[r]
         out_var[slot, r] = variances[r]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _weighted_step_1d(
+    rng, g, size, num_real, weight, mean, var, mean0, sd0, ddof, method, policy_scale, policy_cut
+):  # fmt: skip
+    """One WeightedFresh generation (docs/theory.md §9.1): (1 - w) x the fit to ``size``
+    synthetic draws of the model (its policy from generation 1 on) + w x the fit to ``num_real``
+    draws of N(mean0, sd0^2). Synthetic draws first, then the fresh ones."""
+    sd = math.sqrt(var) * (policy_scale if g > 0 else 1.0)
+    if g > 0 and policy_cut < math.inf:
+        mean_s, ss_s = _truncated_batch_1d(rng, size, mean, sd, policy_cut)
+    else:
+        mean_s, ss_s = _batch_1d(rng, size, mean, sd, method)
+    mean_r, ss_r = _batch_1d(rng, num_real, mean0, sd0, method)
+    return (
+        (1.0 - weight) * mean_s + weight * mean_r,
+        (1.0 - weight) * ss_s / (size - ddof) + weight * ss_r / (num_real - ddof),
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -117,24 +186,31 @@ def _simulate_block_1d(
     fraction,
     ddof,
     method,
+    policy_scale,
+    policy_cut,
     record_slot,
     out_mean,
     out_var,
 ):
     """Replicates ``out_mean.shape[1]`` chains of the 1-D Gaussian; see ``simulate``.
 
+    A fitted model (generation g >= 1) generates mean + sd * policy_scale * X with X standard
+    normal restricted to [-policy_cut, policy_cut] (docs/theory.md §8.2; 1 and inf: no policy).
+    A finite cut draws the synthetic points one by one whatever ``method``.
+
     With ``first_generation == 1`` the chains start from the given generation-1 fits
     ``first_mean[r]``, ``first_var[r]`` (fitted to data from a non-Gaussian model 0 with moments
     ``mean0``, ``var0``); generation 0 fresh draws then still come from N(mean0, var0).
+
+    WeightedFresh (``regime == WEIGHTED``, docs/theory.md §9.1): ``fraction`` is the weight w,
+    ``fresh_counts[g]`` the number n of fresh draws, and the fit is (1 - w) x (fit to the M
+    synthetic draws) + w x (fit to the n draws of N(mean0, var0)), mean and variance alike.
     """
     num_generations = sizes.size
     num_replicates = out_mean.shape[1]
-    max_size = 1
-    for g in range(num_generations):
-        max_size = max(max_size, sizes[g])
-    buffer = np.empty(max_size if method == SAMPLES else 1)
+    truncated = policy_cut < math.inf
     sd0 = math.sqrt(var0)
-    if regime == REPLACE and method == SUFFICIENT:
+    if regime == REPLACE and method == SUFFICIENT and not truncated:
         means = np.full(num_replicates, mean0)
         variances = np.full(num_replicates, var0)
         _record_1d(record_slot[0], means, variances, out_mean, out_var)
@@ -144,7 +220,16 @@ def _simulate_block_1d(
                 variances[r] = first_var[r]
             _record_1d(record_slot[1], means, variances, out_mean, out_var)
         _replace_sufficient_1d(
-            rng, first_generation, sizes, ddof, record_slot, means, variances, out_mean, out_var
+            rng,
+            first_generation,
+            sizes,
+            ddof,
+            policy_scale,
+            record_slot,
+            means,
+            variances,
+            out_mean,
+            out_var,
         )
         return
     for r in range(num_replicates):
@@ -161,10 +246,27 @@ def _simulate_block_1d(
                 out_var[record_slot[1], r] = var
         for g in range(first_generation, num_generations):
             size = sizes[g]
+            if regime == WEIGHTED:
+                mean, var = _weighted_step_1d(
+                    rng, g, size, fresh_counts[g], fraction, mean, var, mean0, sd0, ddof,
+                    method, policy_scale, policy_cut,
+                )  # fmt: skip
+                slot = record_slot[g + 1]
+                if slot >= 0:
+                    out_mean[slot, r] = mean
+                    out_var[slot, r] = var
+                continue
             fresh = fresh_draw_count(rng, regime, size, fresh_counts[g], fraction)
             n_f = fresh
-            mean_f, ss_f = _batch_1d(rng, fresh, mean0, sd0, method, buffer)
-            mean_s, ss_s = _batch_1d(rng, size - fresh, mean, math.sqrt(var), method, buffer)
+            mean_f, ss_f = _batch_1d(rng, fresh, mean0, sd0, method)
+            if g == 0:  # model 0 generates as is
+                mean_s, ss_s = _batch_1d(rng, size - fresh, mean, math.sqrt(var), method)
+            elif truncated:
+                sd = math.sqrt(var) * policy_scale
+                mean_s, ss_s = _truncated_batch_1d(rng, size - fresh, mean, sd, policy_cut)
+            else:
+                sd = math.sqrt(var) * policy_scale
+                mean_s, ss_s = _batch_1d(rng, size - fresh, mean, sd, method)
             n, batch_mean, batch_ss = _merge_1d(n_f, mean_f, ss_f, size - fresh, mean_s, ss_s)
             if regime == ACCUMULATE:
                 pool_n, pool_mean, pool_ss = _merge_1d(
@@ -319,7 +421,7 @@ def _simulate_block_nd(
     num_replicates = out_mean.shape[1]
     max_size = 1
     for g in range(num_generations):
-        max_size = max(max_size, sizes[g])
+        max_size = max(max_size, sizes[g], fresh_counts[g])
     buffer = np.empty((max_size if method == SAMPLES else 1, d))
     # Contiguous copies of the inputs, like the work arrays: one signature for each helper.
     mean0 = mean0.copy()
@@ -349,6 +451,19 @@ def _simulate_block_nd(
             _record_nd(record_slot[1], r, mean, cov, out_mean, out_cov)
         for g in range(first_generation, num_generations):
             size = sizes[g]
+            if regime == WEIGHTED:  # docs/theory.md §9.1; see the 1-D kernel
+                num_real = fresh_counts[g]
+                _batch_nd(rng, size, mean, chol, method, buffer, z, factor, mean_b, ss_b)
+                _batch_nd(rng, num_real, mean0, chol0, method, buffer, z, factor, mean_f, ss_f)
+                for i in range(d):
+                    mean[i] = (1.0 - fraction) * mean_b[i] + fraction * mean_f[i]
+                    for j in range(d):
+                        cov[i, j] = (1.0 - fraction) * ss_b[i, j] / (size - ddof) + fraction * (
+                            ss_f[i, j] / (num_real - ddof)
+                        )
+                cholesky_into(cov, chol, True)
+                _record_nd(record_slot[g + 1], r, mean, cov, out_mean, out_cov)
+                continue
             fresh = fresh_draw_count(rng, regime, size, fresh_counts[g], fraction)
             _batch_nd(rng, fresh, mean0, chol0, method, buffer, z, factor, mean_f, ss_f)
             _batch_nd(rng, size - fresh, mean, chol, method, buffer, z, factor, mean_b, ss_b)
@@ -363,11 +478,88 @@ def _simulate_block_nd(
             _record_nd(record_slot[g + 1], r, mean, cov, out_mean, out_cov)
 
 
+# ---------------------------------------------------------------------------------------------
+# Location estimators beyond the mean (docs/theory.md §10)
+
+LOCATION_MEAN, LOCATION_MEDIAN, LOCATION_TRIMMED = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _location(x, code, trim):
+    """The location estimate of the points ``x``: mean, median, or the trimmed mean that drops
+    floor(trim n) points at each end (scipy.stats.trim_mean's convention)."""
+    n = x.size
+    if code == LOCATION_MEAN:
+        return x.sum() / n
+    ordered = np.sort(x)
+    if code == LOCATION_MEDIAN:
+        half = n // 2
+        return ordered[half] if n % 2 == 1 else 0.5 * (ordered[half - 1] + ordered[half])
+    cut = int(trim * n)
+    return ordered[cut : n - cut].sum() / (n - 2 * cut)
+
+
+@njit(cache=True, nogil=True)
+def _simulate_location_1d(
+    rng,
+    mean0,
+    var0,
+    sizes,
+    accumulate,
+    location,
+    trim,
+    known_scale,
+    ddof,
+    record_slot,
+    out_mean,
+    out_var,
+):
+    """Chains of the 1-D Gaussian whose location is refitted by an estimator (docs/theory.md §10).
+
+    Every generation draws ``sizes[g]`` points of N(mean, var) one by one; the new location is
+    :func:`_location` of the newest points (Replace) or of all points so far (``accumulate``); the
+    variance stays ``var0`` when ``known_scale``, else it is the sample variance about the
+    sample mean of the same points, divided by n - ddof.
+    """
+    num_generations = sizes.size
+    total = 0
+    largest = 1
+    for g in range(num_generations):
+        total += sizes[g]
+        largest = max(largest, sizes[g])
+    pool = np.empty(max(total, 1) if accumulate else largest)
+    for r in range(out_mean.shape[1]):
+        mean, var = mean0, var0
+        if record_slot[0] >= 0:
+            out_mean[record_slot[0], r] = mean
+            out_var[record_slot[0], r] = var
+        used = 0
+        for g in range(num_generations):
+            sd = math.sqrt(var)
+            start = used if accumulate else 0
+            for i in range(sizes[g]):
+                pool[start + i] = mean + sd * rng.standard_normal()
+            n = start + sizes[g]
+            used = n
+            points = pool[:n]
+            mean = _location(points, location, trim)
+            if not known_scale:
+                centre = points.sum() / n
+                scatter = 0.0
+                for i in range(n):
+                    scatter += (points[i] - centre) ** 2
+                var = scatter / (n - ddof)
+            slot = record_slot[g + 1]
+            if slot >= 0:
+                out_mean[slot, r] = mean
+                out_var[slot, r] = var
+
+
 _F64 = types.float64
 _I64 = types.int64
 #: The signature of :func:`simulate_block_1d`: (rng, mean0, var0, first_mean, first_var,
-#: first_generation, sizes, fresh_counts, regime, fraction, ddof, method, record_slot, out_mean,
-#: out_var); arrays of any layout.
+#: first_generation, sizes, fresh_counts, regime, fraction, ddof, method, policy_scale,
+#: policy_cut, record_slot, out_mean, out_var); arrays of any layout.
 SIGNATURE_1D = types.void(
     RNG,
     _F64,
@@ -381,12 +573,15 @@ SIGNATURE_1D = types.void(
     _F64,
     _I64,
     _I64,
+    _F64,
+    _F64,
     _I64[:],
     _F64[:, :],
     _F64[:, :],
 )
-#: The signature of :func:`simulate_block_nd`: as :data:`SIGNATURE_1D` with mean0 (d,), cov0
-#: (d, d), first fits (R, d) and (R, d, d), outputs (slots, R, d) and (slots, R, d, d).
+#: The signature of :func:`simulate_block_nd`: as :data:`SIGNATURE_1D` (without the policy) with
+#: mean0 (d,), cov0 (d, d), first fits (R, d) and (R, d, d), outputs (slots, R, d) and
+#: (slots, R, d, d).
 SIGNATURE_ND = types.void(
     RNG,
     _F64[:],
@@ -406,3 +601,9 @@ SIGNATURE_ND = types.void(
 )
 simulate_block_1d = one_signature(_simulate_block_1d, SIGNATURE_1D)
 simulate_block_nd = one_signature(_simulate_block_nd, SIGNATURE_ND)
+#: The signature of :func:`simulate_location_1d`: (rng, mean0, var0, sizes, accumulate,
+#: location, trim, known_scale, ddof, record_slot, out_mean, out_var).
+SIGNATURE_LOCATION = types.void(
+    RNG, _F64, _F64, _I64[:], _I64, _I64, _F64, _I64, _I64, _I64[:], _F64[:, :], _F64[:, :]
+)
+simulate_location_1d = one_signature(_simulate_location_1d, SIGNATURE_LOCATION)

@@ -960,3 +960,145 @@ _register(
     kind="exact",
     tolerance=(10 / 999) ** 2,
 )
+
+# --------------------------------------------------------------------------------------------
+# §8.2 sampling policies
+
+
+def _policy(name: str, value: float) -> Any:
+    from collapse_theory import policies
+
+    return getattr(policies, name)(value)
+
+
+def _truncation_c(k: float) -> float:
+    """c_k = E X^2 of N(0, 1) truncated to [-k, k], by quadrature (independent of the library)."""
+    inside = integrate.quad(lambda x: x * x * math.exp(-0.5 * x * x), -k, k)[0]
+    return inside / (math.sqrt(2.0 * math.pi) * (2.0 * ndtr(k) - 1.0))
+
+
+_register(
+    "policy_c2",
+    "§8.2",
+    "variance factor of a +-2 sigma truncation c_2 = .773741, closed form = quadrature",
+    {"k": 2.0},
+    lambda: float(_policy("Truncation", 2.0).variance_factor()),
+    lambda ss, quick: (_truncation_c(2.0), 0.0),
+    kind="exact",
+    tolerance=1e-10,
+)
+
+
+def _policy_moment(policy: tuple[str, float], estimator: str, statistic: str) -> Estimator:
+    def estimate(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
+        mean, var = _run_1d(ss, 10, 6, 20_000 if quick else 20_000 * _FULL,
+                            estimator=estimator, policy=_policy(*policy))  # fmt: skip
+        if statistic == "variance":
+            return mean_estimate(var)
+        if statistic == "drift":
+            return mean_estimate(mean**2)
+        return variance_se(var)
+
+    return estimate
+
+
+for _name, _value_, _estimator, _statistic, _function in (
+    ("Truncation", 2.0, "unbiased", "variance", "expected_variance"),
+    ("Truncation", 2.0, "mle", "variance", "expected_variance"),
+    ("Temperature", 0.9, "unbiased", "variance", "expected_variance"),
+    ("Truncation", 1.0, "unbiased", "spread", "variance_of_variance"),
+    ("Truncation", 1.0, "unbiased", "drift", "mean_squared_drift"),
+):
+    _tag = f"{_name.lower()}_{_statistic}" + ("_mle" if _estimator == "mle" else "")
+    _register(
+        f"policy_{_tag}",
+        "§8.2",
+        f"{_function} under {_name}({_value_}), {_estimator}: exact product of sampled-law moments",
+        {"M": 10, "n": 6, "policy": f"{_name}({_value_})", "estimator": _estimator},
+        (
+            lambda f=_function, n=_name, v=_value_, e=_estimator: _value(
+                f, 10, 6, estimator=e, policy=_policy(n, v)
+            )
+        ),
+        _policy_moment((_name, _value_), _estimator, _statistic),
+        quick=20_000,
+    )
+
+# --------------------------------------------------------------------------------------------
+# §9.1 weighted fresh data
+
+
+def _golden_regime() -> Any:
+    from collapse_theory.regimes import WeightedFresh
+
+    return WeightedFresh(_value("optimal_fresh_weight", 20, 20), 20)
+
+
+def _weighted_drift(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
+    mu, _ = _run_1d(ss, 20, 40, _size(quick, R_SLOW), regime=_golden_regime())
+    return mean_estimate(mu * mu)
+
+
+_register(
+    "weighted_drift",
+    "§9.1",
+    "E mu_n^2 at the golden-ratio weight, M = n_real = 20, n = 40 (stationary D* = .0309017)",
+    {"M": 20, "n_real": 20, "w": "w* = .618034", "n": 40},
+    lambda: _value("mean_squared_drift", 20, 40, regime=_golden_regime()),
+    _weighted_drift,
+    quick=R_SLOW,
+)
+
+
+def _weighted_variance(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
+    _, var = _run_1d(
+        ss, 10, 30, _size(quick, R_SLOW), regime=_weighted_regime_mle(), estimator="mle"
+    )
+    return mean_estimate(var)
+
+
+def _weighted_regime_mle() -> Any:
+    from collapse_theory.regimes import WeightedFresh
+
+    return WeightedFresh(0.3, 5)
+
+
+_register(
+    "weighted_variance_mle",
+    "§9.1",
+    "E sigma_n^2 under WeightedFresh(.3, 5), M=10, MLE fits, n=30 (below var0) vs MC",
+    {"M": 10, "n_real": 5, "w": 0.3, "n": 30, "estimator": "mle"},
+    lambda: _value("expected_variance", 10, 30, regime=_weighted_regime_mle(), estimator="mle"),
+    _weighted_variance,
+    quick=R_SLOW,
+)
+
+# --------------------------------------------------------------------------------------------
+# §10 estimators beyond the mean
+
+
+def _location_variance(location: str, regime: Any) -> Estimator:
+    """MC variance of the fitted location at generation 5, known scale, M = 20 (samples)."""
+
+    def estimate(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
+        mu, _ = _run_1d(
+            ss, 20, 5, _size(quick, R_LOCATION), method="samples", location=location,
+            known_scale=True, regime=regime,
+        )  # fmt: skip
+        return variance_se(mu)
+
+    return estimate
+
+
+R_LOCATION = 40_000
+
+_register(
+    "location_accumulate_mean",
+    "§10",
+    "Var theta_5 = (1/M) sum_{k<=5} 1/k^2 for the mean refitted on the pool, known scale "
+    "(the location kernel, method='samples')",
+    {"M": 20, "n": 5, "location": "mean", "known_scale": True, "regime": "Accumulate"},
+    lambda: float(np.sum(1.0 / np.arange(1, 6) ** 2) / 20),
+    _location_variance("mean", Accumulate()),
+    quick=R_LOCATION,
+)

@@ -21,6 +21,7 @@ from collapse_theory._cli import (
     pick_rows,
 )
 from collapse_theory.gaussian.theory import ESTIMATORS
+from collapse_theory.policies import parse_policy
 from collapse_theory.results import SimulationResult, summarize
 
 __all__ = [
@@ -77,6 +78,28 @@ def add_commands(commands: Commands) -> None:
         default="sufficient",
         help="sufficient: exact sufficient-statistics sampler (default); samples: M explicit draws",
     )
+    gauss.add_argument(
+        "--policy",
+        default=None,
+        metavar="POLICY",
+        help=(
+            "sampling policy of every fitted model, 1-D (docs/theory.md section 8): 'temperature T', 'truncation K' (+K sigma), stages joined by '+'"
+        ),
+    )
+    gauss.add_argument(
+        "--location",
+        default="mean",
+        metavar="EST",
+        help=(
+            "estimator of the location, 1-D with --method samples (docs/theory.md section 10): "
+            "mean (default), median or trimmed:A (A in [0, 0.5))"
+        ),
+    )
+    gauss.add_argument(
+        "--known-scale",
+        action="store_true",
+        help="keep the variance at --var0 and refit only the location (section 10)",
+    )
     add_output_options(gauss)
     gauss.set_defaults(handler=_cmd_simulate_gaussian)
 
@@ -123,13 +146,19 @@ def _cmd_simulate_gaussian(args: argparse.Namespace) -> int:
         regime=regime,
         method=args.method,
         record=record,
+        policy=parse_policy(args.policy),
         seed=args.seed,
         progress=args.progress,
+        location=args.location,
+        known_scale=args.known_scale,
     )
     start = f"mean0={mean0:g}, var0={scale:g}" if one_dim else f"d={int(np.size(mean0))}"
     header = (
         f"gaussian: {start}, M={args.num_samples}, n={args.generations}, R={args.replicates}, "
         f"estimator={args.estimator}, method={args.method}, regime={args.regime}"
+        + ("" if args.policy is None else f", policy={args.policy}")
+        + ("" if args.location == "mean" else f", location={args.location}")
+        + (", known scale" if args.known_scale else "")
     )
     return finish_simulation(
         result, header, format_gaussian_summary(result, max_rows=args.max_rows), args.out

@@ -6,12 +6,14 @@ M_i draws from model i, under the Replace, FreshData and Accumulate regimes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from collapse_theory._chunks import memory_budget, replicates_per_call
 from collapse_theory._validate import (
     InputError,
     InputTypeError,
@@ -26,10 +28,20 @@ from collapse_theory._validate import (
     check_simulation_size,
     record_slots,
 )
-from collapse_theory.backends import jax_block_keys, jax_dtype, resolve
+from collapse_theory.backends import JAX_BLOCKS_PER_CALL, jax_block_keys, jax_dtype, resolve
 from collapse_theory.gaussian import _numba
 from collapse_theory.gaussian.theory import ESTIMATORS, refuse_sigma0
-from collapse_theory.regimes import FreshData, Regime, Replace, check_regime, regime_code
+from collapse_theory.policies import Policy, check_policy
+from collapse_theory.regimes import (
+    BASIC_REGIMES,
+    Accumulate,
+    FreshData,
+    Regime,
+    Replace,
+    WeightedFresh,
+    check_regime,
+    regime_code,
+)
 from collapse_theory.results import SimulationResult, run_metadata
 from collapse_theory.rng import (
     BLOCK_SIZE,
@@ -41,9 +53,11 @@ from collapse_theory.rng import (
 )
 from collapse_theory.schedules import Schedule, ScheduleLike, as_schedule
 
-__all__ = ["simulate"]
+__all__ = ["parse_location", "simulate"]
 
 METHODS = ("sufficient", "samples")
+#: The regimes of this family: the basic ones and WeightedFresh (docs/theory.md §9.1).
+SUPPORTED_REGIMES = (*BASIC_REGIMES, WeightedFresh)
 #: var0 x M and |mean0| x M (the scale of a dataset's scatter and of its sum) must stay below
 #: ``finfo(dtype).max * SCALE_HEADROOM``, else the run is refused before it starts; an overflow
 #: that happens later (a fitted variance growing by chance) is refused at the end
@@ -63,20 +77,34 @@ def _check_fit_sizes(
 ) -> None:
     """Each fit needs enough points: M > d for a covariance, M >= 2 for the unbiased variance."""
     minimum = dim + 1 if dim > 1 else 1 + ddof
+    what = (
+        f"M > d = {dim} to fit a {dim}x{dim} covariance"
+        if dim > 1
+        else ("M >= 2 for the unbiased variance" if ddof else "M >= 1")
+    )
     if sizes.size and sizes.min() < minimum:
-        what = (
-            f"M > d = {dim} to fit a {dim}x{dim} covariance"
-            if dim > 1
-            else ("M >= 2 for the unbiased variance" if ddof else "M >= 1")
-        )
         raise InputError(
             f"num_samples must satisfy {what}; got a sample size of {int(sizes.min())}"
+        )
+    if isinstance(regime, WeightedFresh) and regime.num_real < minimum:
+        raise InputError(
+            f"WeightedFresh(num_real={regime.num_real}) is too few fresh draws for a fit: the "
+            f"fresh fit needs num_real >= {minimum} here (as M: {what})"
         )
     if isinstance(regime, FreshData) and regime.variant == "split" and np.any(sizes - fresh < 1):
         raise InputError(
             f"FreshData(fraction={regime.fraction}, 'split') leaves no synthetic draws for "
             f"num_samples={int(sizes.min())}; use a smaller fraction or more samples"
         )
+
+
+def _fresh_parameters(regime: Regime, sizes: np.ndarray) -> tuple[float, np.ndarray]:
+    """The kernels' (fraction, fresh_counts): FreshData's fraction and round(fraction M_i), or
+    WeightedFresh's weight w and num_real n in every generation; else (0, zeros)."""
+    if isinstance(regime, WeightedFresh):
+        return regime.weight, np.full(sizes.shape, regime.num_real, dtype=np.int64)
+    fraction = regime.fraction if isinstance(regime, FreshData) else 0.0
+    return fraction, np.rint(fraction * sizes).astype(np.int64)
 
 
 def _check_scale(
@@ -149,7 +177,11 @@ def simulate(
     progress: bool = False,
     num_threads: int | None = None,
     chunk_size: int = 1,
+    jax_memory_gib: float | None = None,
     data0: ArrayLike | FrozenDistribution | None = None,
+    policy: Policy | None = None,
+    location: str = "mean",
+    known_scale: bool = False,
 ) -> SimulationResult:
     r"""Simulate recursive fitting of a Gaussian (docs/theory.md §2.1, §3.1).
 
@@ -164,7 +196,9 @@ def simulate(
     :math:`\sim \mathrm{Wishart}_d(M-1, \Sigma)` via the Bartlett factor (exact, O(d^3) per
     generation); ``method="samples"`` draws the M points (the paper's procedure). FreshData
     mixes in draws from the original model (``"split"``: round(fraction M) of them; ``"mix"``:
-    Binomial(M, fraction) of them); Accumulate fits the pool of all batches so far.
+    Binomial(M, fraction) of them); Accumulate fits the pool of all batches so far;
+    WeightedFresh(w, n) fits mean and (co)variance as (1 - w) x the fit to the M synthetic draws
+    + w x the fit to n fresh draws of model 0 (docs/theory.md §9.1).
 
     Parameters
     ----------
@@ -187,7 +221,9 @@ def simulate(
     num_replicates : int
         R independent chains.
     estimator : "unbiased" or "mle"
-    regime : Replace, FreshData or Accumulate
+    regime : Replace, FreshData, Accumulate or WeightedFresh
+        A ``policy`` applies to the synthetic draws of every regime. WeightedFresh needs
+        ``num_real`` as large as a fit's M (>= 2 for "unbiased" in 1-D, > d in d-D).
     method : "sufficient" or "samples"
     record : "all", "last" or sequence of int
     seed : None, int, SeedSequence or Generator
@@ -200,8 +236,13 @@ def simulate(
     progress : bool
     num_threads, chunk_size : int
         Parallel execution over fixed replicate blocks; they never change the results. With
-        ``backend="jax"``, ``chunk_size`` > 1 is the number of blocks per device call (default
-        64) and ``num_threads`` is not used.
+        ``backend="jax"``, ``chunk_size`` > 1 caps a device call at that many blocks of 256
+        replicates (default 64) and ``num_threads`` is not used.
+    jax_memory_gib : float or None
+        ``backend="jax"`` only: the device memory (GiB) the replicates of one device call may
+        use for their work buffers; a call runs as many replicates side by side as fit
+        (:mod:`collapse_theory._chunks`). None: 1 GiB (``_chunks.DEFAULT_JAX_MEMORY_GIB``). Never
+        changes the results.
     data0 : array_like or scipy.stats frozen distribution, optional
         A non-Gaussian model 0 (docs/theory.md §2.1: only the first fit differs). An array of points,
         shape (N,) or (N, d), is resampled with replacement (its empirical distribution); a
@@ -210,6 +251,23 @@ def simulate(
         ``data0`` (the array's moments; the distribution's ``mean()``/``var()``, or ``mean``/``cov``
         attributes for a multivariate one) and recorded as generation 0. Replace and
         Accumulate only.
+    policy : Temperature, Truncation or a Compose of them, optional
+        Sampling policy of the fitted models, 1-D only (docs/theory.md §8.2): every model
+        :math:`n \ge 1` generates :math:`\mu_n + \sigma_n s X`, X a standard normal on
+        :math:`[-c, c]` (:meth:`collapse_theory.policies.Policy.gaussian_law`); dataset 0 and the
+        fresh draws come from model 0 as is. A truncation draws the synthetic points one by one
+        whatever ``method``. None and ``Temperature(1.0)`` give bit-identical results.
+
+    location : "mean", "median" or "trimmed:<a>", default "mean"
+        The estimator of the location of every fit (1-D, docs/theory.md §10): the sample mean,
+        the sample median, or the trimmed mean dropping floor(a M) points at each end
+        (0 <= a < 0.5, scipy.stats.trim_mean's convention). Anything but "mean" needs
+        ``method="samples"`` (the sufficient statistics determine only the mean), Replace or
+        Accumulate, the numba backend, no policy and no data0. The variance is fitted as
+        before, about the sample mean.
+    known_scale : bool, default False
+        Keep the variance at ``var0`` and refit only the location (the location model of
+        docs/theory.md §10); same restrictions as a ``location`` other than "mean".
 
     Returns
     -------
@@ -244,6 +302,12 @@ def simulate(
         raise InputTypeError(f"simulate() missing required argument(s): {', '.join(missing)}")
     check_choice("estimator", estimator, ESTIMATORS)
     check_choice("method", method, METHODS)
+    location_code, trim = parse_location(location)
+    if not isinstance(known_scale, (bool, np.bool_)):
+        raise InputTypeError(f"known_scale must be True or False; got {_show(known_scale)}")
+    location_model = location_code != _numba.LOCATION_MEAN or bool(known_scale)
+    policy = check_policy(policy, "gaussian")
+    policy_scale, policy_cut = (1.0, math.inf) if policy is None else policy.gaussian_law()
     if var0 is not None:
         if cov0 is not None:
             raise InputTypeError(
@@ -284,6 +348,11 @@ def simulate(
         dim = 1
     else:
         dim = mean0_array.size
+        if policy is not None:
+            raise InputError(
+                f"policy={policy!r} is implemented for the 1-D Gaussian only; got mean0 of "
+                f"shape {mean0_array.shape}"
+            )
         if dim == 0:
             raise InputError("mean0 must have at least one coordinate; got an empty array")
         cov0_array = check_covariance("cov0", cov0)
@@ -294,8 +363,11 @@ def simulate(
     num_generations = check_int("num_generations", num_generations, minimum=0)
     schedule = as_schedule(num_samples)
     num_replicates = check_int("num_replicates", num_replicates, minimum=1)
-    regime = check_regime(Replace() if regime is None else regime)
+    regime = check_regime(
+        Replace() if regime is None else regime, SUPPORTED_REGIMES, "ct.gaussian.simulate"
+    )
     backend = resolve(backend)
+    memory_budget("jax_memory_gib", jax_memory_gib)
     # jax holds the recorded arrays three times while it assembles them
     check_simulation_size(
         record,
@@ -314,13 +386,13 @@ def simulate(
         scale_name,
     )
     ddof = 1 if estimator == "unbiased" else 0
-    fraction = regime.fraction if isinstance(regime, FreshData) else 0.0
-    fresh_counts = np.rint(fraction * sizes).astype(np.int64)
+    fraction, fresh_counts = _fresh_parameters(regime, sizes)
     _check_fit_sizes(sizes, fresh_counts, dim, ddof, regime)
-    if data0 is not None and isinstance(regime, FreshData):
+    if data0 is not None and isinstance(regime, (FreshData, WeightedFresh)):
         raise InputError(
-            "data0 (a non-Gaussian model 0) works with Replace() and Accumulate(); FreshData "
-            "would need fresh draws from data0 in every generation, which is not supported"
+            "data0 (a non-Gaussian model 0) works with Replace() and Accumulate(); "
+            f"regime={regime!r} would need fresh draws from data0 in every generation, which is "
+            "not supported"
         )
     first_generation = 1 if data0 is not None and num_generations > 0 else 0
     if backend == "jax":
@@ -330,7 +402,17 @@ def simulate(
         workers = min(
             check_int("num_threads", threads, minimum=1), len(block_bounds(num_replicates))
         )
-    _check_work_buffers(method if backend != "jax" else "sufficient", sizes, dim, data0, workers)
+    if location_model:
+        _check_location_model(
+            location, known_scale, one_dim, regime, method, policy, data0, backend
+        )
+        return _simulate_location(
+            float(mean0_array), var0, sizes, regime, location_code, trim, bool(known_scale),
+            ddof, recorded, num_generations, num_replicates, seed, progress, num_threads,
+            chunk_size, schedule, estimator, location,
+        )  # fmt: skip
+    buffered = "samples" if policy_cut < math.inf else method
+    _check_work_buffers(buffered if backend != "jax" else "sufficient", sizes, dim, data0, workers)
 
     def first_fits(generator: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
         if not first_generation:
@@ -358,7 +440,9 @@ def simulate(
             slots,
             recorded.size,
             chunk_size,
+            jax_memory_gib,
             progress,
+            (policy_scale, policy_cut),
         )
     else:
         common = (
@@ -382,7 +466,10 @@ def simulate(
                     var0,
                     *first_fits(generator, stop - start),
                     first_generation,
-                    *common,
+                    *common[:-1],
+                    policy_scale,
+                    policy_cut,
+                    common[-1],
                     out_mean[:, start:stop],
                     out_var[:, start:stop],
                 )
@@ -431,12 +518,137 @@ def simulate(
         regime,
         method,
         data0,
+        policy,
     )
 
 
 #: For signature readers (sweeps): cov0 and the sizes default to None only so that var0 can
 #: stand in for cov0; num_samples and num_generations are always required.
 simulate.required_arguments = ("num_samples", "num_generations")  # type: ignore[attr-defined]
+
+
+def parse_location(location: object) -> tuple[int, float]:
+    """The kernel's (code, trim) for ``location`` (docs/theory.md §10).
+
+    Parameters
+    ----------
+    location : str
+        "mean", "median" or "trimmed:<a>" with 0 <= a < 0.5 (the fraction dropped at each end).
+
+    Returns
+    -------
+    (int, float)
+        The location code of :mod:`collapse_theory.gaussian._numba` and the trimmed fraction
+        (0 unless trimmed).
+
+    Raises
+    ------
+    InputError, InputTypeError
+        For anything else, naming ``location``.
+    """
+    if not isinstance(location, str):
+        raise InputTypeError(
+            f"location must be 'mean', 'median' or 'trimmed:<a>' (a string); got {_show(location)}"
+        )
+    if location == "mean":
+        return _numba.LOCATION_MEAN, 0.0
+    if location == "median":
+        return _numba.LOCATION_MEDIAN, 0.0
+    if location.startswith("trimmed:"):
+        try:
+            trim = float(location.removeprefix("trimmed:"))
+        except ValueError:
+            trim = math.nan
+        if 0.0 <= trim < 0.5:
+            return _numba.LOCATION_TRIMMED, trim
+    raise InputError(
+        "location must be 'mean', 'median' or 'trimmed:<a>' with a trimmed fraction "
+        f"0 <= a < 0.5 at each end (e.g. 'trimmed:0.1'); got {location!r}"
+    )
+
+
+def _check_location_model(
+    location: str,
+    known_scale: bool,
+    one_dim: bool,
+    regime: Regime,
+    method: str,
+    policy: Policy | None,
+    data0: Any,
+    backend: str,
+) -> None:
+    """Refuse what the location kernel does not do (docs/theory.md §10)."""
+    what = f"location={location!r}" + (" with known_scale=True" if known_scale else "")
+    refusals = [
+        (not one_dim, "a 1-D model (mean0 a scalar)"),
+        (method != "samples", "method='samples' (the sufficient statistics give only the mean)"),
+        (
+            not isinstance(regime, (Replace, Accumulate)),
+            f"Replace() or Accumulate(), not {regime!r}",
+        ),
+        (policy is not None, "no sampling policy"),
+        (data0 is not None, "no data0"),
+        (backend != "numba", f"backend='numba', not {backend!r}"),
+    ]
+    for refused, need in refusals:
+        if refused:
+            raise InputError(f"{what} needs {need}")
+
+
+def _simulate_location(
+    mean0: float,
+    var0: float,
+    sizes: np.ndarray,
+    regime: Regime,
+    location_code: int,
+    trim: float,
+    known_scale: bool,
+    ddof: int,
+    recorded: np.ndarray,
+    num_generations: int,
+    num_replicates: int,
+    seed: SeedLike,
+    progress: bool,
+    num_threads: int | None,
+    chunk_size: int,
+    schedule: Schedule,
+    estimator: str,
+    location: str,
+) -> SimulationResult:
+    """Run the location kernel (docs/theory.md §10) over replicate blocks."""
+    accumulate = isinstance(regime, Accumulate)
+    points = float(sizes.sum()) if accumulate else float(sizes.max(initial=1))
+    threads = default_num_threads() if num_threads is None else num_threads
+    workers = min(check_int("num_threads", threads, minimum=1), len(block_bounds(num_replicates)))
+    check_allocation(
+        f"location={location!r} holds {points:.0f} points per thread ({workers} thread(s))",
+        workers * points * 8.0 * 2,
+        advice="use fewer generations, smaller samples or fewer threads (num_threads)",
+    )
+    out_mean = np.empty((recorded.size, num_replicates))
+    out_var = np.empty((recorded.size, num_replicates))
+    slots = record_slots(recorded, num_generations)
+
+    def work(generator: np.random.Generator, start: int, stop: int) -> None:
+        _numba.simulate_location_1d(
+            generator, mean0, var0, sizes, int(accumulate), location_code, trim,
+            int(known_scale), ddof, slots, out_mean[:, start:stop], out_var[:, start:stop],
+        )  # fmt: skip
+
+    seed_sequence = run_replicate_blocks(
+        work,
+        seed,
+        num_replicates,
+        label="gaussian",
+        progress=progress,
+        num_threads=num_threads,
+        chunk_size=chunk_size,
+    )
+    return _result(
+        recorded, {"mean": out_mean, "var": out_var}, seed_sequence, "numba", np.asarray(mean0),
+        var0, schedule, sizes, num_generations, num_replicates, estimator, regime, "samples",
+        None, extra={"location": location, "known_scale": known_scale},
+    )  # fmt: skip
 
 
 def _simulate_jax(
@@ -454,13 +666,28 @@ def _simulate_jax(
     slots: np.ndarray,
     num_recorded: int,
     chunk_size: int,
+    jax_memory_gib: float | None,
     progress: bool,
+    policy_law: tuple[float, float] = (1.0, math.inf),
 ) -> tuple[np.random.SeedSequence, dict[str, np.ndarray]]:
     """The jax backend: per-block keys (and host Generators for the fits to ``data0``), the
-    kernel of :mod:`collapse_theory.gaussian._jax`, outputs as (len(record), R, ...)."""
+    kernel of :mod:`collapse_theory.gaussian._jax`, outputs as (len(record), R, ...).
+
+    A device call runs as many replicates as ``jax_memory_gib`` holds
+    (:func:`collapse_theory.gaussian._jax.bytes_per_replicate` each), at most ``chunk_size``
+    blocks (:data:`~collapse_theory.backends.JAX_BLOCKS_PER_CALL` when ``chunk_size`` is 1)."""
     from collapse_theory.gaussian import _jax
 
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    method_code = _jax.SUFFICIENT if method == "sufficient" else _jax.SAMPLES
+    blocks = chunk_size if chunk_size > 1 else JAX_BLOCKS_PER_CALL
+    width = replicates_per_call(
+        "jax_memory_gib",
+        memory_budget("jax_memory_gib", jax_memory_gib),
+        _jax.bytes_per_replicate(num_recorded, int(np.size(mean0)), method_code),
+        num_replicates,
+        most=blocks * BLOCK_SIZE,
+    )
     seed_sequence = as_seed_sequence(seed)
     children = seed_sequence.spawn(len(block_bounds(num_replicates)))
     one_dim = np.ndim(mean0) == 0
@@ -489,14 +716,15 @@ def _simulate_jax(
         sizes,
         fresh_counts,
         slots,
-        regime.fraction if isinstance(regime, FreshData) else 0.0,
+        _fresh_parameters(regime, sizes)[0],
         ddof,
         regime=regime_code(regime),
-        method=_jax.SUFFICIENT if method == "sufficient" else _jax.SAMPLES,
+        method=method_code,
         first_generation=first_generation,
         num_slots=num_recorded,
+        policy=policy_law,
         dtype=jax_dtype(),
-        chunk_size=chunk_size,
+        width=width,
         progress=progress,
     )
     means, covs = np.swapaxes(means, 0, 1), np.swapaxes(covs, 0, 1)
@@ -519,6 +747,8 @@ def _result(
     regime: Regime,
     method: str,
     data0: Any,
+    policy: Policy | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> SimulationResult:
     parameters = {
         "mean0": mean0,
@@ -533,6 +763,9 @@ def _result(
         "method": method,
         "data0": None if data0 is None else repr(data0)[:200],
     }
+    if policy is not None:
+        parameters["policy"] = repr(policy)
+    parameters.update(extra or {})
     if backend == "jax":
         parameters["jax_dtype"] = str(trajectories["mean"].dtype)
     return SimulationResult(

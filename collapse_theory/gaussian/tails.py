@@ -44,6 +44,7 @@ from collapse_theory.gaussian.theory import (
     log_variance_cumulants,
     refuse_sigma0,
 )
+from collapse_theory.policies import Policy, Temperature, Truncation
 from collapse_theory.regimes import Regime
 from collapse_theory.rng import SeedLike, as_generator, as_seed_sequence
 from collapse_theory.schedules import ScheduleLike, sample_sizes
@@ -237,6 +238,13 @@ class GaussianTail:
     (docs/theory.md §2.9, with :math:`\delta = (\mu-\mu_0)/\sigma_0`, :math:`s = \sigma/\sigma_0`)
 
     .. math:: T = \bar\Phi\big((k-\delta)/s\big) + \Phi\big((-k-\delta)/s\big).
+
+    Parameters
+    ----------
+    k : float, optional
+        Width k > 0 of the tail in original standard deviations.
+    quantile : float, optional
+        Original mass q in (0, 1) of the tail, instead of ``k``.
 
     Examples
     --------
@@ -485,12 +493,44 @@ def gaussian_monte_carlo(
     num_replicates: int = 2000,
     seed: SeedLike = None,
     progress: bool = False,
+    policy: Policy | None = None,
 ) -> TailCurve:
     r"""Tail mass :math:`\bar\Phi((k-\delta)/s) + \Phi((-k-\delta)/s)` of simulated 1-D Gaussian
-    chains started at N(0, 1) (exact sufficient-statistics sampler, docs/theory.md §2.1, §2.9).
+    chains started at N(0, 1) (exact sufficient-statistics sampler, docs/theory.md §2.1, §2.9);
+    with a sampling ``policy``, of chains whose fitted models generate through it (§8.2).
 
     The scale drift is the mean per-generation change of :math:`\ln\sigma_n^2` over the second
     half of the horizon (:math:`\approx -1/M` unbiased, :math:`-2/M` MLE under Replace, §2.3).
+
+    Parameters
+    ----------
+    tail : GaussianTail
+        The tail set A of model 0 = N(0, 1).
+    num_samples : int or schedule
+        Sample size M (or schedule M_i); >= 2 for ``"unbiased"``, >= 1 for ``"mle"``.
+    generations : array_like of int
+        Recorded generations, at least 2 and including 0.
+    estimator : {"unbiased", "mle"}
+        Variance estimator of each fit (ddof = 1 or ddof = 0).
+    regime : Replace (default), FreshData, Accumulate or WeightedFresh, optional
+        Data regime of each generation (as in :func:`collapse_theory.gaussian.simulate`).
+    eps : float, default 0.01
+        Relative level in (0, 1) of :math:`P(T_n < \varepsilon T_0)`.
+    num_replicates : int, default 2000
+        Independent chains R >= 2.
+    seed : SeedLike, optional
+        Seed of the simulation (None: fresh entropy).
+    progress : bool, default False
+        Show a progress bar while simulating.
+    policy : Temperature, Truncation or a Compose of them, optional
+        Sampling policy of the fitted models' synthetic draws (docs/theory.md §8.2).
+
+    Returns
+    -------
+    TailCurve
+        ``method="monte-carlo"``: mean, median, quantiles and
+        :math:`P(T_n < \varepsilon T_0)` with their standard errors, the scale drift and the
+        samples, per recorded generation.
 
     Examples
     --------
@@ -511,6 +551,7 @@ def gaussian_monte_carlo(
         regime=regime,
         seed=seed,
         progress=progress,
+        policy=policy,
     )
     masses = tail.mass(run["mean"], run["var"])
     with np.errstate(divide="ignore"):
@@ -525,21 +566,76 @@ def gaussian_monte_carlo(
 BENCHMARK_NOTE = "gaussian: |x| > 1.645 for N(0,1), the 10% of lowest density (drift: E ln σ²)"
 
 
+#: Policy rows of the table (docs/theory.md §8.2): label -> policy, N(0, 1), unbiased, replace;
+#: Monte Carlo only (the Rao–Blackwellised law is that of the plain chain).
+POLICY_ROWS: dict[str, Policy] = {
+    "temperature 0.7": Temperature(0.7),
+    "temperature 1.3": Temperature(1.3),
+    "truncation 2": Truncation(2.0),
+}
+_POLICY_SEPARATOR = ", "
+
+
 def benchmark_settings(sizes: tuple[int, ...], quick: bool) -> list[Setting]:
-    """N(0, 1), unbiased and MLE, every M and regime; 4000 replicates (200 when ``quick``);
-    horizon 2M."""
+    r"""N(0, 1), unbiased and MLE, every M and regime; 4000 replicates (200 when ``quick``);
+    horizon 2M. Policy rows (:data:`POLICY_ROWS`): unbiased, replace, every M, at most 200
+    generations (under a temperature above 1 the variance grows like :math:`\tau^{2n}` and
+    leaves the float range after about :math:`700/\ln\tau^2` generations); a truncation draws
+    its points one by one, so its rows use 1000 replicates.
+
+    Parameters
+    ----------
+    sizes : tuple of int
+        The sample sizes M of the grid (>= 2).
+    quick : bool
+        Fewer replicates (a quick table for a smoke test).
+
+    Returns
+    -------
+    list of Setting
+        One :class:`~collapse_theory.tails.table.Setting` per (estimator, M, regime) of the
+        grid, then one per (policy row, M).
+    """
     r = min(4000, 200) if quick else 4000
-    return [
+    rows = [
         Setting("gaussian", "N(0,1)", estimator, m, regime, 2 * m, r, "gaussian")
         for estimator in ("unbiased", "mle")
         for m in sizes
         for regime in REGIMES
     ]
+    for label, policy in POLICY_ROWS.items():
+        truncated = policy.gaussian_law()[1] < float("inf")
+        for m in sizes:
+            horizon = min(2 * m, 200)
+            replicates = min(r, 1000) if truncated else r
+            model = f"N(0,1){_POLICY_SEPARATOR}{label}"
+            rows.append(
+                Setting(
+                    "gaussian", model, "unbiased", m, "replace", horizon, replicates, "gaussian"
+                )
+            )
+    return rows
 
 
 def benchmark_curves(request: CurveRequest) -> list[TailCurve]:
-    """Monte Carlo curve of the setting, then the Rao–Blackwellised law under Replace."""
+    """Monte Carlo curve of the setting, then the Rao–Blackwellised law under Replace (without
+    a policy).
+
+    Parameters
+    ----------
+    request : CurveRequest
+        The table's cell (``request.setting``), its recorded generations (including 0), tail
+        level ``tail_quantile``, ``eps`` and the seeds ``mc_seed`` / ``exact_seed``.
+
+    Returns
+    -------
+    list of TailCurve
+        :func:`gaussian_monte_carlo` (seed ``mc_seed``), followed under Replace without a
+        policy by :func:`gaussian_rao_blackwell` (seed ``exact_seed``, at most 2000 paths).
+    """
     setting, generations, eps = request.setting, request.generations, request.eps
+    label = setting.model.partition(_POLICY_SEPARATOR)[2]
+    policy = POLICY_ROWS[label] if label else None
     tail = GaussianTail(quantile=request.tail_quantile)
     m, r = setting.num_samples, setting.replicates
     curves = [
@@ -552,9 +648,10 @@ def benchmark_curves(request: CurveRequest) -> list[TailCurve]:
             eps=eps,
             num_replicates=r,
             seed=request.mc_seed,
+            policy=policy,
         )
     ]
-    if setting.regime == "replace":
+    if setting.regime == "replace" and policy is None:
         curves.append(
             gaussian_rao_blackwell(
                 tail,

@@ -55,7 +55,15 @@ from collapse_theory._validate import (
     check_real,
     scalar_or_array,
 )
-from collapse_theory.regimes import FreshData, Regime, Replace, check_regime
+from collapse_theory.policies import Policy, check_policy
+from collapse_theory.regimes import (
+    BASIC_REGIMES,
+    FreshData,
+    Regime,
+    Replace,
+    WeightedFresh,
+    check_regime,
+)
 from collapse_theory.schedules import (
     MAX_SAMPLE_SIZE,
     Constant,
@@ -76,6 +84,7 @@ __all__ = [
     "log_variance_cumulants",
     "lyapunov_exponents",
     "mean_squared_drift",
+    "optimal_fresh_weight",
     "prob_variance_below",
     "stationary_moments",
     "trace_moments",
@@ -96,9 +105,11 @@ PROBABILITY_METHODS = ("exact", "normal", "edgeworth")
 _SERIES_FROM = 10.0
 _BERNOULLI = bernoulli(20)
 
+#: Regimes with closed forms for (E sigma_n^2, E(mu_n - mu_0)^2) (docs/theory.md §2.7, §2.8, §9.1).
+_MOMENT_REGIMES = (*BASIC_REGIMES, WeightedFresh)
 _REGIME_TABLE = (
-    "expected_variance, mean_squared_drift, fresh_draw_variance: Replace, FreshData, Accumulate "
-    "(unbiased and mle); expected_std, variance_of_variance, expected_w2_squared: Replace only"
+    "expected_variance, mean_squared_drift, fresh_draw_variance: Replace, FreshData, Accumulate, "
+    "WeightedFresh (unbiased and mle); expected_std, variance_of_variance, expected_w2_squared: Replace only"
 )
 
 
@@ -355,15 +366,58 @@ def _accumulate_moments(
     return v[gens], _cumulative(drift_terms, gens)
 
 
+def _weighted_step(size: float, regime: WeightedFresh, mle: bool) -> np.ndarray:
+    r"""3x3 affine map (V, D, 1) -> (V', D', 1) of one WeightedFresh generation, var0 = 1
+    (docs/theory.md §9.1): with u = 1 - w, :math:`r_k = (k-1)/(k-\delta)`,
+    :math:`V' = u\,r_M V + w\,r_n`, :math:`D' = u^2(D + V/M) + w^2/n`."""
+    delta = 0.0 if mle else 1.0
+    n, w = float(regime.num_real), regime.weight
+    u = 1.0 - w
+    v_row = [u * (size - 1.0) / (size - delta), 0.0, w * (n - 1.0) / (n - delta)]
+    d_row = [u * u / size, u * u, w * w / n]
+    return np.array([v_row, d_row, [0.0, 0.0, 1.0]])
+
+
+def _weighted_moments(
+    sizes: np.ndarray, gens: np.ndarray, regime: WeightedFresh, mle: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(V_t, D_t) for t = gens under WeightedFresh, from (V_0, D_0) = (1, 0)."""
+    path = np.empty((sizes.size + 1, 3))
+    path[0] = (1.0, 0.0, 1.0)
+    for t, size in enumerate(sizes):
+        path[t + 1] = _weighted_step(float(size), regime, mle) @ path[t]
+    return path[gens, 0], path[gens, 1]
+
+
+def _weighted_stationary(size: float, regime: WeightedFresh, mle: bool) -> tuple[float, float]:
+    """The fixed point (V, D) of :func:`_weighted_step`, var0 = 1, written without cancellation
+    for small w: 1 - (1-w) r_M = (1 - r_M) + w r_M and 1 - (1-w)^2 = w (2 - w)."""
+    delta = 0.0 if mle else 1.0
+    n, w = float(regime.num_real), regime.weight
+    r_m, r_n = (size - 1.0) / (size - delta), (n - 1.0) / (n - delta)
+    v = w * r_n / ((1.0 - r_m) + w * r_m)
+    d = ((1.0 - w) ** 2 * v / size + w * w / n) / (w * (2.0 - w))
+    return v, d
+
+
+def _check_num_real(regime: Regime, estimator: str) -> None:
+    minimum, why = _min_size(estimator)
+    if isinstance(regime, WeightedFresh) and regime.num_real < minimum:
+        raise InputError(f"WeightedFresh num_real must be >= {minimum} ({why}); got {regime!r}")
+
+
 def _regime_moments(
     num_samples: ScheduleLike, generations: ArrayLike, estimator: str, regime: Regime
 ) -> tuple[np.ndarray, np.ndarray]:
     """(E sigma_n^2, E(mu_n - mu_0)^2) / var0 for any supported regime."""
     estimator = _check_estimator(estimator)
-    regime = check_regime(regime)
+    regime = check_regime(regime, _MOMENT_REGIMES, "the Gaussian moments")
+    _check_num_real(regime, estimator)
     minimum, why = _min_size(estimator)
     sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
     mle = estimator == "mle"
+    if isinstance(regime, WeightedFresh):
+        return _weighted_moments(sizes, gens, regime, mle)
     if isinstance(regime, Replace):
         if mle:
             with np.errstate(under="ignore"):
@@ -381,12 +435,51 @@ def _regime_moments(
 
 
 def _replace_only(name: str, regime: Regime) -> None:
-    regime = check_regime(regime)
+    regime = check_regime(regime, _MOMENT_REGIMES)
     if not isinstance(regime, Replace):
         raise InputError(
             f"{name} has a closed form only for regime=Replace(); got {regime!r}. "
             f"Closed forms exist for: {_REGIME_TABLE}"
         )
+
+
+def _policy(name: str, policy: object, regime: Regime) -> Policy | None:
+    """The sampling policy (None for none or an identity); closed forms need Replace (§8.2)."""
+    policy = check_policy(policy, "gaussian")
+    if policy is None or policy.is_identity:
+        return None
+    regime = check_regime(regime, _MOMENT_REGIMES)
+    if not isinstance(regime, Replace):
+        raise InputError(
+            f"{name} under policy={policy!r} has a closed form only for regime=Replace(); got "
+            f"{regime!r}: use simulate(..., policy=...)"
+        )
+    return policy
+
+
+def _policy_moments(
+    num_samples: ScheduleLike, generations: ArrayLike, estimator: str, policy: Policy
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(E sigma_n^2, E (mu_n - mu_0)^2, E sigma_n^4) for var0 = 1 under a policy (§8.2)."""
+    from collapse_theory.gaussian.policy import policy_moments
+
+    estimator = _check_estimator(estimator)
+    minimum, why = _min_size(estimator)
+    sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
+    return policy_moments(sizes, gens, 1 if estimator == "unbiased" else 0, policy)
+
+
+def _temperature_shift(policy: Policy, gens: np.ndarray, what: str) -> np.ndarray:
+    """(n - 1)^+ ln tau for a temperature: sigma_n = tau^{(n-1)^+} x the plain sigma_n (§8.2)."""
+    scale, cut = policy.gaussian_law()
+    if cut < math.inf:
+        raise InputError(
+            f"{what} has no closed form under policy={policy!r} (a truncated sample variance "
+            "is not a chi-square, docs/theory.md §8.2): estimate it by Monte Carlo with "
+            "simulate(..., policy=...); expected_variance, variance_of_variance and "
+            "mean_squared_drift are exact under any policy"
+        )
+    return np.maximum(gens - 1, 0) * math.log(scale)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,6 +494,7 @@ def expected_variance(
     var0: float = 1.0,
     estimator: str = "unbiased",
     regime: Regime = REPLACE,
+    policy: Policy | None = None,
 ) -> np.ndarray:
     r"""Expected fitted variance :math:`E\sigma_n^2` (docs/theory.md §2.2, §2.6, §2.7, §2.8).
 
@@ -418,6 +512,11 @@ def expected_variance(
     - Accumulate (§2.8): :math:`\mathrm{var0}\prod_{j=2}^{n}[1 - 1/(j(jM-1))]` for constant M;
       for a schedule :math:`\mathrm{var0}\prod_{j=1}^{n-1}[1 - M_j/(N_{j+1}(N_{j+1}-1))]`,
       :math:`N_j=\sum_{i<j}M_i` (MLE: :math:`\mathrm{var0}(1-1/M_0)\prod_j [1 - M_j/N_{j+1}^2]`).
+    - A sampling ``policy`` (Replace, §8.2): the fitted models generate
+      :math:`\hat\mu + \hat\sigma s X`, X ~ N(0, 1) on [-c, c]; with
+      :math:`c_c = E X^2`, :math:`E\sigma_n^2 = \mathrm{var0}\, E S_0 (s^2 c_c)^{n-1}
+      \prod_{i=1}^{n-1} E S_i`: unbiased :math:`\mathrm{var0}\,\tau^{2(n-1)}` (Temperature),
+      :math:`\mathrm{var0}\, c_k^{n-1}` (Truncation(k)); MLE times :math:`\prod_{i<n} r_i`.
 
     Parameters
     ----------
@@ -430,6 +529,8 @@ def expected_variance(
         standard deviation) raises a TypeError: pass ``var0=sigma0**2``.
     estimator : {"unbiased", "mle"}
     regime : Replace, FreshData or Accumulate
+    policy : Temperature, Truncation or a Compose of them, optional
+        Sampling policy of the fitted models (docs/theory.md §8.2; Replace only).
 
     Returns
     -------
@@ -447,6 +548,10 @@ def expected_variance(
     0.1215...
     """
     var0 = check_var0(var0)
+    policy = _policy("expected_variance", policy, regime)
+    if policy is not None:
+        v = _policy_moments(num_samples, generations, estimator, policy)[0]
+        return _times_scale(v, var0, f"var0={var0:g}")
     v, _ = _regime_moments(num_samples, generations, estimator, regime)
     return _times_scale(v, var0, f"var0={var0:g}")
 
@@ -459,6 +564,7 @@ def mean_squared_drift(
     var0: float = 1.0,
     estimator: str = "unbiased",
     regime: Regime = REPLACE,
+    policy: Policy | None = None,
 ) -> np.ndarray:
     r"""Mean squared drift of the mean :math:`E(\mu_n - \mu_0)^2` (docs/theory.md §2.4, §2.6–2.8).
 
@@ -473,8 +579,30 @@ def mean_squared_drift(
     - Accumulate (§2.8): :math:`\sum_{j<n} M_j V_j / N_{j+1}^2`, i.e.
       :math:`(1/M)\sum_{j=1}^{n} V_{j-1}/j^2` for constant M (:math:`V_j = E\sigma_j^2`, so
       the result is proportional to var0).
+    - A sampling ``policy`` (Replace, §8.2): :math:`\sum_{i<n} v_i E\sigma_i^2 / M_i` with
+      :math:`v_0 = 1` and :math:`v_i = s^2 c_c` (the variance of the sampled law over
+      :math:`\hat\sigma^2`; see :func:`expected_variance`).
 
-    Parameters are those of :func:`expected_variance`.
+    Parameters
+    ----------
+    num_samples : int or schedule
+        Sample size M (or schedule M_i); >= 2 for ``"unbiased"``, >= 1 for ``"mle"``.
+    generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+    var0 : float, default 1.0
+        Variance :math:`\sigma_0^2` of the original model (> 0).
+    estimator : {"unbiased", "mle"}
+        Variance estimator of each fit (ddof = 1 or ddof = 0).
+    regime : Replace, FreshData or Accumulate
+        Data regime of each generation (docs/theory.md §2.7, §2.8).
+    policy : Temperature, Truncation or a Compose of them, optional
+        Sampling policy of the fitted models (docs/theory.md §8.2; Replace only).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        :math:`E(\mu_n - \mu_0)^2`, same shape as ``generations`` (a float for a scalar); 0 at
+        n = 0.
 
     Examples
     --------
@@ -482,6 +610,10 @@ def mean_squared_drift(
     2.0
     """
     var0 = check_var0(var0)
+    policy = _policy("mean_squared_drift", policy, regime)
+    if policy is not None:
+        d = _policy_moments(num_samples, generations, estimator, policy)[1]
+        return _times_scale(d, var0, f"var0={var0:g}")
     _, d = _regime_moments(num_samples, generations, estimator, regime)
     return _times_scale(d, var0, f"var0={var0:g}")
 
@@ -500,7 +632,25 @@ def fresh_draw_variance(
     :math:`\operatorname{Var} X = E\sigma_n^2 + E(\mu_n - \mu_0)^2`; with
     :math:`\sigma_0^2 = \mathrm{var0}`, Replace/unbiased: :math:`\mathrm{var0}\,(1 + \sum_{i<n}1/M_i)`;
     Replace/MLE: :math:`\mathrm{var0}` (conservation, docs/theory.md §2.6).
-    Parameters are those of :func:`expected_variance`.
+
+    Parameters
+    ----------
+    num_samples : int or schedule
+        Sample size M (or schedule M_i); >= 2 for ``"unbiased"``, >= 1 for ``"mle"``.
+    generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+    var0 : float, default 1.0
+        Variance :math:`\sigma_0^2` of the original model (> 0).
+    estimator : {"unbiased", "mle"}
+        Variance estimator of each fit (ddof = 1 or ddof = 0).
+    regime : Replace, FreshData or Accumulate
+        Data regime of each generation (docs/theory.md §2.7, §2.8).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        :math:`\operatorname{Var} X = E\sigma_n^2 + E(\mu_n - \mu_0)^2`, same shape as
+        ``generations`` (a float for a scalar).
 
     Examples
     --------
@@ -520,13 +670,35 @@ def expected_std(
     var0: float = 1.0,
     estimator: str = "unbiased",
     regime: Regime = REPLACE,
+    policy: Policy | None = None,
 ) -> np.ndarray:
     r"""Expected fitted standard deviation :math:`E\sigma_n` (docs/theory.md §2.2, §2.6).
 
     :math:`E\sigma_n = \sqrt{\mathrm{var0}}\,\prod_{i<n} c(k_i)` (:math:`\sigma_0 = \sqrt{\mathrm{var0}}`),
     :math:`c(k) = \sqrt{2/k}\,\Gamma(\tfrac{k+1}{2})/\Gamma(\tfrac k2) \approx 1 - 1/(4k)` (unbiased);
     MLE: :math:`\sqrt{\mathrm{var0}}\,\prod_{i<n} c(k_i)\sqrt{r_i}` (docs/theory.md §2.6). Only
-    ``regime=Replace()``. Parameters are those of :func:`expected_variance`.
+    ``regime=Replace()``. Under ``policy=Temperature(tau)`` (§8.2) the result is multiplied by
+    :math:`\tau^{n-1}` (n >= 1); a truncation has no closed form (Monte Carlo).
+
+    Parameters
+    ----------
+    num_samples : int or schedule
+        Sample size M (or schedule M_i); >= 2 for ``"unbiased"``, >= 1 for ``"mle"``.
+    generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+    var0 : float, default 1.0
+        Variance :math:`\sigma_0^2` of the original model (> 0).
+    estimator : {"unbiased", "mle"}
+        Variance estimator of each fit (ddof = 1 or ddof = 0).
+    regime : Replace
+        Only ``Replace()``; other regimes raise.
+    policy : Temperature, optional
+        Sampling policy of the fitted models (docs/theory.md §8.2); a truncation raises.
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        :math:`E\sigma_n`, same shape as ``generations`` (a float for a scalar).
 
     Examples
     --------
@@ -541,8 +713,12 @@ def expected_std(
     terms = _log_c(sizes - 1.0)
     if estimator == "mle":
         terms = terms + 0.5 * _log_r(sizes)
+    log_factor = _cumulative(terms, gens)
+    policy = _policy("expected_std", policy, regime)
+    if policy is not None:
+        log_factor = log_factor + _temperature_shift(policy, gens, "expected_std")
     # ln sqrt(var0) = ln(var0) / 2, added in log space (no overflow of the scale)
-    return _scaled(_cumulative(terms, gens), 0.5 * math.log(var0), f"var0={var0:g}")
+    return _scaled(log_factor, 0.5 * math.log(var0), f"var0={var0:g}")
 
 
 @refuse_sigma0
@@ -553,6 +729,7 @@ def variance_of_variance(
     var0: float = 1.0,
     estimator: str = "unbiased",
     regime: Regime = REPLACE,
+    policy: Policy | None = None,
 ) -> np.ndarray:
     r""":math:`\operatorname{Var}\sigma_n^2` (docs/theory.md §2.2, §2.6).
 
@@ -561,8 +738,33 @@ def variance_of_variance(
     :math:`E S^2 = r^2(1+2/k)`, docs/theory.md §2.6):
     :math:`\mathrm{var0}^2 \prod_i r_i^2\,[\prod_i(1 + 2/k_i) - 1]`. Only ``regime=Replace()``.
     The result scales as :math:`\mathrm{var0}^2` and overflows to inf (underflows to 0) when that
-    is outside the float range (:math:`\mathrm{var0} \gtrsim 10^{154}`). Parameters are those of
-    :func:`expected_variance`.
+    is outside the float range (:math:`\mathrm{var0} \gtrsim 10^{154}`). Under a sampling
+    ``policy`` (Replace, §8.2):
+    :math:`E\sigma_n^4 - (E\sigma_n^2)^2` with :math:`E\sigma_n^4 = \mathrm{var0}^2 E S_0^2
+    \prod_{i=1}^{n-1} s^4 E W_i^2` and
+    :math:`E W^2 = c_c^2 (\tfrac{M-1}{M-\delta})^2 (1 + \kappa/M - \tfrac{M-3}{M(M-1)})`,
+    :math:`\kappa = E X^4 / c_c^2` the kurtosis of the sampled law.
+
+    Parameters
+    ----------
+    num_samples : int or schedule
+        Sample size M (or schedule M_i); >= 2 for ``"unbiased"``, >= 1 for ``"mle"``.
+    generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+    var0 : float, default 1.0
+        Variance :math:`\sigma_0^2` of the original model (> 0).
+    estimator : {"unbiased", "mle"}
+        Variance estimator of each fit (ddof = 1 or ddof = 0).
+    regime : Replace
+        Only ``Replace()``; other regimes raise.
+    policy : Temperature, Truncation or a Compose of them, optional
+        Sampling policy of the fitted models (docs/theory.md §8.2).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        :math:`\operatorname{Var}\sigma_n^2`, same shape as ``generations`` (a float for a
+        scalar); 0 at n = 0.
 
     Examples
     --------
@@ -572,6 +774,12 @@ def variance_of_variance(
     var0 = check_var0(var0)
     estimator = _check_estimator(estimator)
     _replace_only("variance_of_variance", regime)
+    policy = _policy("variance_of_variance", policy, regime)
+    if policy is not None:
+        v, _, q = _policy_moments(num_samples, generations, estimator, policy)
+        with np.errstate(over="ignore", invalid="ignore"):
+            unit = q - v * v
+        return _times_scale(unit, var0 * var0, f"var0={var0:g} (the result scales as var0**2)")
     minimum, why = _min_size(estimator)
     sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
     k = sizes - 1.0
@@ -622,6 +830,7 @@ def log_variance_cumulants(
     order: int = 4,
     *,
     estimator: str = "unbiased",
+    policy: Policy | None = None,
 ) -> np.ndarray:
     r"""Cumulants :math:`\kappa_1..\kappa_{\rm order}` of :math:`\ln(\sigma_n^2/\sigma_0^2)` (§2.3).
 
@@ -636,7 +845,9 @@ def log_variance_cumulants(
     The MLE adds :math:`\sum_i \ln r_i` to :math:`\kappa_1`. The median of :math:`\sigma_n^2` is
     about :math:`\mathrm{var0}\,e^{\kappa_1}` while its mean stays :math:`\mathrm{var0}`
     (unbiased). Scale-free: the law of :math:`\ln(\sigma_n^2/\mathrm{var0})` does not depend on
-    var0, so there is no ``var0`` argument.
+    var0, so there is no ``var0`` argument. Under ``policy=Temperature(tau)`` (§8.2)
+    :math:`\kappa_1` gains :math:`2(n-1)\ln\tau` (n >= 1); a truncation has no closed form
+    (Monte Carlo).
 
     Parameters
     ----------
@@ -663,6 +874,9 @@ def log_variance_cumulants(
     half = 0.5 * (sizes - 1.0)
     out = np.empty((order, *gens.shape))
     out[0] = _cumulative(kappa1_terms, gens)
+    policy = _policy("log_variance_cumulants", policy, REPLACE)
+    if policy is not None:
+        out[0] += 2.0 * _temperature_shift(policy, gens, "log_variance_cumulants")
     for r in range(2, order + 1):
         out[r - 1] = _cumulative(polygamma(r - 1, half), gens)
     return out
@@ -748,6 +962,7 @@ def prob_variance_below(
     estimator: str = "unbiased",
     method: str = "exact",
     log_eps: bool = False,
+    policy: Policy | None = None,
 ) -> np.ndarray:
     r""":math:`P(\sigma_n^2 < \varepsilon)` (docs/theory.md §2.3).
 
@@ -765,7 +980,10 @@ def prob_variance_below(
     - ``"edgeworth"``: :math:`\Phi(z) - (\gamma/6)(z^2-1)\phi(z)`,
       :math:`\gamma = \kappa_3/\kappa_2^{3/2}`.
 
-    Generation 0 gives the indicator of :math:`\mathrm{var0} < \varepsilon`.
+    Generation 0 gives the indicator of :math:`\mathrm{var0} < \varepsilon`. Under
+    ``policy=Temperature(tau)`` (Replace, §8.2) :math:`\sigma_n^2` is :math:`\tau^{2(n-1)}`
+    times the plain one (n >= 1), so x is lowered by :math:`2(n-1)\ln\tau`; a truncation has
+    no closed form (Monte Carlo).
 
     Parameters
     ----------
@@ -808,6 +1026,9 @@ def prob_variance_below(
             f"eps (shape {eps_arr.shape}) and generations (shape {gens.shape}) do not broadcast"
         ) from None
     x = (eps_b if log_eps else np.log(eps_b)) - math.log(var0)
+    policy = _policy("prob_variance_below", policy, REPLACE)
+    if policy is not None:
+        x = x - 2.0 * _temperature_shift(policy, gens_b, "prob_variance_below")
     half = 0.5 * (sizes - 1.0)
     k1 = _cumulative(kappa1_terms, gens_b)
     k2 = _cumulative(polygamma(1, half), gens_b)
@@ -849,6 +1070,7 @@ def expected_w2_squared(
     *,
     var0: float = 1.0,
     estimator: str = "unbiased",
+    policy: Policy | None = None,
 ) -> np.ndarray:
     r"""Exact :math:`E\,W_2^2(N(\mu_n,\sigma_n^2), N(\mu_0,\sigma_0^2))` (docs/theory.md §2.5, §2.6).
 
@@ -859,14 +1081,29 @@ def expected_w2_squared(
       without bound iff :math:`\sum 1/M_i = \infty` (linearly in n at constant M);
     - MLE (docs/theory.md §2.6): :math:`2\,\mathrm{var0}\,(1 - \prod_{i<n}c(k_i)\sqrt{r_i})
       \le 2\,\mathrm{var0}`.
+    - ``policy=Temperature(tau)`` (Replace, §8.2): :math:`E(\mu_n-\mu_0)^2 + E\sigma_n^2
+      - 2\sigma_0 E\sigma_n + \sigma_0^2` with the three moments of
+      :func:`mean_squared_drift`, :func:`expected_variance` and :func:`expected_std` under the
+      policy (a truncation has no closed form for :math:`E\sigma_n`).
 
     Parameters
     ----------
     num_samples : int or schedule
+        Sample size M (or schedule M_i); >= 2 for ``"unbiased"``, >= 1 for ``"mle"``.
     generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
     var0 : float, default 1.0
         Variance :math:`\sigma_0^2` of the original model (> 0).
     estimator : {"unbiased", "mle"}
+        Variance estimator of each fit (ddof = 1 or ddof = 0).
+    policy : Temperature, optional
+        Sampling policy of the fitted models (docs/theory.md §8.2).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        :math:`E\,W_2^2` between model n and model 0 (Replace regime), same shape as
+        ``generations`` (a float for a scalar); 0 at n = 0.
 
     Examples
     --------
@@ -878,6 +1115,13 @@ def expected_w2_squared(
     minimum, why = _min_size(estimator)
     sizes, gens = _prepare(num_samples, generations, minimum=minimum, why=why)
     log_c = _log_c(sizes - 1.0)
+    policy = _policy("expected_w2_squared", policy, REPLACE)
+    if policy is not None:
+        shift = _temperature_shift(policy, gens, "expected_w2_squared")
+        v, d, _ = _policy_moments(num_samples, generations, estimator, policy)
+        terms = log_c + 0.5 * _log_r(sizes) if estimator == "mle" else log_c
+        e_sigma = np.exp(_cumulative(terms, gens) + shift)
+        return _times_scale(d + v - 2.0 * e_sigma + 1.0, var0, f"var0={var0:g}")
     if estimator == "mle":
         total = -np.expm1(_cumulative(log_c + 0.5 * _log_r(sizes), gens))
         return _times_scale(2.0 * total, var0, f"var0={var0:g}")
@@ -900,6 +1144,23 @@ def w2_lower_bound(
     :math:`W_2 \ge |\Delta\,\text{mean}|` (the divergence of the paper's Theorem 3.1). MLE:
     :math:`\mathrm{var0}\,(1 - \prod r_i)` (docs/theory.md §2.6). This is
     :func:`mean_squared_drift`.
+
+    Parameters
+    ----------
+    num_samples : int or schedule
+        Sample size M (or schedule M_i); >= 2 for ``"unbiased"``, >= 1 for ``"mle"``.
+    generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+    var0 : float, default 1.0
+        Variance :math:`\sigma_0^2` of the original model (> 0).
+    estimator : {"unbiased", "mle"}
+        Variance estimator of each fit (ddof = 1 or ddof = 0).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        The lower bound :math:`E(\mu_n - \mu_0)^2` of :math:`E\,W_2^2` (Replace regime), same
+        shape as ``generations`` (a float for a scalar).
 
     Examples
     --------
@@ -925,6 +1186,24 @@ def w2_first_order(
     :math:`-\ln(c\sqrt r) \approx 1/(4k) + 1/(2M) \approx 3/(4M)`. (Keeping k instead of M gives
     :math:`\sum 1/M_i + \sum 1/(2k_i)`, equal to this to first order.)
 
+    Parameters
+    ----------
+    num_samples : int or schedule
+        Sample size M (or schedule M_i); >= 2 for ``"unbiased"``, >= 1 for ``"mle"``.
+    generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+    var0 : float, default 1.0
+        Variance :math:`\sigma_0^2` of the original model (> 0).
+    estimator : {"unbiased", "mle"}
+        Variance estimator of each fit (ddof = 1 or ddof = 0); the expansion is the same for
+        both.
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        :math:`\tfrac32\,\mathrm{var0}\sum_{i<n}1/M_i`, same shape as ``generations`` (a float
+        for a scalar).
+
     Examples
     --------
     >>> round(float(w2_first_order(10, 20)), 12)
@@ -943,10 +1222,19 @@ def w2_first_order(
 
 @refuse_sigma0
 def stationary_moments(
-    num_samples: ScheduleLike, fresh: FreshData, *, var0: float = 1.0, estimator: str = "unbiased"
+    num_samples: ScheduleLike,
+    fresh: FreshData | WeightedFresh,
+    *,
+    var0: float = 1.0,
+    estimator: str = "unbiased",
 ) -> tuple[float, float]:
     r"""Stationary :math:`(V_\infty, D_\infty) = \lim(E\sigma_n^2, E(\mu_n-\mu_0)^2)`
-    (docs/theory.md §2.7).
+    (docs/theory.md §2.7, §9.1).
+
+    Under WeightedFresh(w, n) and the unbiased fit, :math:`V_\infty = \mathrm{var0}` and
+    :math:`D_\infty = \mathrm{var0}\,[(1-w)^2/M + w^2/n] / [1 - (1-w)^2]` (docs/theory.md §9.1;
+    the transient values are :func:`expected_variance` and :func:`mean_squared_drift` with this
+    regime). Otherwise:
 
     Solves the 2x2 linear system :math:`x = A x + c` of the FreshData recursion (see
     :func:`expected_variance`) for constant M. For ``variant="split"`` and the unbiased fit, with
@@ -959,8 +1247,9 @@ def stationary_moments(
     ----------
     num_samples : int or Constant
         Constant sample size M.
-    fresh : FreshData
-        With at least one fresh draw per generation (beta > 0) and a contracting recursion
+    fresh : FreshData or WeightedFresh
+        WeightedFresh needs weight > 0. FreshData: with at least one fresh draw per generation
+        (beta > 0) and a contracting recursion
         (spectral radius < 1; for very small M with little fresh data the expected moments
         diverge, e.g. M = 2, ``FreshData(0.125, "mix")``, and a ValueError says so).
     var0 : float, default 1.0
@@ -976,11 +1265,17 @@ def stationary_moments(
     >>> v, d = stationary_moments(20, FreshData(0.2, "split"))
     >>> round(float(v), 4), round(float(d), 4)
     (1.129, 0.1532)
+    >>> v, d = stationary_moments(20, WeightedFresh(optimal_fresh_weight(20, 20), 20))
+    >>> round(float(v), 6), round(float(d), 7)
+    (1.0, 0.0309017)
     """
     var0 = check_var0(var0)
     estimator = _check_estimator(estimator)
-    if not isinstance(fresh, FreshData):
-        raise InputTypeError(f"fresh must be a FreshData(fraction, variant); got {_show(fresh)}")
+    if not isinstance(fresh, (FreshData, WeightedFresh)):
+        raise InputTypeError(
+            "fresh must be a FreshData(fraction, variant) or WeightedFresh(weight, num_real); "
+            f"got {_show(fresh)}"
+        )
     schedule = as_schedule(num_samples)
     if not isinstance(schedule, Constant):
         raise InputError(
@@ -990,6 +1285,15 @@ def stationary_moments(
     minimum, why = _min_size(estimator)
     if m < minimum:
         raise InputError(f"num_samples must be >= {minimum} ({why}); got {int(m)}")
+    if isinstance(fresh, WeightedFresh):
+        _check_num_real(fresh, estimator)
+        if fresh.weight == 0.0:
+            raise InputError(
+                "WeightedFresh(weight=0.0) has no stationary state: without the fresh estimate "
+                "the drift grows without bound (use a weight in (0, 1])"
+            )
+        v, d = _weighted_stationary(m, fresh, estimator == "mle")
+        return _times_scale(v, var0, f"var0={var0:g}"), _times_scale(d, var0, f"var0={var0:g}")
     beta = float(_fresh_betas(np.array([m]), fresh)[0])
     if beta <= 0.0:
         raise InputError(
@@ -1009,6 +1313,41 @@ def stationary_moments(
     lhs = np.eye(2) - step[:2, :2]
     v, d = np.linalg.solve(lhs, step[:2, 2])
     return _times_scale(v, var0, f"var0={var0:g}"), _times_scale(d, var0, f"var0={var0:g}")
+
+
+@refuse_sigma0
+def optimal_fresh_weight(num_samples: int, num_real: int) -> np.float64:
+    r"""The weight w* that minimises the stationary drift :math:`D_\infty` under
+    WeightedFresh(w, n), unbiased fit (docs/theory.md §9.1).
+
+    :math:`D(w) = [(1-w)^2/M + w^2/n] / [1 - (1-w)^2]` is smallest where
+    :math:`w^2/n + w/M - 1/M = 0`:
+
+    .. math:: w^* = \frac{n}{2M}\left(\sqrt{1 + 4M/n} - 1\right)
+        = \frac{2}{1 + \sqrt{1 + 4M/n}}
+
+    (the second form, used here, has no cancellation). For M = n it is the golden ratio
+    (sqrt(5) - 1)/2 and :math:`D^* = w^*/n`.
+
+    Parameters
+    ----------
+    num_samples : int
+        M >= 2 synthetic draws per generation.
+    num_real : int
+        n >= 2 fresh draws per generation.
+
+    Returns
+    -------
+    numpy.float64
+
+    Examples
+    --------
+    >>> round(float(optimal_fresh_weight(20, 20)), 6), round(float(optimal_fresh_weight(50, 100)), 6)
+    (0.618034, 0.732051)
+    """
+    m = check_int("num_samples", num_samples, minimum=2)
+    n = check_int("num_real", num_real, minimum=2)
+    return np.float64(2.0 / (1.0 + math.sqrt(1.0 + 4.0 * m / n)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1073,9 +1412,16 @@ def expected_log_det(
     cov0 : array_like, shape (d, d)
         Symmetric positive definite initial covariance.
     num_samples : int or schedule
-        M_i >= d + 1.
+        Sample size M (or schedule M_i) of each fit; M_i >= d + 1.
     generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
     estimator : {"unbiased", "mle"}
+        Covariance estimator of each fit (ddof = 1 or ddof = 0).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        :math:`E\ln\det\Sigma_n`, same shape as ``generations`` (a float for a scalar).
 
     Examples
     --------
@@ -1095,6 +1441,21 @@ def variance_log_det(
 
     The same for both estimators (they differ by a constant factor). ``cov0`` only sets d
     (validated as symmetric positive definite).
+
+    Parameters
+    ----------
+    cov0 : array_like, shape (d, d)
+        Symmetric positive definite initial covariance; only its dimension d enters.
+    num_samples : int or schedule
+        Sample size M (or schedule M_i) of each fit; M_i >= d + 1.
+    generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        :math:`\operatorname{Var}\ln\det\Sigma_n`, same shape as ``generations`` (a float for
+        a scalar); 0 at n = 0.
     """
     cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, "unbiased")
     k = sizes - 1.0
@@ -1113,6 +1474,22 @@ def expected_det(
 
     MLE: times :math:`\prod_i r_i^d`. Evaluated as the exponential of a cumulative sum of
     ``log1p`` terms; the answer underflows to 0 only when it is below the float range.
+
+    Parameters
+    ----------
+    cov0 : array_like, shape (d, d)
+        Symmetric positive definite initial covariance :math:`\Sigma_0`.
+    num_samples : int or schedule
+        Sample size M (or schedule M_i) of each fit; M_i >= d + 1.
+    generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+    estimator : {"unbiased", "mle"}
+        Covariance estimator of each fit (ddof = 1 or ddof = 0).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        :math:`E\det\Sigma_n`, same shape as ``generations`` (a float for a scalar).
     """
     cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, estimator)
     d = cov.shape[0]
@@ -1147,6 +1524,26 @@ def trace_moments(
         \alpha = \frac{a_0 + 2b_0}{3},\ \beta = \frac{a_0 - b_0}{3}.
 
     MLE: the mean is multiplied by :math:`\prod r_i` and the variance by :math:`\prod r_i^2`.
+
+    Parameters
+    ----------
+    cov0 : array_like, shape (d, d)
+        Symmetric positive semi-definite initial covariance :math:`\Sigma_0`.
+    num_samples : int or schedule
+        Sample size M (or schedule M_i) of each fit; M_i >= d + 1.
+    generations : int or array_like of int
+        Generations n >= 0; the results broadcast over them.
+    estimator : {"unbiased", "mle"}
+        Covariance estimator of each fit (ddof = 1 or ddof = 0).
+
+    Returns
+    -------
+    mean : numpy.float64 or numpy.ndarray
+        :math:`E\operatorname{tr}\Sigma_n = \operatorname{tr}\Sigma_0` (MLE: times
+        :math:`\prod_{i<n} r_i`), same shape as ``generations`` (a float for a scalar).
+    var : numpy.float64 or numpy.ndarray
+        :math:`\operatorname{Var}\operatorname{tr}\Sigma_n` (formula above), same shape as
+        ``generations``; 0 at n = 0.
     """
     cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, estimator, definite=False)
     k = sizes - 1.0
@@ -1217,6 +1614,23 @@ def expected_mean_drift(
     r""":math:`E\lVert\mu_n-\mu_0\rVert^2 = \operatorname{tr}\Sigma_0\sum_{i<n}1/M_i` (§3.2).
 
     MLE: :math:`\operatorname{tr}\Sigma_0 (1 - \prod_i r_i)` (as in 1-D, §2.6).
+
+    Parameters
+    ----------
+    cov0 : array_like, shape (d, d)
+        Symmetric positive semi-definite initial covariance :math:`\Sigma_0`.
+    num_samples : int or schedule
+        Sample size M (or schedule M_i) of each fit; M_i >= d + 1.
+    generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+    estimator : {"unbiased", "mle"}
+        Covariance estimator of each fit (ddof = 1 or ddof = 0).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        :math:`E\lVert\mu_n-\mu_0\rVert^2`, same shape as ``generations`` (a float for a
+        scalar).
     """
     cov, sizes, gens = _prepare_cov(cov0, num_samples, generations, estimator, definite=False)
     tr = float(np.trace(cov))
@@ -1240,6 +1654,26 @@ def w2_squared_bounds(
     :math:`U_n = L_n + E\operatorname{tr}\Sigma_n + \operatorname{tr}\Sigma_0`:
     unbiased, :math:`\operatorname{tr}\Sigma_0\sum 1/M_i \le E W_2^2 \le
     \operatorname{tr}\Sigma_0(\sum 1/M_i + 2)`; MLE, :math:`U_n = 2\operatorname{tr}\Sigma_0`.
+
+    Parameters
+    ----------
+    cov0 : array_like, shape (d, d)
+        Symmetric positive semi-definite initial covariance :math:`\Sigma_0`.
+    num_samples : int or schedule
+        Sample size M (or schedule M_i) of each fit; M_i >= d + 1.
+    generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+    estimator : {"unbiased", "mle"}
+        Covariance estimator of each fit (ddof = 1 or ddof = 0).
+
+    Returns
+    -------
+    lower : numpy.float64 or numpy.ndarray
+        :math:`L_n = E\lVert\mu_n-\mu_0\rVert^2` (:func:`expected_mean_drift`), same shape
+        as ``generations``.
+    upper : numpy.float64 or numpy.ndarray
+        :math:`U_n = L_n + E\operatorname{tr}\Sigma_n + \operatorname{tr}\Sigma_0`, same
+        shape as ``generations``.
     """
     lower = expected_mean_drift(cov0, num_samples, generations, estimator=estimator)
     mean_tr, _ = trace_moments(cov0, num_samples, generations, estimator=estimator)
@@ -1270,8 +1704,15 @@ def w2_first_order_isotropic(
     dim : int
         Dimension d >= 1.
     num_samples : int or schedule
-        M_i >= d + 1.
+        Sample size M (or schedule M_i) of each fit; M_i >= d + 1.
     generations : int or array_like of int
+        Generations n >= 0; the result broadcasts over them.
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        :math:`\mathrm{var0}[d\sum_{i<n} 1/M_i + \tfrac{d(d+1)}{4}\sum_{i<n} 1/k_i]`, same
+        shape as ``generations`` (a float for a scalar).
 
     Examples
     --------

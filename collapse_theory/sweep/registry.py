@@ -72,6 +72,11 @@ def _theory_functions(family: str) -> list[str]:
 def functions() -> list[str]:
     """Every function name a sweep spec may give.
 
+    Returns
+    -------
+    list of str
+        ``"<family>.simulate"`` and ``"<family>.theory.<name>"`` of every registered family.
+
     Examples
     --------
     >>> from collapse_theory import sweep
@@ -104,21 +109,17 @@ def resolve(name: str) -> Callable[..., Any]:  # Any: what it returns depends on
 
 
 def _regime(value: object) -> Regime:
-    from collapse_theory.regimes import Accumulate, FreshData, Replace
+    """A regime written as on the command line (``collapse_theory._cli.parse_regime``)."""
+    from collapse_theory._cli import UsageError, parse_regime
 
-    if value == "replace":
-        return Replace()
-    if value == "accumulate":
-        return Accumulate()
-    parts = value.split(":") if isinstance(value, str) else []
-    if len(parts) in (2, 3) and parts[0] == "fresh":
-        try:
-            fraction = float(parts[1])
-        except ValueError:
-            raise InputError(f"the fresh fraction must be a number; got {parts[1]!r}") from None
-        return FreshData(fraction, parts[2] if len(parts) == 3 else "mix")
+    try:
+        if isinstance(value, str):
+            return parse_regime(value)
+    except UsageError:  # worded for the command line's --regime
+        pass
     raise InputError(
-        f"a regime is 'replace', 'accumulate' or 'fresh:FRACTION[:mix|split]'; got {_show(value)}"
+        "a regime is 'replace', 'accumulate', 'fresh:FRACTION[:mix|split]' or "
+        f"'weighted:WEIGHT:NUM_REAL'; got {_show(value)}"
     )
 
 
@@ -162,7 +163,7 @@ def decode(name: str, value: object, function: str) -> object:
 
 def _check_common(name: str, value: object) -> None:
     """The library's own checks of parameters that mean the same in every theory function."""
-    from collapse_theory.regimes import FreshData, check_regime
+    from collapse_theory.regimes import ALL_REGIMES, FreshData, check_regime
     from collapse_theory.schedules import as_schedule
 
     if name == "num_samples":
@@ -171,8 +172,8 @@ def _check_common(name: str, value: object) -> None:
         check_generations("generations", value)
     elif name == "num_generations":
         check_int("num_generations", value, minimum=0)
-    elif name == "regime":
-        check_regime(value)
+    elif name == "regime":  # which regimes a family supports, its function checks
+        check_regime(value, ALL_REGIMES)
     elif name == "fresh" and not isinstance(value, FreshData):
         raise InputError(f"fresh must be a FreshData regime, 'fresh:FRACTION'; got {value!r}")
 
@@ -183,7 +184,21 @@ def _check_common(name: str, value: object) -> None:
 
 @dataclass(frozen=True)
 class Plan:
-    """A checked spec: the function and every grid point's keyword arguments."""
+    """A checked spec: the function and every grid point's keyword arguments.
+
+    Attributes
+    ----------
+    spec : SweepSpec
+        The spec it checks.
+    function : callable
+        The library function the spec names.
+    simulator : bool
+        Whether it is a simulator (replicates, blocks, seeds) or a closed form.
+    arguments : list of dict
+        Keyword arguments of every grid point, in grid order.
+    outputs : tuple of str or None
+        The arrays a simulator's results keep (None: a closed form's one value).
+    """
 
     spec: SweepSpec
     function: Callable[..., Any]
@@ -287,8 +302,21 @@ def _dry_run(
 def plan(spec: SweepSpec) -> Plan:
     """Check ``spec`` completely and return every grid point's arguments; nothing is computed.
 
-    Raises ValueError or TypeError naming the offending key (``function``, ``replicates``,
-    ``keep``, ``fixed.NAME``, ``grid.NAME[i]`` or the grid point).
+    Parameters
+    ----------
+    spec : SweepSpec
+        The sweep.
+
+    Returns
+    -------
+    Plan
+        The function and every point's keyword arguments.
+
+    Raises
+    ------
+    InputError, InputTypeError
+        Naming the offending key (``function``, ``replicates``, ``keep``, ``fixed.NAME``,
+        ``grid.NAME[i]`` or the grid point).
     """
     function = resolve(spec.function)
     simulator = is_simulator(spec.function)
