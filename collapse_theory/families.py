@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: The built-in families, in the order the machinery lists them (verify table, figures, tails).
-BUILTIN = ("categorical", "gaussian", "gmm")
+BUILTIN = ("categorical", "gaussian", "gmm", "poisson", "kde", "regression")
 
 #: The template's optional modules of a family package.
 PARTS = ("theory", "simulate", "tails", "checks", "figures", "cli")
@@ -83,6 +83,19 @@ def register(name: str, package: str) -> None:
 
     The package must define ``FAMILY`` (a :class:`Family` with this name). Registering an
     existing name again with the same package does nothing; with another package it is refused.
+
+    Parameters
+    ----------
+    name : str
+        The family's name, a Python identifier (the prefix of its checks and sweep functions).
+    package : str
+        Import path of the family's package, e.g. ``"my_plugin.toy"``; imported at once.
+
+    Raises
+    ------
+    InputError
+        A name that is not an identifier or is registered to another package, or a package
+        whose ``FAMILY`` is not a :class:`Family` of that name.
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise InputError(f"name must be a Python identifier; got {name!r}")
@@ -96,7 +109,14 @@ def register(name: str, package: str) -> None:
 
 
 def unregister(name: str) -> None:
-    """Remove a family added with :func:`register` (built-in families stay)."""
+    """Remove a family added with :func:`register` (built-in families stay).
+
+    Parameters
+    ----------
+    name : str
+        A family added with :func:`register`; an unknown name does nothing, a built-in one
+        raises an InputError.
+    """
     if name in BUILTIN:
         raise InputError(f"{name!r} is a built-in family")
     if _PACKAGES.pop(name, None) is not None:
@@ -104,7 +124,13 @@ def unregister(name: str) -> None:
 
 
 def names() -> list[str]:
-    """The registered families, built-in ones first."""
+    """The registered families, built-in ones first.
+
+    Returns
+    -------
+    list of str
+        The family names: :data:`BUILTIN` in order, then those added with :func:`register`.
+    """
     return list(_PACKAGES)
 
 
@@ -116,12 +142,36 @@ def package(name: str) -> ModuleType:
 
 
 def get(name: str) -> Family:
-    """The :class:`Family` declaration of ``name``."""
+    """The :class:`Family` declaration of ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered family (:func:`names`); an unknown one raises an InputError.
+
+    Returns
+    -------
+    Family
+        The package's ``FAMILY`` (the package is imported on first use).
+    """
     return package(name).FAMILY
 
 
 def module(name: str, part: str) -> ModuleType | None:
-    """The family's module ``part`` (one of :data:`PARTS`), or None if the family has none."""
+    """The family's module ``part`` (one of :data:`PARTS`), or None if the family has none.
+
+    Parameters
+    ----------
+    name : str
+        A registered family (:func:`names`).
+    part : str
+        One of :data:`PARTS`: "theory", "simulate", "tails", "checks", "figures" or "cli".
+
+    Returns
+    -------
+    module or None
+        The imported module ``<package>.<part>``, or None where the package has no such module.
+    """
     if part not in PARTS:
         raise InputError(f"part must be one of {PARTS}; got {part!r}")
     path = f"{package(name).__name__}.{part}"
@@ -129,7 +179,19 @@ def module(name: str, part: str) -> ModuleType | None:
 
 
 def modules(part: str) -> list[tuple[str, ModuleType]]:
-    """``(family, module)`` for every registered family that has the module ``part``."""
+    """``(family, module)`` for every registered family that has the module ``part``.
+
+    Parameters
+    ----------
+    part : str
+        One of :data:`PARTS`.
+
+    Returns
+    -------
+    list of (str, module)
+        The family name and its imported module, in the order of :func:`names`; families
+        without that module are left out.
+    """
     found = [(name, module(name, part)) for name in names()]
     return [(name, mod) for name, mod in found if mod is not None]
 
@@ -139,6 +201,14 @@ class PartLoader:
     registers entries in a registry, once; and when a family is unregistered, calls
     ``forget(family)`` so the registry drops its entries, and drops the module from
     ``sys.modules`` so that registering the family again imports it afresh.
+
+    Parameters
+    ----------
+    part : str
+        The module of each family to import, one of :data:`PARTS` (e.g. ``"checks"``).
+    forget : callable
+        ``forget(family)`` is called with the name of a family that was unregistered after its
+        module was loaded, so that the registry drops that family's entries.
 
     Examples
     --------
