@@ -70,7 +70,13 @@ def _version(package: str) -> str | None:
 
 
 def jax_devices() -> list[str]:
-    """The devices jax would run on (``[]`` when jax is not installed), e.g. ``['cpu:0']``."""
+    """The devices jax would run on (``[]`` when jax is not installed), e.g. ``['cpu:0']``.
+
+    Returns
+    -------
+    list of str
+        ``"<platform>:<id>"`` of every device jax sees.
+    """
     if importlib.util.find_spec("jax") is None:
         return []
     import jax
@@ -100,6 +106,16 @@ def available() -> dict[str, dict[str, object]]:
 
 def resolve(backend: str | None) -> str:
     """The backend a call uses: ``backend`` itself, or the current default when it is ``None``.
+
+    Parameters
+    ----------
+    backend : {"numba", "jax"} or None
+        The backend asked for; ``None`` takes the default (``"numba"`` unless :func:`use` says).
+
+    Returns
+    -------
+    str
+        One of :data:`BACKENDS`.
 
     Raises
     ------
@@ -131,6 +147,11 @@ def use(backend: str, *, dtype: str | None = None) -> Iterator[str]:
         first). float32 is faster on most GPUs; its relative error grows like
         ``n * 6e-8`` over n generations (``docs/backends.md``). Ignored by numba.
 
+    Yields
+    ------
+    str
+        The backend, resolved.
+
     Examples
     --------
     >>> with use("numba", dtype="float32"):
@@ -153,7 +174,13 @@ def use(backend: str, *, dtype: str | None = None) -> Iterator[str]:
 
 
 def jax_dtype() -> str:
-    """The floating-point type the jax kernels use now: ``"float64"`` unless :func:`use` says."""
+    """The floating-point type the jax kernels use now: ``"float64"`` unless :func:`use` says.
+
+    Returns
+    -------
+    str
+        ``"float64"`` or ``"float32"``.
+    """
     return _JAX_DTYPE.get()
 
 
@@ -164,6 +191,16 @@ def jax_block_keys(children: Sequence[np.random.SeedSequence]) -> np.ndarray:
     :func:`collapse_theory.rng.block_generators`. Block ``b`` takes its key from the first child
     of ``children[b]``, built without spawning, so that a host ``Generator`` of the same block
     (``PCG64(children[b])``, e.g. for ``data0``) stays independent of it.
+
+    Parameters
+    ----------
+    children : sequence of numpy.random.SeedSequence
+        One per replicate block, in block order.
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(children), 2), uint32
+        Row ``b`` is the threefry key data of block ``b``.
     """
     rows = [
         np.random.SeedSequence(child.entropy, spawn_key=(*child.spawn_key, 0)).generate_state(
@@ -179,7 +216,28 @@ def jax_blocks(
 ) -> tuple[np.random.SeedSequence, list[np.random.SeedSequence], int]:
     """The preamble every jax simulator shares: ``chunk_size`` checked (and ``num_threads``,
     unused by jax but checked as the numba path does), then the root SeedSequence and one child
-    per replicate block (the children :func:`jax_block_keys` takes keys from)."""
+    per replicate block (the children :func:`jax_block_keys` takes keys from).
+
+    Parameters
+    ----------
+    seed : None, int, SeedSequence or Generator
+        Root seed of the simulation.
+    num_replicates : int
+        Number of replicates (>= 1); the blocks are ``ceil(num_replicates / BLOCK_SIZE)``.
+    chunk_size : int
+        Replicate blocks per device call (>= 1; 1 means :data:`JAX_BLOCKS_PER_CALL`).
+    num_threads : int, optional
+        Checked as the numba path checks it, unused by jax.
+
+    Returns
+    -------
+    root : numpy.random.SeedSequence
+        The root of every stream of the simulation.
+    children : list of numpy.random.SeedSequence
+        One per replicate block.
+    chunk_size : int
+        ``chunk_size``, checked.
+    """
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
     if num_threads is not None:
         check_int("num_threads", num_threads, minimum=1)
@@ -207,6 +265,27 @@ def run_jax_batches(
     replicates (for per-replicate inputs). ``call`` returns arrays with the replicate axis first.
     ``blocks_per_call`` is ``chunk_size`` if above 1, else :data:`JAX_BLOCKS_PER_CALL`, capped at
     the number of blocks. Results depend only on the keys, not on the batching.
+
+    Parameters
+    ----------
+    call : callable
+        ``call(keys, width, start, stop) -> sequence of arrays``, replicate axis first.
+    block_keys : numpy.ndarray, shape (blocks, 2)
+        Key rows of :func:`jax_block_keys`.
+    num_replicates : int
+        Replicates of the simulation.
+    chunk_size : int
+        Blocks per call (1: :data:`JAX_BLOCKS_PER_CALL`).
+    label : str
+        Name shown on the progress bar.
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The arrays ``call`` returns, each joined over the batches along axis 0 and cut to
+        ``num_replicates``.
     """
     num_blocks = block_keys.shape[0]
     per_call = chunk_size if chunk_size > 1 else JAX_BLOCKS_PER_CALL
@@ -229,7 +308,20 @@ def run_jax_batches(
 
 def jax_replicate_keys(block_key_data: jax.Array, width: int) -> jax.Array:
     """Inside jitted code: the (blocks, 2) uint32 key rows become one threefry key per replicate,
-    ``split(block_key, BLOCK_SIZE)``, in block order; the first ``width`` of them."""
+    ``split(block_key, BLOCK_SIZE)``, in block order; the first ``width`` of them.
+
+    Parameters
+    ----------
+    block_key_data : jax.Array, shape (blocks, 2), uint32
+        Key rows of :func:`jax_block_keys`.
+    width : int
+        Number of replicate keys wanted (<= blocks x BLOCK_SIZE).
+
+    Returns
+    -------
+    jax.Array, shape (width,)
+        One typed threefry key per replicate.
+    """
     import jax
 
     keys = jax.random.wrap_key_data(block_key_data, impl="threefry2x32")

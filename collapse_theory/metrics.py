@@ -405,6 +405,16 @@ def kl_categorical(p: ArrayLike, q: ArrayLike) -> float:
 
     Terms with :math:`p_i = 0` contribute 0; if :math:`q_i = 0 < p_i` the divergence is ``+inf``.
 
+    Parameters
+    ----------
+    p, q : array_like, shape (K,)
+        Probability vectors (non-negative, summing to 1).
+
+    Returns
+    -------
+    float
+        KL(p || q) >= 0, possibly ``inf``.
+
     Examples
     --------
     >>> kl_categorical([0.5, 0.5], [0.5, 0.5])
@@ -424,6 +434,16 @@ def kl_categorical(p: ArrayLike, q: ArrayLike) -> float:
 def total_variation(p: ArrayLike, q: ArrayLike) -> float:
     r"""Total-variation distance :math:`\tfrac12 \sum_i |p_i - q_i|` (in [0, 1]).
 
+    Parameters
+    ----------
+    p, q : array_like, shape (K,)
+        Probability vectors (non-negative, summing to 1).
+
+    Returns
+    -------
+    float
+        The distance, in [0, 1].
+
     Examples
     --------
     >>> total_variation([1.0, 0.0], [0.0, 1.0])
@@ -438,6 +458,16 @@ def total_variation(p: ArrayLike, q: ArrayLike) -> float:
 
 def entropy(p: ArrayLike) -> float:
     r"""Shannon entropy :math:`-\sum_i p_i \ln p_i` in nats (0 ln 0 = 0).
+
+    Parameters
+    ----------
+    p : array_like, shape (K,)
+        A probability vector (non-negative, summing to 1).
+
+    Returns
+    -------
+    float
+        The entropy, in [0, ln K].
 
     Examples
     --------

@@ -67,6 +67,23 @@ class Summary:
     share of the squared deviations carried by the largest 1 % of replicates) and
     ``se_trusted`` whether it is at most 0.6 (docs/theory.md §6): where it is False the mean
     rests on a handful of replicates and ``stderr`` is typically far too small.
+
+    Attributes
+    ----------
+    name : str
+        The quantity summarised.
+    generations : numpy.ndarray of int
+        The recorded generations (one row each).
+    mean, std, stderr, median : numpy.ndarray
+        Over replicates, per generation.
+    quantiles : tuple of float
+        The levels of ``quantile_values``.
+    quantile_values : numpy.ndarray
+        Shape ``(len(quantiles), len(generations), ...)``.
+    top_share : numpy.ndarray
+        Share of the squared deviations carried by the largest 1 % of replicates.
+    se_trusted : numpy.ndarray of bool
+        ``top_share <= 0.6``.
     """
 
     name: str
@@ -155,7 +172,21 @@ def summarize(
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """Arrays recorded by a simulator, with the metadata needed to reproduce them."""
+    """Arrays recorded by a simulator, with the metadata needed to reproduce them.
+
+    Attributes
+    ----------
+    generations : numpy.ndarray of int
+        The recorded generations.
+    trajectories : mapping of str to numpy.ndarray
+        Arrays of shape ``(len(generations), num_replicates, ...)``, e.g. ``"var"``; read them
+        with ``result[name]`` or ``result.at(name, generation)``.
+    per_replicate : mapping of str to numpy.ndarray
+        Arrays of shape ``(num_replicates, ...)`` (e.g. an absorption time).
+    metadata : mapping
+        Everything needed to reproduce the run: the simulator, its arguments, the seed, the
+        versions (saved as ``metadata.json`` by ``save``).
+    """
 
     generations: np.ndarray
     trajectories: Mapping[str, np.ndarray]

@@ -79,7 +79,13 @@ ScheduleLike = int | Schedule
 
 @dataclass(frozen=True)
 class Constant:
-    """M_i = m for every generation. Collapses: sum 1/M_i = n/m diverges."""
+    """M_i = m for every generation. Collapses: sum 1/M_i = n/m diverges (docs/theory.md §2.5).
+
+    Parameters
+    ----------
+    m : int
+        The sample size, >= 1.
+    """
 
     m: int
 
@@ -97,7 +103,15 @@ class Constant:
 
 @dataclass(frozen=True)
 class Linear:
-    """M_i = round(m0 + slope * i). Grows linearly: sum 1/M_i ~ ln(n)/slope still diverges."""
+    """M_i = round(m0 + slope * i). Grows linearly: sum 1/M_i ~ ln(n)/slope still diverges.
+
+    Parameters
+    ----------
+    m0 : int
+        M_0, >= 1.
+    slope : float
+        Growth per generation, >= 0.
+    """
 
     m0: int
     slope: float
@@ -117,7 +131,15 @@ class Linear:
 
 @dataclass(frozen=True)
 class Power:
-    """M_i = round(m0 * (i + 1) ** exponent). Sum 1/M_i diverges iff exponent <= 1."""
+    """M_i = round(m0 * (i + 1) ** exponent). Sum 1/M_i diverges iff exponent <= 1.
+
+    Parameters
+    ----------
+    m0 : int
+        M_0, >= 1.
+    exponent : float
+        >= 0; above 1 the expected Wasserstein distance stays bounded (docs/theory.md §2.5).
+    """
 
     m0: int
     exponent: float
@@ -139,7 +161,15 @@ class Power:
 
 @dataclass(frozen=True)
 class Geometric:
-    """M_i = round(m0 * ratio ** i) (at least 1). Sum 1/M_i diverges iff ratio <= 1."""
+    """M_i = round(m0 * ratio ** i) (at least 1). Sum 1/M_i diverges iff ratio <= 1.
+
+    Parameters
+    ----------
+    m0 : int
+        M_0, >= 1.
+    ratio : float
+        > 0.
+    """
 
     m0: int
     ratio: float
@@ -165,7 +195,13 @@ class Geometric:
 @dataclass(frozen=True)
 class Explicit:
     """Sample sizes given one per generation. A finite list has a finite harmonic sum, so
-    ``harmonic_sum_diverges`` is False; asking for more generations than listed is an error."""
+    ``harmonic_sum_diverges`` is False; asking for more generations than listed is an error.
+
+    Parameters
+    ----------
+    values : sequence of int
+        M_0, M_1, ..., each >= 1 (at least one).
+    """
 
     values: tuple[int, ...]
 
@@ -196,7 +232,25 @@ class Explicit:
 
 def as_schedule(num_samples: ScheduleLike, name: str = "num_samples") -> Schedule:
     """Accept an int (constant schedule; the integer policy of
-    :func:`collapse_theory._validate.check_int`) or a schedule object."""
+    :func:`collapse_theory._validate.check_int`) or a schedule object.
+
+    Parameters
+    ----------
+    num_samples : int or Schedule
+        M (>= 1) or a schedule of the M_i.
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    Schedule
+        ``num_samples`` itself, or ``Constant(num_samples)``.
+
+    Raises
+    ------
+    InputTypeError
+        Neither an integer nor a :class:`Schedule`.
+    """
     if isinstance(num_samples, Schedule) and not isinstance(num_samples, type):
         return num_samples
     try:
@@ -212,7 +266,20 @@ def as_schedule(num_samples: ScheduleLike, name: str = "num_samples") -> Schedul
 
 def constant_size(num_samples: ScheduleLike, where: str) -> int:
     """M of a constant schedule (an int or :class:`Constant`); ``where`` names the caller that
-    needs it, for the TypeError raised on any other schedule."""
+    needs it, for the TypeError raised on any other schedule.
+
+    Parameters
+    ----------
+    num_samples : int or Constant
+        The constant sample size.
+    where : str
+        What needs a constant M (named in the error).
+
+    Returns
+    -------
+    int
+        M.
+    """
     schedule = as_schedule(num_samples)
     if not isinstance(schedule, Constant):
         raise InputTypeError(
@@ -225,5 +292,20 @@ def constant_size(num_samples: ScheduleLike, where: str) -> int:
 def sample_sizes(
     num_samples: ScheduleLike, num_generations: int, name: str = "num_samples"
 ) -> np.ndarray:
-    """(M_0, ..., M_{n-1}) as an int64 array, from an int or a schedule."""
+    """(M_0, ..., M_{n-1}) as an int64 array, from an int or a schedule.
+
+    Parameters
+    ----------
+    num_samples : int or Schedule
+        M or a schedule (:func:`as_schedule`).
+    num_generations : int
+        n >= 0.
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n,)
+        The sample size of each generation.
+    """
     return as_schedule(num_samples, name).sizes(num_generations)

@@ -151,7 +151,20 @@ def warn_if_degenerate(
 
 
 def min_samples(num_components: int, dim: int) -> int:
-    """Smallest dataset EM accepts: every component needs more than d points, N >= K (d + 1)."""
+    """Smallest dataset EM accepts: every component needs more than d points, N >= K (d + 1).
+
+    Parameters
+    ----------
+    num_components : int
+        K.
+    dim : int
+        d.
+
+    Returns
+    -------
+    int
+        K (d + 1).
+    """
     return num_components * (dim + 1)
 
 
@@ -287,8 +300,8 @@ def fit_em(
     ----------
     samples : array_like, shape (R, N, d) or (N, d)
         R datasets of N points in d dimensions (finite). Needs N >= K (d + 1).
-    init : "kmeans++", Mixture, EMResult or (weights, means, covs)
-        Starting parameters: one mixture for every dataset, batched arrays with a leading R axis
+    init : "kmeans++", Mixture, EMResult or tuple
+        Starting parameters (a tuple is ``(weights, means, covs)``): one mixture for every dataset, batched arrays with a leading R axis
         (a warm start from a previous fit), or ``"kmeans++"`` (scikit-learn's
         ``init_params="kmeans"``: greedy k-means++ seeding, Lloyd iterations with
         scikit-learn's stopping rule, then the M step of the hard assignment; docs/theory.md

@@ -90,6 +90,13 @@ class MixtureTail:
     A is a finite union of intervals (:meth:`intervals`); the tail mass of any 1-D mixture is a
     sum of normal CDF differences (exact, no sampling).
 
+    Parameters
+    ----------
+    k : float, optional
+        Width of the tail in standard deviations of every component, > 0.
+    quantile : float, optional
+        Original mass of the tail, in (0, 1): the region of lowest original density.
+
     Examples
     --------
     >>> import collapse_theory as ct
@@ -187,6 +194,33 @@ def mixture_monte_carlo(
     The scale drift is the mean per-generation change of the log mixture variance over the
     second half of the horizon.
 
+    Parameters
+    ----------
+    mixture0 : Mixture
+        The original 1-D mixture (model 0).
+    tail : MixtureTail
+        The tail set A, defined on ``mixture0``.
+    num_samples : int or schedule
+        M, points per generation.
+    generations : array_like of int
+        The generations to record (0 included or not).
+    regime : Replace, FreshData or Accumulate, optional
+        The data regime (default Replace).
+    eps : float
+        The level of ``prob_below``: P(T_n < eps T_0).
+    num_replicates : int
+        Independent chains.
+    seed : None, int, SeedSequence or Generator
+        Root seed.
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    TailCurve
+        Per recorded generation: median, quantiles, mean with its standard error, P(T_n < eps
+        T_0), and the scale drift.
+
     Examples
     --------
     >>> import collapse_theory as ct
@@ -233,7 +267,20 @@ def benchmark_mixture() -> Mixture:
 
 def benchmark_settings(sizes: tuple[int, ...], quick: bool) -> list[Setting]:
     """0.5 N(-2,1) + 0.5 N(2,1) by EM (warm start), every M and regime; 100 replicates (64 at
-    M = 1000), at most 200 when ``quick``; horizon 2M, at most 200 under Accumulate."""
+    M = 1000), at most 200 when ``quick``; horizon 2M, at most 200 under Accumulate.
+
+    Parameters
+    ----------
+    sizes : tuple of int
+        The sample sizes M of the table.
+    quick : bool
+        The quick table (``collapse-theory tail-loss --quick``).
+
+    Returns
+    -------
+    list of collapse_theory.tails.table.Setting
+        One per M and regime.
+    """
     out = []
     for m in sizes:
         for regime in REGIMES:
@@ -250,7 +297,18 @@ def benchmark_settings(sizes: tuple[int, ...], quick: bool) -> list[Setting]:
 
 
 def benchmark_curves(request: CurveRequest) -> list[TailCurve]:
-    """The Monte Carlo curve of the setting (recursive EM has no exact law)."""
+    """The Monte Carlo curve of the setting (recursive EM has no exact law).
+
+    Parameters
+    ----------
+    request : collapse_theory.tails.table.CurveRequest
+        The setting, its recorded generations, the tail level, ``eps`` and the seeds.
+
+    Returns
+    -------
+    list of TailCurve
+        One curve, from :func:`mixture_monte_carlo`.
+    """
     setting, generations, eps = request.setting, request.generations, request.eps
     return [
         mixture_monte_carlo(

@@ -49,7 +49,23 @@ _TaskArguments: TypeAlias = tuple[str, dict[str, object], int, Task, tuple[str, 
 
 @dataclass(frozen=True)
 class RunStats:
-    """What one run did: tasks computed now, found already done, files discarded as corrupt."""
+    """What one run did: tasks computed now, found already done, files discarded as corrupt.
+
+    Attributes
+    ----------
+    total : int
+        Tasks of the sweep.
+    computed : int
+        Tasks computed by this run.
+    skipped : int
+        Tasks found already done (a resumed run).
+    discarded : int
+        Task files found corrupt and recomputed.
+    seconds : float
+        Wall time of the run.
+    run_id : str
+        Identifier of the run (time, process, random suffix), recorded in the index.
+    """
 
     total: int
     computed: int
@@ -61,6 +77,26 @@ class RunStats:
 
 def parse_scheduler(scheduler: str, workers: int | None = None) -> tuple[str, int | str]:
     """``(kind, workers or address)`` from a scheduler string (see the module docstring).
+
+    Parameters
+    ----------
+    scheduler : str
+        ``"inprocess"``, ``"processes[:N]"``, ``"local[:N]"`` or a Dask address
+        ``"tcp://HOST:PORT"``.
+    workers : int, optional
+        N, where the string does not give it (not both; not with an address).
+
+    Returns
+    -------
+    kind : str
+        ``"inprocess"``, ``"processes"``, ``"local"`` or ``"address"``.
+    workers_or_address : int or str
+        The number of workers, or the scheduler's address.
+
+    Raises
+    ------
+    InputError, InputTypeError
+        An unknown scheduler, a non-integer N, or workers given twice.
 
     Examples
     --------

@@ -206,7 +206,25 @@ def merge(spec: SweepSpec, store: Store, tasks: list[Task]) -> SweepResult:
 
 def load(directory: str | Path) -> SweepResult:
     """The merged result of a finished sweep directory (written by ``run_sweep`` or the
-    ``collapse-theory sweep`` command); ValueError if some task is missing or corrupt."""
+    ``collapse-theory sweep`` command).
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        The sweep's output directory.
+
+    Returns
+    -------
+    SweepResult
+        The spec, the grid and every stored array, merged over tasks (``to_xarray()`` for a
+        labelled view).
+
+    Raises
+    ------
+    InputError
+        Not a sweep directory, a task missing or corrupt, or a spec that does not match its
+        recorded hash.
+    """
     index = read_index(directory)
     spec = SweepSpec.from_dict(index["spec"])
     tasks = build_tasks(spec.num_points, spec.replicates, spec.block_replicates)

@@ -229,7 +229,18 @@ def _check_grid(grid: object) -> dict[str, list[object]]:
 
 
 def load_spec(path: str | Path) -> SweepSpec:
-    """Read a TOML sweep spec (see the module docstring for the layout)."""
+    """Read a TOML sweep spec (see the module docstring for the layout).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The TOML file.
+
+    Returns
+    -------
+    SweepSpec
+        The spec, its fields checked (the grid is checked by :func:`plan`).
+    """
     try:
         import tomllib
     except ModuleNotFoundError:  # pragma: no cover - Python 3.10

@@ -24,7 +24,19 @@ __all__ = ["Task", "TaskOutput", "build_tasks", "point_seed", "run_task"]
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of work: replicates ``start:stop`` of grid point ``point`` (block ``block``)."""
+    """One unit of work: replicates ``start:stop`` of grid point ``point`` (block ``block``).
+
+    Attributes
+    ----------
+    id : str
+        ``"p<point>-b<block>"``, the name of its output file.
+    point : int
+        Index of the grid point.
+    block : int
+        Index of the block of replicates within the point.
+    start, stop : int
+        The replicates it computes.
+    """
 
     id: str
     point: int
@@ -47,6 +59,20 @@ def build_tasks(num_points: int, replicates: int | None, block_replicates: int) 
     """Every task of a sweep, point by point and block by block.
 
     Theory sweeps (``replicates=None``) have one task per point.
+
+    Parameters
+    ----------
+    num_points : int
+        Grid points.
+    replicates : int or None
+        Replicates per point (None: a closed form).
+    block_replicates : int
+        Replicates per task (a multiple of 256).
+
+    Returns
+    -------
+    list of Task
+        Point by point, block by block.
 
     Examples
     --------
@@ -71,7 +97,22 @@ def build_tasks(num_points: int, replicates: int | None, block_replicates: int) 
 
 def point_seed(seed: int, point: int, first_replicate: int = 0) -> np.random.SeedSequence:
     """The SeedSequence whose next spawned children are the streams of replicates
-    ``first_replicate`` onwards of grid point ``point`` (``first_replicate`` a multiple of 256)."""
+    ``first_replicate`` onwards of grid point ``point`` (``first_replicate`` a multiple of 256).
+
+    Parameters
+    ----------
+    seed : int
+        The sweep's root seed.
+    point : int
+        Index of the grid point.
+    first_replicate : int
+        First replicate of the task, a multiple of 256.
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+        The same streams whatever the blocking: replicate blocks of 256 draw from its children.
+    """
     return np.random.SeedSequence(
         seed, spawn_key=(point,), n_children_spawned=first_replicate // BLOCK_SIZE
     )

@@ -49,7 +49,24 @@ class TailRates:
     """Rates of tail loss of one curve (see the module docstring); intervals are (low, high).
 
     ``every_generation`` is True when the rates were read from the median at every generation
-    (exact curves), False when crossings were interpolated between recorded generations."""
+    (exact curves), False when crossings were interpolated between recorded generations.
+
+    Attributes
+    ----------
+    fraction : float
+        f of the crossing ``crossing`` (the median reaching f T_0; 0.1 by default).
+    crossing, crossing_ci : float, (float, float)
+        n_f and its 95 % bootstrap interval (NaN: no crossing within the horizon).
+    half_life, half_life_ci : float, (float, float)
+        The crossing of f = 1/2, and its interval.
+    rate, rate_ci : float, (float, float)
+        ln(1/f) / n_f (without a crossing, -ln(m_N / T_0) / N), and its interval.
+    num_bootstrap : int
+        Bootstrap resamples behind the intervals (0 for an exact curve: the interval is the
+        point).
+    every_generation : bool
+        Whether the rates were read from the median at every generation.
+    """
 
     fraction: float
     crossing: float
@@ -66,6 +83,20 @@ def crossing_generation(generations: np.ndarray, median: np.ndarray, level: floa
     """First generation where ``median <= level``, interpolated between the two generations
     that bracket it: log-linearly (exact for an exponential decay), linearly where the median
     reaches 0; NaN if none.
+
+    Parameters
+    ----------
+    generations : numpy.ndarray of int
+        Increasing generations.
+    median : numpy.ndarray
+        The median at each of them.
+    level : float
+        The level to cross.
+
+    Returns
+    -------
+    float
+        The interpolated generation, or NaN.
 
     Examples
     --------
@@ -95,6 +126,22 @@ def average_rate(
     """The constant exponential rate that reaches the median's crossing of ``fraction *
     initial`` at the same generation, ``ln(1/fraction) / crossing``; without a crossing,
     ``-ln(median[-1] / initial) / generations[-1]`` (module docstring).
+
+    Parameters
+    ----------
+    generations : numpy.ndarray of int
+        Increasing generations, starting at 0.
+    median : numpy.ndarray
+        The median tail mass at each of them.
+    initial : float
+        T_0 > 0.
+    fraction : float
+        f in (0, 1).
+
+    Returns
+    -------
+    float
+        The rate per generation (negative when the median grows).
 
     Examples
     --------

@@ -118,6 +118,18 @@ _REGISTRY: dict[str, Check] = {}
 def register(check: Check, *, replace: bool = False) -> Check:
     """Add ``check`` to the registry; returns it.
 
+    Parameters
+    ----------
+    check : Check
+        The check (``add_check`` builds one from a family's arguments).
+    replace : bool
+        Replace a registered check of the same name instead of refusing it.
+
+    Returns
+    -------
+    Check
+        ``check``.
+
     Raises
     ------
     InputError
@@ -165,19 +177,52 @@ def add_check(
 
 
 def unregister(name: str) -> None:
-    """Remove the check ``name`` (for tests and plug-ins)."""
+    """Remove the check ``name`` (for tests and plug-ins); an unknown name is ignored.
+
+    Parameters
+    ----------
+    name : str
+        The check's full name.
+    """
     _REGISTRY.pop(name, None)
 
 
 def checks(family: str | None = None) -> list[Check]:
-    """All registered checks in registry order (sorted by name), optionally of one family."""
+    """All registered checks in registry order (sorted by name), optionally of one family.
+
+    Parameters
+    ----------
+    family : str, optional
+        Only this family's checks.
+
+    Returns
+    -------
+    list of Check
+        Sorted by name.
+    """
     _load_builtin()
     ordered = [_REGISTRY[name] for name in sorted(_REGISTRY)]
     return [c for c in ordered if family is None or c.family == family]
 
 
 def get(name: str) -> Check:
-    """The check called ``name``."""
+    """The check called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Its full name, e.g. ``"gaussian.log_variance_mean"``.
+
+    Returns
+    -------
+    Check
+        The registered check.
+
+    Raises
+    ------
+    InputError
+        No check has that name.
+    """
     _load_builtin()
     try:
         return _REGISTRY[name]
@@ -186,7 +231,23 @@ def get(name: str) -> Check:
 
 
 def select(only: Iterable[str] | None) -> list[Check]:
-    """The checks named in ``only`` (exact names, or prefixes such as ``"categorical."``)."""
+    """The checks named in ``only`` (exact names, or prefixes such as ``"categorical."``).
+
+    Parameters
+    ----------
+    only : iterable of str or None
+        Names or prefixes; None selects every check.
+
+    Returns
+    -------
+    list of Check
+        In registry order.
+
+    Raises
+    ------
+    InputError, InputTypeError
+        A pattern that is not a string, or that matches no check.
+    """
     everything = checks()
     if only is None:
         return everything

@@ -79,7 +79,21 @@ UNTRUSTED = "untrusted"
 
 
 def bonferroni_threshold(family_wise_rate: float, num_tests: int) -> float:
-    """Two-sided z threshold of each of ``num_tests`` tests for a family-wise rate (Bonferroni).
+    r"""Two-sided z threshold of each of ``num_tests`` tests for a family-wise rate (Bonferroni).
+
+    :math:`z^* = \Phi^{-1}(1 - a / (2m))` for family-wise rate a over m tests.
+
+    Parameters
+    ----------
+    family_wise_rate : float
+        a, in (0, 1).
+    num_tests : int
+        m >= 1.
+
+    Returns
+    -------
+    float
+        z*.
 
     Examples
     --------
@@ -119,6 +133,29 @@ class CheckResult:
 
     ``theory`` is the closed form, or for an upper-bound check the bound; ``notes`` holds the
     estimator's diagnostics (``top_share``: :func:`collapse_theory._stats.mean_estimate`).
+
+    Attributes
+    ----------
+    name, family, section, kind, description : str
+        From the :class:`Check` (``section``: "§X.Y" of docs/theory.md).
+    parameters : mapping
+        The check's parameters.
+    size : mapping of str to int
+        The Monte Carlo size of the run (quick or full).
+    theory, estimate, stderr : float
+        Closed form (or bound), estimate and its standard error (0 for exact checks).
+    z, p_value : float
+        ``(estimate - theory) / stderr`` and its two-sided p-value (Monte Carlo checks).
+    tolerance : float
+        The tolerance of an exact or bound check.
+    passed : bool
+        Whether the check passed at the run's threshold.
+    seconds : float
+        Wall time of the check.
+    error : str or None
+        The exception text if the check crashed (it then fails).
+    notes : mapping of str to float
+        Diagnostics, e.g. ``top_share``.
     """
 
     name: str
