@@ -34,7 +34,16 @@ RERECORDED = {
     "gmm_paper": "issue 14: paper_experiment defaults to the authors' protocol (reg_covar 1e-6, "
     "k-means++ refits) and reports squared and unsquared L2 under new names",
     "verify_quick": "issues 13-14: fewer generations in the fresh-data stationary checks (cold "
-    "start) and four new checks of the component-wise mixture law (§4.3)",
+    "start) and four new checks of the component-wise mixture law (§4.3); issues 15-17: 47 new "
+    "checks (policies, weighted fresh data, estimators, poisson, kde, regression), the 100 "
+    "recorded rows unchanged",
+    "cat_absorption": "issue 17: AbsorptionTime gained a standard_error field (0 when exact); "
+    "the recorded fields unchanged",
+    "gauss_1d_jax": "issue 21: the jax chi-square sampler (_jax_samplers.chisquare): new draws "
+    "of the same law (tests/test_jax_samplers.py)",
+    "gauss_nd_jax": "issue 21: the jax chi-square sampler, as gauss_1d_jax",
+    "tail_loss_quick": "issues 15-17: policy, poisson and kde rows inserted; every later row's "
+    "seed moved with its index",
 }
 
 

@@ -455,7 +455,8 @@ _PER_GENERATION = {
         "expected_tail_mass": None,  # the tail law (tails.py)
     },
 }
-#: Closed forms with extra axes or a structured result: always ndarrays (or a dataclass).
+#: Closed forms with extra axes or a structured result: always ndarrays (or a dataclass); and
+#: optimal_fresh_weight, which has no generation argument (a float).
 _STRUCTURED = {
     "categorical": {
         "AbsorptionTime",
@@ -464,6 +465,7 @@ _STRUCTURED = {
         "eigenvalues",
         "fixation_probabilities",
         "moments",
+        "optimal_fresh_weight",
         "stationary_moments",
         "transition_matrix",
         "zipf",
@@ -471,6 +473,7 @@ _STRUCTURED = {
     "gaussian": {
         "log_variance_cumulants",
         "lyapunov_exponents",
+        "optimal_fresh_weight",
         "stationary_moments",
         "w2_squared_moments",
     },

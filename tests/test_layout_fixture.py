@@ -61,6 +61,10 @@ CHANGED_ON_PURPOSE = {
     # the same sums in another order
     "gauss_nd_accumulate/mean": "d-D products as loops",
     "gauss_nd_accumulate/cov": "d-D products as loops",
+    # the 1-D samples kernel sums z and z^2 in one pass (issue 21, P2): mean + sd * zbar and
+    # sd^2 (sum z^2 - n zbar^2) instead of two passes over a work buffer
+    "gauss_1d_mle_samples_fresh/mean": "one-pass 1-D samples summary",
+    "gauss_1d_mle_samples_fresh/var": "one-pass 1-D samples summary",
 }
 
 

@@ -22,14 +22,20 @@ import collapse_theory as ct
 
 COV3 = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]])
 REGIMES = (ct.Replace(), ct.FreshData(0.2, "mix"), ct.FreshData(0.2, "split"), ct.Accumulate())
+#: Regimes of the categorical and Gaussian simulators only.
+WEIGHTED = ct.WeightedFresh(0.3, 5)
 
 #: Entry kernels the exercise below must have compiled (or loaded from numba's cache).
 ENTRY_KERNELS = (
     "collapse_theory.categorical._numba._simulate_block",
     "collapse_theory.gaussian._numba._simulate_block_1d",
     "collapse_theory.gaussian._numba._simulate_block_nd",
+    "collapse_theory.gaussian._numba._simulate_location_1d",
     "collapse_theory.gmm._numba.simulate_block",
     "collapse_theory.categorical._markov_numba.build_rows",
+    "collapse_theory.poisson._numba._simulate_block",
+    "collapse_theory.kde._numba._simulate_block",
+    "collapse_theory.regression._numba._simulate_block",
 )
 
 
@@ -45,6 +51,28 @@ def exercise() -> None:
                                  seed=0)  # fmt: skip
             ct.gaussian.simulate(np.zeros(3), COV3, 12, 3, num_replicates=20, record=record,
                                  regime=regime, method="samples", estimator="mle", seed=0)  # fmt: skip
+            ct.poisson.simulate(2, 10, 3, num_replicates=300, record=record, regime=regime, seed=0)
+            ct.kde.simulate(1.0, 10, 3, bandwidth=0.3, regime=regime, num_replicates=20,
+                            record=record, seed=0)  # fmt: skip
+    for regime in (*REGIMES, ct.kde.AccumulateSubsample()):
+        ct.kde.simulate(np.zeros((5, 2)), 6, 2, bandwidth="scott", regime=regime, num_replicates=5,
+                        seed=0)  # fmt: skip
+        ct.regression.simulate(np.ones(2), 6, 3, regime=regime, num_replicates=5, seed=0)
+    ct.poisson.simulate(0.5, ct.schedules.Linear(5, 2), 2, num_replicates=10, seed=0)
+    for record in ("last", "all"):
+        ct.categorical.simulate([0.5, 0.3, 0.2], 10, 3, num_replicates=300, record=record,
+                                regime=WEIGHTED, seed=0)  # fmt: skip
+        ct.gaussian.simulate(0, 1, 10, 3, num_replicates=300, record=record, regime=WEIGHTED,
+                             seed=0)  # fmt: skip
+        ct.gaussian.simulate(np.zeros(3), COV3, 12, 3, num_replicates=20, record=record,
+                             regime=WEIGHTED, method="samples", estimator="mle", seed=0)  # fmt: skip
+    ct.gaussian.simulate(0, 1, 10, 3, num_replicates=20, method="samples", location="median",
+                         known_scale=True, regime=ct.Accumulate(), seed=0)  # fmt: skip
+    ct.categorical.simulate([0.5, 0.3, 0.2], 10, 3, num_replicates=300, seed=0,
+                            policy=ct.policies.TopP(0.9))  # fmt: skip
+    ct.gaussian.simulate(
+        0, 1, 10, 3, num_replicates=300, seed=0, policy=ct.policies.Truncation(2.0)
+    )
     ct.categorical.simulate(np.array([1.0, 0.0]), ct.schedules.Linear(5, 2), 2, num_replicates=10,
                             pseudo_count=1, seed=0)  # fmt: skip
     ct.gaussian.simulate(0.5, 2.0, ct.schedules.Power(5, 1.0), 3, num_replicates=10, seed=0,
@@ -104,6 +132,8 @@ def test_an_entry_kernel_refuses_a_second_signature() -> None:
         fresh_counts=np.zeros(3, dtype=np.int64),
         pseudo_count=0.0,
         record_slot=np.array([-1, -1, -1, 0]),
+        policy_codes=np.zeros(0, dtype=np.int64),
+        policy_params=np.zeros(0),
         out_p=np.empty((1, 4, 2))[:, ::2],  # a strided view
         out_absorbed=np.empty(2, dtype=np.int64),
     )

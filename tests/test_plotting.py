@@ -27,6 +27,13 @@ def test_registry_names_and_signatures() -> None:
         "gmm_snapshots",
         "gmm_l2",
         "gmm_separation",
+        "heat_death",
+        "weighted_fresh",
+        "kde_variance",
+        "kde_kazdan",
+        "regression_risk",
+        "poisson_survival",
+        "poisson_bernoulli_bounds",
     }
     for name, build in plotting.FIGURES.items():
         assert build is getattr(plotting, f"figure_{name}")

@@ -8,6 +8,7 @@ below G * 6.3e-5.
 
 from __future__ import annotations
 
+import csv
 import math
 
 import numpy as np
@@ -36,7 +37,7 @@ from collapse_theory.tails import (
     tail_rates,
 )
 from collapse_theory.tails.curves import curve_from_samples
-from collapse_theory.tails.table import markdown, record_generations
+from collapse_theory.tails.table import default_grid, markdown, record_generations
 
 Z_MAX = 4.0
 
@@ -555,7 +556,12 @@ def test_cli_quick_writes_table_and_figures(tmp_path, capsys):
     ):
         assert (tmp_path / name).stat().st_size > 0
     rows = (tmp_path / "tail_loss.csv").read_text().splitlines()
-    assert len(rows) == 1 + 12 + 3  # header, 4 models x 3 regimes, 3 exact / Rao–Blackwell rows
+    records = list(csv.DictReader(rows))
+    methods = [(r["family"], r["method"]) for r in records]
+    # one Monte Carlo row per setting of every family, plus the exact / Rao-Blackwell curves
+    assert sum(method == "monte-carlo" for _, method in methods) == len(default_grid(quick=True))
+    assert {("categorical", "exact"), ("gaussian", "rao-blackwell")} <= set(methods)
+    assert {method for _, method in methods} <= {"monte-carlo", "exact", "rao-blackwell"}
     header = rows[0].split(",")
     assert {"mean_top_share", "drift_top_share", "rates_every_generation"} <= set(header)
 

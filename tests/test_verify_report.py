@@ -174,10 +174,13 @@ def test_full_report_html_embeds_every_family_figure(quick_report_seed0, tmp_pat
         "verify_gaussian",
         "verify_multivariate",
         "verify_gmm",
+        "verify_poisson",
+        "verify_kde",
+        "verify_regression",
     ]
     assert all(f.with_suffix(".pdf").exists() for f in figures)
     html = page.read_text()
-    assert html.count("data:image/png;base64,") == 4
+    assert html.count("data:image/png;base64,") == len(figures)
     assert "src='figures/" not in html  # self-contained
     assert all(row.name in html for row in report.rows)
     assert "figures/verify_gmm.png" in md.read_text()
