@@ -21,15 +21,23 @@ __all__ = ["figure_regimes", "figure_replace"]
 _COLORS = {10: "#1f77b4", 100: "#d62728", 1000: "#2ca02c"}
 _REGIME_COLORS = {"replace": "#d62728", "fresh 10%": "#1f77b4", "accumulate": "#2ca02c"}
 _FLOOR = 1e-4
+_MAX_COLUMNS = 5
 
 
-def _figure(ncols: int) -> tuple[Figure, list[Axes]]:
-    fig, axes = new_figure(3.6 * ncols, 3.9, ncols)
-    for ax in axes:
+def _figure(count: int) -> tuple[Figure, list[Axes]]:
+    """``count`` panels, at most :data:`_MAX_COLUMNS` to a row (spare panels hidden)."""
+    ncols = min(count, _MAX_COLUMNS)
+    nrows = -(-count // ncols)
+    fig, axes = new_figure(3.6 * ncols, 3.2 * nrows + 0.7, ncols, nrows=nrows)
+    for spare in axes[count:]:
+        spare.set_visible(False)
+    axes = axes[:count]
+    for i, ax in enumerate(axes):
         ax.set_yscale("log")
         ax.set_ylim(_FLOOR * 0.7, 2.0)
         ax.set_xlabel("generation n / M")
-    axes[0].set_ylabel("median tail mass / original (0 drawn at 1e-4)")
+        if i % ncols == 0:
+            ax.set_ylabel("median tail mass / original\n(0 drawn at 1e-4)")
     return fig, axes
 
 
