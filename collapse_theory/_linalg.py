@@ -7,7 +7,9 @@ import math
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(
+    cache=True, nogil=True, inline="always"
+)  # inlined: no second signature for other literals or layouts
 def cholesky_into(cov, out, semidefinite=False):
     """Lower Cholesky factor of ``cov`` into ``out``; returns whether ``cov`` was positive definite.
 

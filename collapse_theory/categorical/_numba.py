@@ -54,7 +54,9 @@ def _normalise(weights, states, num_states) -> None:
         weights[states[j]] /= total
 
 
-@njit(cache=True, nogil=True)
+@njit(
+    cache=True, nogil=True, inline="always"
+)  # inlined: no second signature for other literals or layouts
 def apply_policy(p, states, num_states, codes, params, weights, ranked) -> None:
     """weights[states[:num_states]] = T(p) for the policy stages (codes, params) (docs/theory.md §8.1).
 

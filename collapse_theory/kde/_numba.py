@@ -51,7 +51,9 @@ def _draw(rng, support, count, chol, out, row, z):
         out[row, a] = acc
 
 
-@njit(cache=True, nogil=True)
+@njit(
+    cache=True, nogil=True, inline="always"
+)  # inlined: no second signature for other literals or layouts
 def _moments(points, count, mean, cov):
     """MLE mean and covariance of ``points[:count]`` into ``mean`` and ``cov``."""
     d = points.shape[1]

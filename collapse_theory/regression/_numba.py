@@ -50,7 +50,9 @@ def _solve(matrix, rhs, ridge, factor, out, work):
         out[a] = acc / factor[a, a]
 
 
-@njit(cache=True, nogil=True)
+@njit(
+    cache=True, nogil=True, inline="always"
+)  # inlined: no second signature for other literals or layouts
 def _draw_design(rng, chol, rows, start, count, z):
     d = chol.shape[0]
     for i in range(start, start + count):
@@ -81,7 +83,9 @@ def _add_moment(rows, labels, start, stop, moment):
             moment[a] += rows[i, a] * labels[i]
 
 
-@njit(cache=True, nogil=True)
+@njit(
+    cache=True, nogil=True, inline="always"
+)  # inlined: no second signature for other literals or layouts
 def _add_gram(rows, start, stop, gram):
     """gram += Σ x xᵀ over rows start..stop-1."""
     d = rows.shape[1]
