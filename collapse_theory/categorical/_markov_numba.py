@@ -112,30 +112,8 @@ def build_rows(m_next: int, m_prev: int, j_lo: int, j_hi: int, row_tol: float):
     ``starts[r] .. starts[r] + lengths[r] - 1`` with values ``data[offsets[r]:offsets[r+1]]``
     and dropped mass ``drops[r]``.
     """
-    nrows = j_hi - j_lo + 1
-    starts = np.empty(nrows, dtype=np.int64)
-    lengths = np.empty(nrows, dtype=np.int64)
-    offsets = np.empty(nrows + 1, dtype=np.int64)
-    drops = np.empty(nrows)
-    data = np.empty(max(1024, 16 * nrows))
-    scratch = np.empty(1024)
-    pos = 0
-    offsets[0] = 0
-    for r in range(nrows):
-        j = j_lo + r
-        x = j / m_prev
-        y = (m_prev - j) / m_prev
-        start, length, dropped, scratch = _row(m_next, x, y, row_tol, scratch)
-        if pos + length > data.size:
-            data = _grown(data, pos, max(2 * data.size, pos + length))
-        for i in range(length):
-            data[pos + i] = scratch[i]
-        pos += length
-        starts[r] = start
-        lengths[r] = length
-        drops[r] = dropped
-        offsets[r + 1] = pos
-    return starts, lengths, offsets, data[:pos].copy(), drops
+    j = np.arange(j_lo, j_hi + 1)
+    return build_rows_from(m_next, j / m_prev, (m_prev - j) / m_prev, row_tol)
 
 
 @njit(cache=True, nogil=True)
