@@ -21,12 +21,13 @@ from scipy.special import digamma, polygamma
 from scipy.stats import multinomial
 
 import collapse_theory as ct
-from collapse_theory._stats import mean_se, proportion_se, variance_se
+from collapse_theory._stats import mean_se, proportion_se, two_sample_z, variance_se, z_threshold
 from collapse_theory._validate import InputError, InputTypeError
 from collapse_theory.gmm import Mixture
 from collapse_theory.gmm.theory import ComponentLaw, component_law
 
-Z_CRIT = 4.0
+#: The 8 Monte Carlo z-scores below, at family-wise false-alarm rate 1e-3 (docs/theory.md §6).
+Z_CRIT = z_threshold(1e-3, 8)
 #: Exact-vs-exact comparisons: sums of a few thousand rounded terms.
 RTOL = 1e-10
 
@@ -208,7 +209,7 @@ def simulated(mixture: Mixture, m: int, n: int, reps: int, seed: int) -> dict[st
 
 
 def z_score(estimate: tuple[float, float], truth: float) -> float:
-    return (estimate[0] - truth) / estimate[1]
+    return two_sample_z(*estimate, truth, 0.0)
 
 
 def test_two_components_at_twice_m_generations_agree_with_monte_carlo():
