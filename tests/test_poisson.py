@@ -74,6 +74,13 @@ def test_extinction_weights_are_the_galton_watson_sequence_of_the_categorical_ch
     approx = ct.categorical.loss_probability(0.1, 20, gens[1:], method="galton-watson")
     np.testing.assert_allclose(approx, np.exp(-20 * 0.1 * g[1:]), rtol=1e-14)
     assert np.all(np.abs(g[1:] * gens[1:] - 2.0) < 2.0)  # g_k ~ 2/k: between 0 and 4/k
+    # sharper: k g_k rises to 2 from below, g_k = 2 / (k + ln(k) / 3 + O(1)), so that
+    # 0 < 2 - k g_k < 2 ln(k) / k once k >= 3
+    kg = g[1:] * gens[1:]
+    assert np.all(np.diff(kg) > 0) and np.all(kg < 2.0)
+    far = np.array([3, 10, 39, 1000, 10**5])
+    gap = 2.0 - far * ct.poisson.extinction_weights(far)
+    assert np.all(gap > 0) and np.all(gap < 2.0 * np.log(far) / far)
 
 
 def test_regimes_of_the_exact_law():
