@@ -12,7 +12,7 @@ from typing import NoReturn, TypeVar
 
 import numpy as np
 
-from collapse_theory._validate import InputError, check_int, check_output_file
+from collapse_theory._validate import InputError, check_int, check_output_file, check_real
 from collapse_theory.regimes import Accumulate, FreshData, Regime, Replace, WeightedFresh
 from collapse_theory.results import UNTRUSTED, UNTRUSTED_NOTE, SimulationResult, npz_path
 
@@ -33,6 +33,7 @@ __all__ = [
     "parse_vector",
     "pick_rows",
     "positive_int",
+    "real",
 ]
 
 PROG = "collapse-theory"
@@ -170,6 +171,30 @@ def integer(
             raise argparse.ArgumentTypeError(message) from None
 
     parse.__name__ = "integer"
+    return parse
+
+
+def real(option: str, *, minimum: float, strict: bool = False) -> Callable[[str], float]:
+    """The argparse ``type`` of a real option: the library's bound
+    (:func:`collapse_theory._validate.check_real`), stated in the same words.
+
+    Examples
+    --------
+    >>> real("--tol", minimum=0.0, strict=True)("1e-5")
+    1e-05
+    """
+
+    def parse(text: str) -> float:
+        try:
+            value: object = float(text)
+        except ValueError:
+            value = text  # check_real refuses it with the policy's message
+        try:
+            return check_real(option, value, minimum=minimum, strict_minimum=strict)
+        except InputError as error:
+            raise argparse.ArgumentTypeError(str(error).removeprefix(f"{option} ")) from None
+
+    parse.__name__ = "number"
     return parse
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from collapse_theory._cli import Commands, UsageError, bound, integer
-from collapse_theory._validate import InputError, InputTypeError, check_real, output_directory
+from collapse_theory._cli import Commands, UsageError, bound, integer, real
+from collapse_theory._validate import InputError, InputTypeError, output_directory
 
 __all__ = ["add_commands", "decode_mixture"]
 
@@ -15,23 +15,6 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
     from collapse_theory.gmm.mixture import Mixture
-
-
-def _real(option: str, *, minimum: float, strict: bool = False) -> Callable[[str], float]:
-    """The argparse ``type`` of a real option, bounded as the library bounds it."""
-
-    def parse(text: str) -> float:
-        try:
-            value: object = float(text)
-        except ValueError:
-            value = text
-        try:
-            return check_real(option, value, minimum=minimum, strict_minimum=strict)
-        except InputError as error:
-            raise argparse.ArgumentTypeError(str(error).removeprefix(f"{option} ")) from None
-
-    parse.__name__ = "number"
-    return parse
 
 
 def _snapshots(text: str) -> list[int]:
@@ -97,7 +80,7 @@ def add_commands(commands: Commands) -> None:
     )
     paper.add_argument(
         "--reg-covar",
-        type=_real("--reg-covar", minimum=0.0),
+        type=real("--reg-covar", minimum=0.0),
         default=protocol["reg_covar"],
         metavar="C",
         help="covariance floor added at every M step (>= 0; default 1e-6, scikit-learn's; 0: "
@@ -105,7 +88,7 @@ def add_commands(commands: Commands) -> None:
     )
     paper.add_argument(
         "--tol",
-        type=_real("--tol", minimum=0.0, strict=True),
+        type=real("--tol", minimum=0.0, strict=True),
         default=protocol["tol"],
         metavar="TOL",
         help="EM stops when the mean log-likelihood changes by less (> 0; default 1e-5)",
