@@ -46,17 +46,23 @@ for _name, _value in (("replace", 3.5714), ("accumulate", 0.55349)):
     )
 
 
-def _risk_estimate(regime: Any, seed: np.random.SeedSequence, quick: bool):
+def _mean_risk(spec: dict, w_star: Any, regime: Any, seed, quick: bool, **options: Any):
+    """The simulated E||w_n - w*||^2_Sigma at the last generation of ``spec``."""
     run = simulate(
-        np.ones(SPEC["d"]),
-        SPEC["T"],
-        SPEC["n"],
+        w_star,
+        spec["T"],
+        spec["n"],
         regime=regime,
         num_replicates=QUICK if quick else FULL,
         record="last",
         seed=seed,
+        **options,
     )
     return mean_estimate(run["risk"][0])
+
+
+def _risk_estimate(regime: Any, seed: np.random.SeedSequence, quick: bool):
+    return _mean_risk(SPEC, np.ones(SPEC["d"]), regime, seed, quick)
 
 
 for _name, _regime in REGIMES.items():
@@ -85,18 +91,9 @@ def _ridge_theory(regime: Any) -> float:
 
 
 def _ridge_estimate(regime: Any, seed: np.random.SeedSequence, quick: bool):
-    run = simulate(
-        RIDGE["w_star"],
-        RIDGE["T"],
-        RIDGE["n"],
-        ridge=RIDGE["ridge"],
-        regime=regime,
-        design=_ridge_design(),
-        num_replicates=QUICK if quick else FULL,
-        record="last",
-        seed=seed,
+    return _mean_risk(
+        RIDGE, RIDGE["w_star"], regime, seed, quick, ridge=RIDGE["ridge"], design=_ridge_design()
     )
-    return mean_estimate(run["risk"][0])
 
 
 for _name, _regime in REGIMES.items():
