@@ -177,6 +177,8 @@ def test_gerstgrasser_claims_in_simulation():
     run = reg.simulate(np.ones(5), 20, 30, num_replicates=4000, record=[10, 20], seed=1)
     ratio = run["risk"][1].mean() / run["risk"][0].mean()
     assert 1.8 < ratio < 2.2
+    # E risk_20 = 2 E risk_10 exactly (linear growth): a z-test of the paired contrast.
+    assert abs(mean_z(run["risk"][1] - 2.0 * run["risk"][0], 0.0)) < Z_CRIT
     run = reg.simulate(
         np.ones(5), 20, 30, regime=Accumulate(), num_replicates=4000, record="last", seed=1
     )
