@@ -20,21 +20,13 @@ import numpy as np
 from numba import njit, types
 
 from collapse_theory._linalg import cholesky_into
-from collapse_theory._samplers import RNG, one_signature
+from collapse_theory._samplers import RNG, one_signature, uniform_index, uniform_subset
 from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT
 
 #: The kernels' code of AccumulateSubsample (the shared codes stop at ACCUMULATE = 3).
 SUBSAMPLE = 4
 #: Bandwidth codes: a fixed h, Proportional(c), scipy's Scott and Silverman factors.
 FIXED, PROPORTIONAL, SCOTT, SILVERMAN = 0, 1, 2, 3
-
-
-@njit(cache=True, nogil=True, inline="always")
-def uniform_index(rng, start, stop):
-    """A uniform integer in [start, stop) as ``start + floor(U (stop - start))``, U = rng.random():
-    about 15 times cheaper than ``rng.integers`` in numba; the probabilities are uniform to
-    within (stop - start) 2^-53."""
-    return min(start + int(rng.random() * (stop - start)), stop - 1)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -231,12 +223,8 @@ def _simulate_block(
                 _add_kernel(count, rule, value, d, cov, chol, work)
                 continue
             elif regime == SUBSAMPLE:
-                size = start + m
-                for i in range(size):
-                    index[i] = i
-                for i in range(m):  # partial Fisher-Yates: a uniform m-subset
-                    j = uniform_index(rng, i, size)
-                    index[i], index[j] = index[j], index[i]
+                uniform_subset(rng, index, start + m, m)
+                for i in range(m):
                     for a in range(d):
                         sub[i, a] = pool[index[i], a]
                 support, count = sub, m

@@ -19,8 +19,7 @@ import numpy as np
 from numba import njit, types
 
 from collapse_theory._linalg import cholesky_into
-from collapse_theory._samplers import RNG, one_signature
-from collapse_theory.kde._numba import uniform_index
+from collapse_theory._samplers import RNG, one_signature, uniform_subset
 from collapse_theory.regimes import ACCUMULATE, FRESH_MIX, FRESH_SPLIT
 
 #: The kernels' code of AccumulateSubsample (as in the KDE kernel).
@@ -185,12 +184,8 @@ def _simulate_block(
                 gram[:, :] = 0.0
                 moment[:] = 0.0
             if regime == SUBSAMPLE:
-                size = start + t
-                for i in range(size):
-                    index[i] = i
-                for i in range(t):  # partial Fisher-Yates: a uniform T-subset of the rows
-                    j = uniform_index(rng, i, size)
-                    index[i], index[j] = index[j], index[i]
+                uniform_subset(rng, index, start + t, t)  # a uniform T-subset of the rows
+                for i in range(t):
                     k = index[i]
                     for a in range(d):
                         moment[a] += rows[k, a] * labels[k]
