@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from collapse_theory._validate import check_choice, check_int
+from collapse_theory._validate import InputError, check_choice, check_int
 from collapse_theory.progress import progress_bar
 from collapse_theory.rng import BLOCK_SIZE, SeedLike, as_seed_sequence, block_bounds
 
@@ -104,13 +104,16 @@ def available() -> dict[str, dict[str, object]]:
     }
 
 
-def resolve(backend: str | None) -> str:
+def resolve(backend: str | None, *, not_on_jax: str | None = None) -> str:
     """The backend a call uses: ``backend`` itself, or the current default when it is ``None``.
 
     Parameters
     ----------
     backend : {"numba", "jax"} or None
         The backend asked for; ``None`` takes the default (``"numba"`` unless :func:`use` says).
+    not_on_jax : str, optional
+        Why this call cannot run on jax (None: it can). Then jax as the *default* falls back to
+        numba, and ``backend="jax"`` asked for explicitly raises an InputError with this text.
 
     Returns
     -------
@@ -120,12 +123,16 @@ def resolve(backend: str | None) -> str:
     Raises
     ------
     ValueError
-        If ``backend`` is not one of :data:`BACKENDS`.
+        If ``backend`` is not one of :data:`BACKENDS`, or is ``"jax"`` with ``not_on_jax``.
     ImportError
         If ``backend`` is ``"jax"`` and jax is not installed (with the command that installs it).
     """
     name = _DEFAULT.get() if backend is None else backend
     check_choice("backend", name, BACKENDS)
+    if name == "jax" and not_on_jax is not None:
+        if backend is None:
+            return "numba"  # jax is only the default: run what it cannot on numba
+        raise InputError(not_on_jax)
     if name == "jax" and importlib.util.find_spec("jax") is None:
         raise ImportError(
             "backend='jax' needs jax, which is not installed; "

@@ -144,15 +144,16 @@ def simulate(
     num_generations = check_int("num_generations", num_generations, minimum=0)
     num_replicates = check_int("num_replicates", num_replicates, minimum=1)
     regime = check_family_regime(Replace() if regime is None else regime)
-    requested, backend = backend, resolve(backend)
     jax_cannot = isinstance(regime, (Accumulate, AccumulateSubsample)) or record_datasets
-    if backend == "jax" and jax_cannot and requested is None:
-        backend = "numba"  # jax is only the default: run what it cannot on numba
-    if backend == "jax" and jax_cannot:
-        raise InputError(
+    backend = resolve(
+        backend,
+        not_on_jax=(
             "backend='jax' runs Replace and FreshData without record_datasets (static shapes); "
             f"got regime={regime!r}, record_datasets={record_datasets}: use backend='numba'"
         )
+        if jax_cannot
+        else None,
+    )
     if num_threads is not None:
         check_int("num_threads", num_threads, minimum=1)
     check_int("chunk_size", chunk_size, minimum=1)

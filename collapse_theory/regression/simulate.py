@@ -127,15 +127,16 @@ def simulate(
     check_choice("design", design, ("fixed", "redrawn", "given"))
     regime = check_family_regime(Replace() if regime is None else regime)
     num_replicates = check_int("num_replicates", num_replicates, minimum=1)
-    requested, backend = backend, resolve(backend)
     pooled = isinstance(regime, AccumulateSubsample)
-    if backend == "jax" and pooled and requested is None:
-        backend = "numba"  # jax is only the default: run what it cannot on numba
-    if backend == "jax" and pooled:
-        raise InputError(
+    backend = resolve(
+        backend,
+        not_on_jax=(
             "regime=AccumulateSubsample() runs on backend='numba' only (its pool grows); got "
             "backend='jax'"
         )
+        if pooled
+        else None,
+    )
     if num_threads is not None:
         check_int("num_threads", num_threads, minimum=1)
     check_int("chunk_size", chunk_size, minimum=1)
