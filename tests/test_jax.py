@@ -303,12 +303,15 @@ def test_categorical_agrees_with_numba_and_naive(name):
     np.testing.assert_array_equal(runs[0]["absorbed_at"], naive.first_absorption(runs[0]["p"]))
 
 
-def test_categorical_large_samples_take_the_binomial_path_and_agree():
-    assert 5000 * P0.size > categorical_jax.COMPARISON_BUDGET  # conditional binomials
+def test_categorical_large_samples_take_the_search_path_and_agree():
+    # M K = 300 * 64 > COMPARISON_BUDGET: each draw is located by binary search. Many states and
+    # a moderate M reach that path at a tenth of the cost of M = 5000 over 4 states.
+    p0 = ct.categorical.zipf(64, 1.1)
+    assert 300 * p0.size > categorical_jax.COMPARISON_BUDGET
     runs = [
         ct.categorical.simulate(
-            P0,
-            5000,
+            p0,
+            300,
             30,
             num_replicates=n,
             regime=ct.FreshData(0.25, "split"),

@@ -452,3 +452,17 @@ def test_a_dead_worker_fails_its_checks_and_not_the_run(plugin):
     assert not dead.passed and "exited with code [3]" in dead.error
     after = report["fake.after"]  # run by a surviving worker, or lost with a dead one
     assert after.passed or "exited with code" in after.error
+
+
+def test_a_worker_joins_a_started_family_only_after_its_first_check():
+    """The first check of a family compiles its kernels; a second worker joining it earlier
+    would compile them again, so it starts an unstarted family, or joins a family whose first
+    check has finished (the one with the most checks left), or waits."""
+    claim, wait = ct.verify.runner._claim, ct.verify.runner._WAIT
+    sizes = [3, 2, 1]
+    assert claim(sizes, [0, 0, 0], [0, 0, 0]) == (0, 0)
+    assert claim(sizes, [1, 0, 0], [0, 0, 0]) == (1, 0)
+    assert claim(sizes, [1, 1, 1], [0, 0, 0]) == wait
+    assert claim(sizes, [1, 1, 1], [0, 1, 1]) == (1, 1)
+    assert claim(sizes, [1, 1, 1], [1, 1, 1]) == (0, 1)  # two left in family 0, one in 1
+    assert claim(sizes, [3, 2, 1], [2, 1, 1]) is None

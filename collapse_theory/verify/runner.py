@@ -639,8 +639,9 @@ def _watch_compilation(on_first: Callable[[], None]) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------------
-# worker processes: each starts on its own family (a family's checks share its kernels) and then
-# helps with the others
+# worker processes: each starts on a family of its own (a family's checks share its kernels, and
+# its first check compiles them), and joins a family that another worker started only once that
+# family's first check has finished, so that its kernels come from numba's cache
 
 
 def _families(selected: Sequence[Check]) -> list[list[str]]:
@@ -652,40 +653,77 @@ def _families(selected: Sequence[Check]) -> list[list[str]]:
     return sorted(families.values(), key=len, reverse=True)
 
 
+#: What :func:`_claim` returns to a worker that could only join a family whose first check is
+#: still running: wait (that check is compiling the family's kernels, which the worker would
+#: otherwise compile a second time).
+_WAIT = (-1, -1)
+
+
+def _claim(
+    sizes: Sequence[int], claimed: Sequence[int], finished: Sequence[int]
+) -> tuple[int, int] | None:
+    """The next check to run, as (family, index), ``_WAIT`` or None when all are claimed.
+
+    In order of preference: the first check of a family nobody has started (in the order of
+    :func:`_families`); a check of a started family whose first check has finished (the one
+    with the most checks left); otherwise, while a family's first check is still running,
+    ``_WAIT``."""
+    for family, size in enumerate(sizes):
+        if claimed[family] == 0 and size > 0:
+            return family, 0
+    open_families = [f for f, size in enumerate(sizes) if claimed[f] < size]
+    if not open_families:
+        return None
+    ready = [f for f in open_families if finished[f] > 0]
+    if not ready:
+        return _WAIT
+    family = max(ready, key=lambda f: sizes[f] - claimed[f])
+    return family, claimed[family]
+
+
 def _worker(
-    first: int,
     families: list[list[str]],
-    claimed: list[Any],
+    claimed: Any,
+    finished: Any,
+    released: Any,
     connection: Connection,
     root: np.random.SeedSequence,
     quick: bool,
     threshold: float,
 ) -> None:
-    """Worker process: run the unclaimed checks of family ``first``, then of the families after
-    it (cyclically), and send each row on ``connection`` (a synchronous pipe: a row sent is
-    never lost, even if the worker dies later). ``claimed[f]`` counts the checks of family f
-    taken by any worker, so every check runs once; a worker that joins a family late mostly
-    loads its kernels from numba's cache, written by the worker that compiled them."""
+    """Worker process: claim checks (:func:`_claim`; ``claimed`` and ``finished`` are shared
+    counters per family, under ``claimed``'s lock, so that every check runs once) and send each
+    row on ``connection`` (a synchronous pipe: a row sent is never lost, even if the worker dies
+    later). Once ``released`` is set (another worker has exited, perhaps dead in a first check)
+    nobody waits any more."""
+    sizes = [len(names) for names in families]
     with _watch_compilation(lambda: connection.send(("compiling", None))):
-        for step in range(len(families)):
-            family = (first + step) % len(families)
-            names, counter = families[family], claimed[family]
-            while True:
-                with counter.get_lock():
-                    index = counter.value
-                    counter.value += 1
-                if index >= len(names):
-                    break
-                name = names[index]
-                row = _run_one(get(name), check_seed(root, name), quick, threshold)
-                connection.send(("row", row))
+        while True:
+            with claimed.get_lock():
+                pick = _claim(sizes, claimed, finished)
+                if pick == _WAIT and released.value:
+                    family = next(f for f, size in enumerate(sizes) if claimed[f] < size)
+                    pick = family, claimed[family]
+                if pick is not None and pick != _WAIT:
+                    claimed[pick[0]] += 1
+            if pick is None:
+                break
+            if pick == _WAIT:
+                time.sleep(0.05)
+                continue
+            family, index = pick
+            name = families[family][index]
+            row = _run_one(get(name), check_seed(root, name), quick, threshold)
+            connection.send(("row", row))
+            with claimed.get_lock():
+                finished[family] += 1
     connection.close()
 
 
 class _Workers:
-    """Forked processes running the checks of a run: worker k starts on the k-th largest
-    family, so that the families' kernels compile in parallel, then takes the checks left in
-    the others (:func:`_worker`)."""
+    """Forked processes running the checks of a run (:func:`_worker`): each starts on a family
+    of its own, so that the families' kernels compile in parallel, and later helps with the
+    families others started once their kernels are compiled."""
 
     def __init__(
         self,
@@ -697,12 +735,15 @@ class _Workers:
     ) -> None:
         context = multiprocessing.get_context("fork")
         families = _families(selected)
-        claimed = [context.Value("l", 0) for _ in families]
+        claimed = context.Array("l", len(families))
+        finished = context.Array("l", len(families), lock=False)
+        self.released = context.Value("b", 0, lock=False)
         self.pipes: dict[Connection, multiprocessing.process.BaseProcess] = {}
-        for first in range(min(workers, len(families))):  # before any progress bar's thread
+        for _ in range(min(workers, len(families))):  # before any progress bar's thread
             reader, writer = context.Pipe(duplex=False)
             process = context.Process(
-                target=_worker, args=(first, families, claimed, writer, root, quick, threshold)
+                target=_worker,
+                args=(families, claimed, finished, self.released, writer, root, quick, threshold),
             )
             with warnings.catch_warnings():
                 # jax warns on every fork once imported (its threads could deadlock a child that
@@ -725,6 +766,7 @@ class _Workers:
                         kind, payload = reader.recv()
                     except EOFError:  # the worker exited (done, or dead)
                         open_pipes.remove(reader)
+                        self.released.value = 1  # nobody waits for a family it had started
                         continue
                     if kind == "row":
                         results[payload.name] = payload
