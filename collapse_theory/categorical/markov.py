@@ -490,16 +490,21 @@ def _loss_backward(
     slot = 0
     threads = default_num_threads()
     pool = ThreadPoolExecutor(threads) if threads > 1 and m >= 2000 else None
+
+    def read(slot: int, generation: int, error: float) -> None:
+        """Record the loss probabilities at ``generation`` from h = h_{generation - 1}."""
+        for i, (start, values, drop) in enumerate(firsts):
+            # (1 - p)^M exactly for the count 0, then the banded counts k >= 1
+            lo, hi = max(start, 1), min(start + values.size, support + 1)
+            inner = float(values[lo - start : hi - start] @ h[lo:hi]) if hi > lo else 0.0
+            lost[i, slot] = first_exact[i] + inner
+            bound[i, slot] = drop + error + ROUNDING_PER_STEP * generation
+
     while slot < record.size and record[slot] == 0:
         slot += 1
     for s in range(n_max):
         while slot < record.size and record[slot] == s + 1:
-            for i, (start, values, drop) in enumerate(firsts):
-                # (1 - p)^M exactly for the count 0, then the banded counts k >= 1
-                lo, hi = max(start, 1), min(start + values.size, support + 1)
-                inner = float(values[lo - start : hi - start] @ h[lo:hi]) if hi > lo else 0.0
-                lost[i, slot] = first_exact[i] + inner
-                bound[i, slot] = drop + error + ROUNDING_PER_STEP * (s + 1)
+            read(slot, s + 1, error)
             slot += 1
         if slot == record.size:
             break
@@ -513,8 +518,16 @@ def _loss_backward(
             rows = _kern.build_rows(m, m, 1, built, row_tol)
         if j_max == built == half:
             j_max = m - 1  # the mirrored rows take over beyond M/2
+        previous = h
         h, support, step_error = _backward_step(h, support, j_max, rows, m, row_tol, pool)
         error += step_error
+        if np.array_equal(h, previous):
+            # A fixed point in floating point (the chain is absorbed to rounding): every later
+            # step repeats this one, adding the same step error to the bound.
+            for later in range(slot, record.size):
+                steps_after = int(record[later]) - (s + 2)
+                read(later, int(record[later]), error + steps_after * step_error)
+            break
     if pool is not None:
         pool.shutdown()
     lost = np.clip(lost, 0.0, 1.0)
