@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: The built-in families, in the order the machinery lists them (verify table, figures, tails).
-BUILTIN = ("categorical", "gaussian", "gmm", "poisson", "kde", "regression", "vae")
+BUILTIN = ("categorical", "gaussian", "gmm", "poisson", "kde", "regression", "lm", "vae")
 
 #: The template's optional modules of a family package.
 PARTS = ("theory", "simulate", "tails", "checks", "figures", "cli")

@@ -36,6 +36,8 @@ ENTRY_KERNELS = (
     "collapse_theory.poisson._numba._simulate_block",
     "collapse_theory.kde._numba._simulate_block",
     "collapse_theory.regression._numba._simulate_block",
+    "collapse_theory.lm._numba._sample_block",
+    "collapse_theory.lm._numba._beam_block",
 )
 
 
@@ -88,6 +90,11 @@ def exercise() -> None:
     ct.categorical.absorption_time([0.5, 0.5], 20, method="exact")
     ct.categorical.absorption_time_survival(0.3, 20, 30)
     ct.categorical.tail_loss(ct.categorical.zipf(12, 1.2), 20, 5, 0.05)
+    lm = ct.lm.NGramTrainer(2, vocab_size=5).fit(np.array([[1, 2, 3, 4, 1, 2]]))
+    for prompts in (np.zeros((2, 0), np.int64), np.array([[1], [2]])):
+        lm.generate(prompts, 3, seed=0)
+        lm.generate(prompts, 3, seed=0, policy=ct.policies.TopK(2), repetition_penalty=1.3)
+        lm.generate(prompts, 3, seed=0, beam=2)
 
 
 def dispatchers() -> Iterator[tuple[str, Dispatcher]]:

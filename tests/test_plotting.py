@@ -34,6 +34,8 @@ def test_registry_names_and_signatures() -> None:
         "regression_risk",
         "poisson_survival",
         "poisson_bernoulli_bounds",
+        "lm_perplexity",
+        "lm_unigram",
     }
     for name, build in plotting.FIGURES.items():
         assert build is getattr(plotting, f"figure_{name}")
