@@ -454,15 +454,19 @@ def test_a_dead_worker_fails_its_checks_and_not_the_run(plugin):
     assert after.passed or "exited with code" in after.error
 
 
-def test_a_worker_joins_a_started_family_only_after_its_first_check():
-    """The first check of a family compiles its kernels; a second worker joining it earlier
-    would compile them again, so it starts an unstarted family, or joins a family whose first
-    check has finished (the one with the most checks left), or waits."""
+def test_a_worker_joins_a_started_family_only_while_it_compiles_nothing():
+    """Two workers compiling the same kernels at once would each pay for it: a worker starts an
+    unstarted family, or joins a started one whose checks have compiled nothing (after its
+    first check: the one with the most checks left), waits for a first check, or stops."""
     claim, wait = ct.verify.runner._claim, ct.verify.runner._WAIT
     sizes = [3, 2, 1]
-    assert claim(sizes, [0, 0, 0], [0, 0, 0]) == (0, 0)
-    assert claim(sizes, [1, 0, 0], [0, 0, 0]) == (1, 0)
-    assert claim(sizes, [1, 1, 1], [0, 0, 0]) == wait
-    assert claim(sizes, [1, 1, 1], [0, 1, 1]) == (1, 1)
-    assert claim(sizes, [1, 1, 1], [1, 1, 1]) == (0, 1)  # two left in family 0, one in 1
-    assert claim(sizes, [3, 2, 1], [2, 1, 1]) is None
+    assert claim(sizes, [0, 0, 0], [0, 0, 0], [0, 0, 0]) == (0, 0)
+    assert claim(sizes, [1, 0, 0], [0, 0, 0], [5, 0, 0]) == (1, 0)
+    assert claim(sizes, [1, 1, 1], [0, 0, 0], [0, 0, 0]) == wait  # first checks running
+    assert claim(sizes, [1, 1, 1], [0, 1, 1], [0, 0, 0]) == (1, 1)
+    assert claim(sizes, [1, 1, 1], [1, 1, 1], [0, 0, 0]) == (0, 1)  # two left in family 0
+    assert claim(sizes, [1, 1, 1], [1, 1, 1], [4, 0, 0]) == (1, 1)  # family 0 compiled
+    assert claim(sizes, [1, 1, 1], [1, 0, 1], [4, 0, 0]) == wait
+    assert claim(sizes, [1, 2, 1], [1, 2, 1], [4, 0, 0]) is None  # left to its worker
+    assert claim(sizes, [1, 2, 1], [0, 2, 1], [4, 0, 0], anywhere=True) == (0, 1)
+    assert claim(sizes, [3, 2, 1], [2, 1, 1], [0, 0, 0]) is None

@@ -639,9 +639,10 @@ def _watch_compilation(on_first: Callable[[], None]) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------------
-# worker processes: each starts on a family of its own (a family's checks share its kernels, and
-# its first check compiles them), and joins a family that another worker started only once that
-# family's first check has finished, so that its kernels come from numba's cache
+# worker processes: each starts on a family of its own (a family's checks share its kernels),
+# and joins a family that another worker started only while that family compiles nothing: two
+# workers compiling the same kernels at once would each pay for it (on an empty numba cache the
+# families run whole, one worker each; with a filled cache they are shared out check by check)
 
 
 def _families(selected: Sequence[Check]) -> list[list[str]]:
@@ -653,57 +654,86 @@ def _families(selected: Sequence[Check]) -> list[list[str]]:
     return sorted(families.values(), key=len, reverse=True)
 
 
-#: What :func:`_claim` returns to a worker that could only join a family whose first check is
-#: still running: wait (that check is compiling the family's kernels, which the worker would
-#: otherwise compile a second time).
+#: What :func:`_claim` returns to a worker that should wait for a family's first check: until
+#: it finishes, nobody knows whether the family's kernels are compiled or come from the cache.
 _WAIT = (-1, -1)
 
 
 def _claim(
-    sizes: Sequence[int], claimed: Sequence[int], finished: Sequence[int]
+    sizes: Sequence[int],
+    claimed: Sequence[int],
+    finished: Sequence[int],
+    compiled: Sequence[int],
+    *,
+    anywhere: bool = False,
 ) -> tuple[int, int] | None:
-    """The next check to run, as (family, index), ``_WAIT`` or None when all are claimed.
+    """The next check to run, as (family, index), ``_WAIT``, or None: nothing left for this
+    worker.
 
     In order of preference: the first check of a family nobody has started (in the order of
-    :func:`_families`); a check of a started family whose first check has finished (the one
-    with the most checks left); otherwise, while a family's first check is still running,
-    ``_WAIT``."""
+    :func:`_families`); a check of a started family whose checks have compiled nothing so far
+    (``compiled[f] == 0``) and whose first check has finished (the one with the most checks
+    left); ``_WAIT`` while such a family's first check is still running. A family whose checks
+    compiled kernels is left to the worker running it (its later checks are likely to compile
+    the same or related kernels), unless ``anywhere`` (another worker has exited, perhaps dead:
+    nothing may be left unclaimed)."""
     for family, size in enumerate(sizes):
         if claimed[family] == 0 and size > 0:
             return family, 0
     open_families = [f for f, size in enumerate(sizes) if claimed[f] < size]
-    if not open_families:
-        return None
-    ready = [f for f in open_families if finished[f] > 0]
-    if not ready:
-        return _WAIT
-    family = max(ready, key=lambda f: sizes[f] - claimed[f])
-    return family, claimed[family]
+    if anywhere:
+        joinable = open_families
+    else:
+        joinable = [f for f in open_families if compiled[f] == 0]
+    ready = [f for f in joinable if finished[f] > 0 or anywhere]
+    if ready:
+        family = max(ready, key=lambda f: sizes[f] - claimed[f])
+        return family, claimed[family]
+    return _WAIT if joinable else None
+
+
+@contextmanager
+def _count_compilations(counts: Any, family: list[int]) -> Iterator[None]:
+    """Add 1 to ``counts[family[0]]`` whenever numba starts compiling (a cache miss) while a
+    check of that family runs in this process."""
+    from numba.core import event
+
+    class Listener(event.Listener):
+        def on_start(self, ev: event.Event) -> None:
+            with counts.get_lock():
+                counts[family[0]] += 1
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    with event.install_listener("numba:compile", Listener()):
+        yield
 
 
 def _worker(
     families: list[list[str]],
-    claimed: Any,
-    finished: Any,
+    counters: tuple[Any, Any, Any],
     released: Any,
     connection: Connection,
     root: np.random.SeedSequence,
     quick: bool,
     threshold: float,
 ) -> None:
-    """Worker process: claim checks (:func:`_claim`; ``claimed`` and ``finished`` are shared
-    counters per family, under ``claimed``'s lock, so that every check runs once) and send each
-    row on ``connection`` (a synchronous pipe: a row sent is never lost, even if the worker dies
-    later). Once ``released`` is set (another worker has exited, perhaps dead in a first check)
-    nobody waits any more."""
+    """Worker process: claim checks (:func:`_claim`; ``counters`` = (claimed, finished,
+    compiled), shared counts per family, updated under ``claimed``'s lock, so that every check
+    runs once) and send each row on ``connection`` (a synchronous pipe: a row sent is never
+    lost, even if the worker dies later). Once ``released`` is set (another worker has exited,
+    perhaps dead) any open family may be joined."""
+    claimed, finished, compiled = counters
     sizes = [len(names) for names in families]
-    with _watch_compilation(lambda: connection.send(("compiling", None))):
+    current = [0]
+    with (
+        _watch_compilation(lambda: connection.send(("compiling", None))),
+        _count_compilations(compiled, current),
+    ):
         while True:
             with claimed.get_lock():
-                pick = _claim(sizes, claimed, finished)
-                if pick == _WAIT and released.value:
-                    family = next(f for f, size in enumerate(sizes) if claimed[f] < size)
-                    pick = family, claimed[family]
+                pick = _claim(sizes, claimed, finished, compiled, anywhere=bool(released.value))
                 if pick is not None and pick != _WAIT:
                     claimed[pick[0]] += 1
             if pick is None:
@@ -711,19 +741,19 @@ def _worker(
             if pick == _WAIT:
                 time.sleep(0.05)
                 continue
-            family, index = pick
-            name = families[family][index]
+            current[0], index = pick
+            name = families[current[0]][index]
             row = _run_one(get(name), check_seed(root, name), quick, threshold)
             connection.send(("row", row))
             with claimed.get_lock():
-                finished[family] += 1
+                finished[current[0]] += 1
     connection.close()
 
 
 class _Workers:
     """Forked processes running the checks of a run (:func:`_worker`): each starts on a family
     of its own, so that the families' kernels compile in parallel, and later helps with the
-    families others started once their kernels are compiled."""
+    families others started when these compile nothing (:func:`_claim`)."""
 
     def __init__(
         self,
@@ -737,13 +767,22 @@ class _Workers:
         families = _families(selected)
         claimed = context.Array("l", len(families))
         finished = context.Array("l", len(families), lock=False)
+        compiled = context.Array("l", len(families))
         self.released = context.Value("b", 0, lock=False)
         self.pipes: dict[Connection, multiprocessing.process.BaseProcess] = {}
         for _ in range(min(workers, len(families))):  # before any progress bar's thread
             reader, writer = context.Pipe(duplex=False)
             process = context.Process(
                 target=_worker,
-                args=(families, claimed, finished, self.released, writer, root, quick, threshold),
+                args=(
+                    families,
+                    (claimed, finished, compiled),
+                    self.released,
+                    writer,
+                    root,
+                    quick,
+                    threshold,
+                ),
             )
             with warnings.catch_warnings():
                 # jax warns on every fork once imported (its threads could deadlock a child that
