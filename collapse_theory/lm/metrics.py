@@ -120,8 +120,9 @@ def heterozygosity(tokens: ArrayLike) -> float:
     ids = ids[ids > 0]
     if ids.size == 0:
         raise InputError("tokens hold no word type other than <unk>")
-    p = np.bincount(ids) / ids.size
-    return float(1.0 - np.sum(p * p))
+    from collapse_theory.categorical import heterozygosity as of_frequencies
+
+    return float(of_frequencies(np.bincount(ids) / ids.size))
 
 
 def tail_mass(tokens: ArrayLike, tail_types: ArrayLike) -> float:

@@ -36,7 +36,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -618,24 +618,33 @@ def _failed(check: Check, quick: bool, error: str) -> CheckResult:
 
 
 @contextmanager
-def _watch_compilation(on_first: Callable[[], None]) -> Iterator[None]:
-    """Call ``on_first()`` when numba starts compiling a function for the first time in this
-    block (numba's ``numba:compile`` event fires on a cache miss only, not on a cache load)."""
+def _on_compilation(on_start: Callable[[], None]) -> Iterator[None]:
+    """Call ``on_start()`` whenever numba starts compiling a function in this block (numba's
+    ``numba:compile`` event fires on a cache miss only, not on a cache load)."""
     from numba.core import event
 
     class Listener(event.Listener):
-        seen = False
-
         def on_start(self, ev: event.Event) -> None:
-            if not self.seen:
-                self.seen = True
-                on_first()
+            on_start()
 
         def on_end(self, ev: event.Event) -> None:
             pass
 
     with event.install_listener("numba:compile", Listener()):
         yield
+
+
+def _watch_compilation(on_first: Callable[[], None]) -> AbstractContextManager[None]:
+    """Call ``on_first()`` when numba starts compiling a function for the first time in this
+    block (:func:`_on_compilation`)."""
+    seen = []
+
+    def once() -> None:
+        if not seen:
+            seen.append(True)
+            on_first()
+
+    return _on_compilation(once)
 
 
 # --------------------------------------------------------------------------------------------
@@ -692,24 +701,6 @@ def _claim(
     return _WAIT if joinable else None
 
 
-@contextmanager
-def _count_compilations(counts: Any, family: list[int]) -> Iterator[None]:
-    """Add 1 to ``counts[family[0]]`` whenever numba starts compiling (a cache miss) while a
-    check of that family runs in this process."""
-    from numba.core import event
-
-    class Listener(event.Listener):
-        def on_start(self, ev: event.Event) -> None:
-            with counts.get_lock():
-                counts[family[0]] += 1
-
-        def on_end(self, ev: event.Event) -> None:
-            pass
-
-    with event.install_listener("numba:compile", Listener()):
-        yield
-
-
 def _worker(
     families: list[list[str]],
     counters: tuple[Any, Any, Any],
@@ -726,10 +717,15 @@ def _worker(
     perhaps dead) any open family may be joined."""
     claimed, finished, compiled = counters
     sizes = [len(names) for names in families]
-    current = [0]
+    current = [0]  # the family of the check running in this process
+
+    def count_compilation() -> None:
+        with compiled.get_lock():
+            compiled[current[0]] += 1
+
     with (
         _watch_compilation(lambda: connection.send(("compiling", None))),
-        _count_compilations(compiled, current),
+        _on_compilation(count_compilation),
     ):
         while True:
             with claimed.get_lock():
