@@ -185,6 +185,24 @@ def _penalise(p, row, first, pos, penalty, stamp, mark):
         p[w] /= total
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _next_law(ids, top, order, vocab, kind, alpha, discount, row_ptr, tok, cnt, total, p, row,
+              pos, penalty, stamp, mark):  # fmt: skip
+    """p = the model's next-token law at row[pos] with <unk> removed and renormalised, then the
+    repetition penalty; returns the stamp mark to use next."""
+    _dense(ids, top, order, vocab, kind, alpha, discount, row_ptr, tok, cnt, total, p)
+    p[0] = 0.0
+    mass = 0.0
+    for v in range(vocab):
+        mass += p[v]
+    for v in range(vocab):
+        p[v] /= mass
+    if penalty != 1.0:
+        mark += 2
+        _penalise(p, row, order - 1, pos, penalty, stamp, mark)
+    return mark
+
+
 @njit(cache=True, nogil=True)
 def _sample_block(rng, hist, start, order, vocab, kind, alpha, discount, keys, ctx_base, row_ptr,
                   tok, cnt, cum, total, codes, params, penalty, status):  # fmt: skip
@@ -213,16 +231,8 @@ def _sample_block(rng, hist, start, order, vocab, kind, alpha, discount, keys, c
                 if w == 0:
                     w = -1
             if w < 0:
-                _dense(ids, top, order, vocab, kind, alpha, discount, row_ptr, tok, cnt, total, p)
-                p[0] = 0.0
-                mass = 0.0
-                for v in range(vocab):
-                    mass += p[v]
-                for v in range(vocab):
-                    p[v] /= mass
-                if penalty != 1.0:
-                    mark += 2
-                    _penalise(p, row, order - 1, pos, penalty, stamp, mark)
+                mark = _next_law(ids, top, order, vocab, kind, alpha, discount, row_ptr, tok, cnt,
+                                 total, p, row, pos, penalty, stamp, mark)  # fmt: skip
                 num_states = 0
                 for v in range(1, vocab):
                     if p[v] > 0.0:
@@ -276,16 +286,8 @@ def _beam_block(hist, start, beam, order, vocab, kind, alpha, discount, keys, ct
             for b in range(alive):
                 row = beams[b]
                 top = _context_ids(row, pos, order, base, keys, ctx_base, ids)
-                _dense(ids, top, order, vocab, kind, alpha, discount, row_ptr, tok, cnt, total, p)
-                p[0] = 0.0
-                mass = 0.0
-                for v in range(vocab):
-                    mass += p[v]
-                for v in range(vocab):
-                    p[v] /= mass
-                if penalty != 1.0:
-                    mark += 2
-                    _penalise(p, row, order - 1, pos, penalty, stamp, mark)
+                mark = _next_law(ids, top, order, vocab, kind, alpha, discount, row_ptr, tok, cnt,
+                                 total, p, row, pos, penalty, stamp, mark)  # fmt: skip
                 # a candidate enters only if p[v] > exp(worst kept - score of b): no log needed
                 floor = 0.0
                 if kept == beam:
