@@ -105,7 +105,7 @@ def test_higher_order_approximation(order: int) -> None:
     """Surviving original n-gram types of an order-2/3 MLE model (pydoc, full vocabulary, 100
     blocks of 64, no <unk>) against the categorical chain on the joint n-gram frequencies.
     Measured with 60 chains: order 2 within 0.3 %, order 3 within 2.6 % over 5 generations; the
-    test allows 5 %. With a capped vocabulary (35 % <unk>, removed before sampling) the
+    test claims 1 % and 5 %, plus the Monte Carlo error. With a capped vocabulary (35 % <unk>, removed before sampling) the
     approximation is off by up to 3 % (order 2) and 20 % (order 3): see docs/lm.md."""
     corpus = load_corpus("pydoc", max_vocab=None)
     blocks = corpus.blocks("train", 64)[:100]
@@ -121,8 +121,13 @@ def test_higher_order_approximation(order: int) -> None:
         for g in range(1, 5):
             model = trainer.fit(model.generate(np.zeros((100, 0), np.int32), 64, seed=rng))
             survivors[r, g] = surviving_types(model, reference)
-    relative = np.abs(survivors[:, 1:].mean(axis=0) / laws.expected_types[1:] - 1)
-    assert np.all(relative < 0.05), relative
+    # The claim tested is the approximation's accuracy (order 2: 1 %, order 3: 5 %), with the
+    # Monte Carlo error of the 30-chain mean added at the suite's z threshold.
+    mean = survivors[:, 1:].mean(axis=0)
+    se = survivors[:, 1:].std(axis=0, ddof=1) / np.sqrt(survivors.shape[0])
+    expected = laws.expected_types[1:]
+    claimed = {2: 0.01, 3: 0.05}[order]
+    assert np.all(np.abs(mean - expected) <= claimed * expected + Z_CRIT * se), (mean, expected)
 
 
 def test_ngram_laws_order_one_is_exact() -> None:
