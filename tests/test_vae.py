@@ -255,11 +255,28 @@ def test_drift_test_is_calibrated_on_neutral_chains(regime):
     limit = z_threshold(1e-3, 4)
     assert np.all(np.abs(test.ratio - 1.0) / test.ratio_se < limit), test.ratio
     assert np.all(test.z_max < z_threshold(1e-3, 4 * p0.size))
-    # spread ratio: a variance ratio, SE ~ sqrt(2 / (R (K-1))) at most (chi-square-like)
+    # spread ratio = mean over chains of q_r = ||d_r - mean d||^2 / (c_n mean H_0) (d: drift
+    # from generation 0, up to the factor R/(R-1)): its standard error is that of a mean of q
+    drift = freq[:, 1:] - freq[:, :1]
+    q = ((drift - drift.mean(axis=0)) ** 2).sum(axis=-1)  # (R, G)
+    h0 = 1.0 - (freq[:, 0] ** 2).sum(axis=-1)
+    c_n = 1.0 - (1.0 - 1.0 / m) ** test.generations if isinstance(regime, Replace) else None
+    if c_n is not None:
+        spread_se = q.std(axis=0, ddof=1) / math.sqrt(reps) / (c_n * h0.mean())
+        assert np.all(np.abs(test.spread_ratio - 1.0) < limit * spread_se), spread_se
     assert np.all(np.abs(test.spread_ratio - 1.0) < limit * math.sqrt(2.0 / reps) * 2)
     if isinstance(regime, Replace):
-        c = test.ratio * (1.0 - (1.0 - 1.0 / m) ** test.generations)  # drift in units of H_0
-        assert np.all(np.abs(test.effective_samples / m - 1.0) < 0.25), (test.effective_samples, c)
+        # M_eff solves 1 - (1 - 1/M)^n = c (c: the observed drift in units of H_0): the drift
+        # it implies must match the neutral chain's c_n(m) within `limit` standard errors of c
+        # (ratio_se in those units)
+        n = test.generations
+        scale = 1.0 - (1.0 - 1.0 / m) ** n
+        implied = 1.0 - (1.0 - 1.0 / test.effective_samples) ** n
+        assert np.all(np.abs(implied - scale) < limit * test.ratio_se * scale), (
+            test.effective_samples,
+            implied,
+            scale,
+        )
     else:
         assert np.all(np.isnan(test.effective_samples))
 
