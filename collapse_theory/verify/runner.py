@@ -618,9 +618,12 @@ def _failed(check: Check, quick: bool, error: str) -> CheckResult:
 
 
 @contextmanager
-def _on_compilation(on_start: Callable[[], None]) -> Iterator[None]:
-    """Call ``on_start()`` whenever numba starts compiling a function in this block (numba's
-    ``numba:compile`` event fires on a cache miss only, not on a cache load)."""
+def _on_compilation(
+    on_start: Callable[[], None], on_end: Callable[[], None] = lambda: None
+) -> Iterator[None]:
+    """Call ``on_start()`` whenever numba starts compiling a function in this block and
+    ``on_end()`` when it is done (numba's ``numba:compile`` event fires on a cache miss only, not
+    on a cache load; a kernel's callees compile inside it)."""
     from numba.core import event
 
     class Listener(event.Listener):
@@ -628,7 +631,7 @@ def _on_compilation(on_start: Callable[[], None]) -> Iterator[None]:
             on_start()
 
         def on_end(self, ev: event.Event) -> None:
-            pass
+            on_end()
 
     with event.install_listener("numba:compile", Listener()):
         yield
@@ -648,17 +651,29 @@ def _watch_compilation(on_first: Callable[[], None]) -> AbstractContextManager[N
 
 
 # --------------------------------------------------------------------------------------------
-# worker processes: each starts on a family of its own (a family's checks share its kernels),
-# and joins a family that another worker started only while that family compiles nothing: two
-# workers compiling the same kernels at once would each pay for it (on an empty numba cache the
-# families run whole, one worker each; with a filled cache they are shared out check by check)
+# worker processes: each starts on families of its own (a family's checks share its kernels) and
+# runs them; it joins a family that another worker started while that family compiles nothing,
+# and any family once nothing else is left: two workers compiling the same kernels at once would
+# each pay for it, but an idle CPU pays for nothing (with a filled numba cache the families are
+# shared out check by check)
 
 
 def _families(selected: Sequence[Check]) -> list[list[str]]:
-    """The run's check names grouped by family (registry order within each), the family with
-    the most checks first."""
-    families: dict[str, list[str]] = {}
+    """The run's check names grouped by family, the family with the most checks first. Within a
+    family the Monte Carlo checks come first: they run the family's simulators, whose kernels
+    are the ones that compile, so a family's first check tells :func:`_claim` whether it
+    compiles. Among them, the first check of every section, then the second, and so on (in
+    registry order): sections are where a family's simulators differ (1-D and d-D Gaussians,
+    policies, ...), so every kernel a family needs starts compiling early, while the other
+    worker has work, and not at the end of the run."""
+    rank_in_section: dict[tuple[str, str], int] = {}
+    keys = []
     for check in selected:
+        rank = rank_in_section.get((check.family, check.section), 0)
+        rank_in_section[(check.family, check.section)] = rank + 1
+        keys.append((not check.is_monte_carlo, rank))
+    families: dict[str, list[str]] = {}
+    for _, check in sorted(zip(keys, selected, strict=True), key=lambda pair: pair[0]):
         families.setdefault(check.family, []).append(check.name)
     return sorted(families.values(), key=len, reverse=True)
 
@@ -673,65 +688,110 @@ def _claim(
     claimed: Sequence[int],
     finished: Sequence[int],
     compiled: Sequence[int],
+    owner: Sequence[int],
+    running: Sequence[int],
+    compiling: Sequence[int],
+    me: int,
     *,
     anywhere: bool = False,
 ) -> tuple[int, int] | None:
-    """The next check to run, as (family, index), ``_WAIT``, or None: nothing left for this
-    worker.
+    """The next check for worker ``me`` to run, as (family, index), ``_WAIT``, or None: every
+    check is claimed. ``running[w]`` is the family worker ``w`` runs now (-1: none), and
+    ``compiling[w]`` is non-zero while it compiles.
 
-    In order of preference: the first check of a family nobody has started (in the order of
-    :func:`_families`); a check of a started family whose checks have compiled nothing so far
-    (``compiled[f] == 0``) and whose first check has finished (the one with the most checks
-    left); ``_WAIT`` while such a family's first check is still running. A family whose checks
-    compiled kernels is left to the worker running it (its later checks are likely to compile
-    the same or related kernels), unless ``anywhere`` (another worker has exited, perhaps dead:
-    nothing may be left unclaimed)."""
+    In order of preference:
+
+    1. the first check of a family nobody has started (in the order of :func:`_families`; the
+       worker becomes its ``owner``): families start in parallel;
+    2. the next check of a family this worker owns, the one with the fewest checks claimed: a
+       family's kernels compile in its first checks, so these run early, while other work can
+       fill the other CPUs;
+    3. the next check of another worker's family whose checks have compiled nothing so far
+       (``compiled[f] == 0``) and whose first check has finished (the one with the most checks
+       left); ``_WAIT`` while such a family's first check is still running, unless
+       ``anywhere`` (a worker has exited, perhaps dead in that first check);
+    4. when nothing else is left, the next check of any family: one that no other worker runs
+       now, else one whose worker is not compiling now (its kernels so far are in the cache);
+       ``_WAIT`` while the only ones left are being compiled by other workers (a second worker
+       would compile the same kernels at the same time and finish no sooner), unless
+       ``anywhere``. A dead owner's checks still run.
+
+    A family whose checks compiled kernels is left to its owner until step 4, since its later
+    checks are likely to compile the same or related kernels, which two workers would compile
+    twice."""
     for family, size in enumerate(sizes):
         if claimed[family] == 0 and size > 0:
             return family, 0
     open_families = [f for f, size in enumerate(sizes) if claimed[f] < size]
-    if anywhere:
-        joinable = open_families
-    else:
-        joinable = [f for f in open_families if compiled[f] == 0]
+    own = [f for f in open_families if owner[f] == me]
+    if own:
+        family = min(own, key=lambda f: claimed[f])
+        return family, claimed[family]
+
+    def most_left(candidates: list[int]) -> tuple[int, int]:
+        family = max(candidates, key=lambda f: sizes[f] - claimed[f])
+        return family, claimed[family]
+
+    joinable = [f for f in open_families if compiled[f] == 0]
     ready = [f for f in joinable if finished[f] > 0 or anywhere]
     if ready:
-        family = max(ready, key=lambda f: sizes[f] - claimed[f])
-        return family, claimed[family]
-    return _WAIT if joinable else None
+        return most_left(ready)
+    if joinable:
+        return _WAIT
+    if not open_families:
+        return None
+    others = [w for w in range(len(running)) if w != me]
+    idle = [f for f in open_families if all(running[w] != f for w in others)]
+    if idle:
+        return most_left(idle)
+    quiet = [f for f in open_families if all(running[w] != f or not compiling[w] for w in others)]
+    if quiet or anywhere:
+        return most_left(quiet or open_families)
+    return _WAIT
 
 
 def _worker(
     families: list[list[str]],
-    counters: tuple[Any, Any, Any],
+    counters: tuple[Any, Any, Any, Any, Any, Any],
+    me: int,
     released: Any,
     connection: Connection,
     root: np.random.SeedSequence,
     quick: bool,
     threshold: float,
 ) -> None:
-    """Worker process: claim checks (:func:`_claim`; ``counters`` = (claimed, finished,
-    compiled), shared counts per family, updated under ``claimed``'s lock, so that every check
-    runs once) and send each row on ``connection`` (a synchronous pipe: a row sent is never
-    lost, even if the worker dies later). Once ``released`` is set (another worker has exited,
-    perhaps dead) any open family may be joined."""
-    claimed, finished, compiled = counters
+    """Worker process number ``me``: claim checks (:func:`_claim`; ``counters`` = (claimed,
+    finished, compiled, owner per family; running, compiling per worker), shared, updated under
+    ``claimed``'s lock, so that every check runs once) and send each row on ``connection`` (a
+    synchronous pipe: a row sent is never lost, even if the worker dies later). ``released`` is
+    set once a worker has exited."""
+    claimed, finished, compiled, owner, running, compiling = counters
     sizes = [len(names) for names in families]
     current = [0]  # the family of the check running in this process
 
     def count_compilation() -> None:
+        compiling[me] += 1
         with compiled.get_lock():
             compiled[current[0]] += 1
 
+    def end_compilation() -> None:
+        compiling[me] -= 1
+
     with (
         _watch_compilation(lambda: connection.send(("compiling", None))),
-        _on_compilation(count_compilation),
+        _on_compilation(count_compilation, end_compilation),
     ):
         while True:
             with claimed.get_lock():
-                pick = _claim(sizes, claimed, finished, compiled, anywhere=bool(released.value))
+                pick = _claim(
+                    sizes, claimed, finished, compiled, owner, running, compiling, me,
+                    anywhere=bool(released.value),
+                )  # fmt: skip
                 if pick is not None and pick != _WAIT:
+                    if pick[1] == 0:
+                        owner[pick[0]] = me
                     claimed[pick[0]] += 1
+                    running[me] = pick[0]
             if pick is None:
                 break
             if pick == _WAIT:
@@ -743,13 +803,15 @@ def _worker(
             connection.send(("row", row))
             with claimed.get_lock():
                 finished[current[0]] += 1
+                running[me] = -1
     connection.close()
 
 
 class _Workers:
     """Forked processes running the checks of a run (:func:`_worker`): each starts on a family
-    of its own, so that the families' kernels compile in parallel, and later helps with the
-    families others started when these compile nothing (:func:`_claim`)."""
+    of its own, so that the families' kernels compile in parallel, goes on with the families it
+    started, and helps with the others' when these compile nothing or when nothing else is left
+    (:func:`_claim`)."""
 
     def __init__(
         self,
@@ -764,15 +826,20 @@ class _Workers:
         claimed = context.Array("l", len(families))
         finished = context.Array("l", len(families), lock=False)
         compiled = context.Array("l", len(families))
+        owner = context.Array("l", [-1] * len(families), lock=False)
+        num_workers = min(workers, len(families))
+        running = context.Array("l", [-1] * num_workers, lock=False)
+        compiling = context.Array("l", num_workers, lock=False)
         self.released = context.Value("b", 0, lock=False)
         self.pipes: dict[Connection, multiprocessing.process.BaseProcess] = {}
-        for _ in range(min(workers, len(families))):  # before any progress bar's thread
+        for me in range(num_workers):  # before any progress bar's thread
             reader, writer = context.Pipe(duplex=False)
             process = context.Process(
                 target=_worker,
                 args=(
                     families,
-                    (claimed, finished, compiled),
+                    (claimed, finished, compiled, owner, running, compiling),
+                    me,
                     self.released,
                     writer,
                     root,
@@ -801,7 +868,7 @@ class _Workers:
                         kind, payload = reader.recv()
                     except EOFError:  # the worker exited (done, or dead)
                         open_pipes.remove(reader)
-                        self.released.value = 1  # nobody waits for a family it had started
+                        self.released.value = 1  # nobody waits for a first check it ran
                         continue
                     if kind == "row":
                         results[payload.name] = payload
@@ -844,7 +911,7 @@ def run(
     Parameters
     ----------
     quick : bool
-        Quick sizes (the default) or full sizes (10x larger Monte Carlo samples, sharper
+        Quick sizes (the default) or full sizes (10-20x larger Monte Carlo samples, sharper
         checks).
     seed : int, SeedSequence or None
         Root of the per-check random streams (``None``: fresh entropy, recorded in the report).
