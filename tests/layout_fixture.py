@@ -36,7 +36,9 @@ RERECORDED = {
     "verify_quick": "issues 13-14: fewer generations in the fresh-data stationary checks (cold "
     "start) and four new checks of the component-wise mixture law (§4.3); issues 15-17: 47 new "
     "checks (policies, weighted fresh data, estimators, poisson, kde, regression), the 100 "
-    "recorded rows unchanged; issue 18: two lm checks, the 147 recorded rows unchanged",
+    "recorded rows unchanged; issue 18: two lm checks, the 147 recorded rows unchanged; issue "
+    "13 again: quick sizes of the categorical, gaussian and gmm checks halved (full unchanged) "
+    "and the tail checks' theory paths 400k -> 200k, so their Monte Carlo rows changed",
     "cat_absorption": "issue 17: AbsorptionTime gained a standard_error field (0 when exact); "
     "the recorded fields unchanged",
     "gauss_1d_jax": "issue 21: the jax chi-square sampler (_jax_samplers.chisquare): new draws "

@@ -31,7 +31,7 @@ def test_registered_unique_and_covering_sections():
     for check in checks:
         if check.is_monte_carlo:
             quick, full = check.size(True), check.size(False)
-            assert full["num_replicates"] == 10 * quick["num_replicates"]
+            assert full["num_replicates"] == 20 * quick["num_replicates"]
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ FAMILY = "gaussian"
 #: The 3x3 covariance of the examples of docs/theory.md §3.2-3.4 (tr = 3.5, det = 0.695).
 COV3 = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]])
 _COV3_LIST = COV3.tolist()
-_FULL = 10  # full runs use 10x the quick number of replicates
+_FULL = 20  # full runs use 20x the quick number of replicates
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,11 +179,11 @@ def _w2_1d(mu: np.ndarray, var: np.ndarray) -> EstimateResult:
     return mean_estimate(w2_gaussian(mu, var, 0.0, 1.0, squared=True))
 
 
-# Replicates of the quick run (full: 10x). 1-D sufficient statistics run at ~2e7 chain-generations
+# Replicates of the quick run (full: 20x). 1-D sufficient statistics run at ~2e7 chain-generations
 # per second on 2 cores; FreshData and Accumulate ~1.5e7; 3-D ~1.5e6.
-R_1D = 200_000
-R_SLOW = 50_000
-R_3D = 80_000
+R_1D = 100_000
+R_SLOW = 25_000
+R_3D = 40_000
 
 # --------------------------------------------------------------------------------------------
 # §2.2 moments
@@ -204,8 +204,8 @@ _register(
     "E sigma_n (expected_std) vs MC with method='samples' (M explicit draws per generation)",
     {"M": 10, "n": 20, "method": "samples"},
     lambda: _value("expected_std", 10, 20),
-    _mc_1d(lambda mu, var: mean_estimate(np.sqrt(var)), 10, 20, 20_000, method="samples"),
-    quick=20_000,
+    _mc_1d(lambda mu, var: mean_estimate(np.sqrt(var)), 10, 20, 10_000, method="samples"),
+    quick=10_000,
 )
 
 _register(
@@ -602,7 +602,7 @@ _register(
 # §2.9 tail mass
 
 _TAIL_K = 3.0
-_RB_PATHS = 400_000  # paths of the library's Rao-Blackwellised Monte Carlo (theory side)
+_RB_PATHS = 200_000  # paths of the library's Rao-Blackwellised Monte Carlo (theory side)
 _RB_SEED = 29  # fixed seed of the theory side (its own MC error enters the standard error)
 
 
@@ -991,7 +991,7 @@ _register(
 
 def _policy_moment(policy: tuple[str, float], estimator: str, statistic: str) -> Estimator:
     def estimate(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
-        mean, var = _run_1d(ss, 10, 6, 20_000 if quick else 20_000 * _FULL,
+        mean, var = _run_1d(ss, 10, 6, 10_000 if quick else 10_000 * _FULL,
                             estimator=estimator, policy=_policy(*policy))  # fmt: skip
         if statistic == "variance":
             return mean_estimate(var)
@@ -1021,7 +1021,7 @@ for _name, _value_, _estimator, _statistic, _function in (
             )
         ),
         _policy_moment((_name, _value_), _estimator, _statistic),
-        quick=20_000,
+        quick=10_000,
     )
 
 # --------------------------------------------------------------------------------------------
@@ -1090,7 +1090,7 @@ def _location_variance(location: str, regime: Any) -> Estimator:
     return estimate
 
 
-R_LOCATION = 40_000
+R_LOCATION = 20_000
 
 _register(
     "location_accumulate_mean",

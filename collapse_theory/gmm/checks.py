@@ -41,8 +41,8 @@ from collapse_theory.gmm.theory import LAW_EM_SETTINGS
 from collapse_theory.verify.registry import add_check
 
 FAMILY = "gmm"
-R_GMM = 20_000
-_FULL = 10
+R_GMM = 10_000
+_FULL = 20
 Estimate = Callable[[np.random.SeedSequence, bool], tuple[float, float]]
 #: The EM settings of every simulation here, passed explicitly: those the §4.3 law assumes (the
 #: degeneracy flag off; at n = 2M, M = 50-200 it would flag 11-20 % of the surviving chains).
@@ -228,7 +228,7 @@ _register_law(
     HALVES,
     50,
     100,
-    1000,
+    500,
 )
 
 _register_law(
@@ -241,7 +241,7 @@ _register_law(
     SEPARATED,
     50,
     50,
-    1500,
+    750,
 )
 
 _register_law(
@@ -254,7 +254,7 @@ _register_law(
     SEPARATED,
     100,
     20,
-    2000,
+    1000,
 )
 
 _register_law(
@@ -276,7 +276,7 @@ _register_law(
     THREE_2D,
     120,
     8,
-    2000,
+    1000,
 )
 
 # --------------------------------------------------------------------------------------------

@@ -35,14 +35,14 @@ def add_commands(commands: Commands) -> None:
         dest="quick",
         action="store_true",
         default=True,
-        help="quick sizes (default; about 23 s on 2 CPUs, 57 s on the first run, which "
+        help="quick sizes (default; about 20 s on 2 CPUs, 45-50 s on the first run, which "
         "compiles the numba kernels: benchmarks/results/cold_start.md)",
     )
     size.add_argument(
         "--full",
         dest="quick",
         action="store_false",
-        help="full sizes (10x larger Monte Carlo samples, sharper)",
+        help="full sizes (10-20x larger Monte Carlo samples, sharper)",
     )
     verify.add_argument(
         "--seed",
