@@ -1,7 +1,12 @@
 """Same seed, same numbers across refactorings (see tests/layout_fixture.py).
 
 The fixture file was recorded before the "one family, one folder" move; every simulator, theory
-function, tail law and the two quick tables must reproduce it bit for bit.
+function, tail law and the two quick tables must reproduce it: integers exactly, floats bit for
+bit on the processor that recorded them and to rounding on another. numpy and numba (LLVM) pick
+their vectorised kernels for the processor they run on, so a sum can round its last bit
+differently on another one: recorded on an Intel Xeon (AVX-512), the fixture differs on an AMD
+EPYC (AVX2) in a few entries per case by at most 1.3e-15 of the array's largest entry. A changed
+stream, seed or formula moves numbers by far more than the 1e-12 allowed for that.
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ def _redefined(key: str) -> bool:
 
 #: Outputs changed on purpose by the move, each with its reason. They must still agree with the
 #: recording to rounding (1e-12 relative to the array's largest entry), so that nothing but the
-#: stated change happened.
+#: stated change happened (as every float must, below: this list says why these differ on the
+#: recording processor too).
 CHANGED_ON_PURPOSE = {
     # categorical_exact and tail_loss were two implementations of one tail law; merged, the
     # expected number of surviving tail states is now summed from P(state survives), computed
@@ -84,12 +90,14 @@ def test_bit_identical_to_the_recorded_fixture(name: str, request: pytest.Fixtur
     )
     assert not added, f"{name}: unrecorded outputs {added}"
     differ = [k for k in stored if not _redefined(k) and not same(stored[k], arrays[k])]
-    unexplained = [k for k in differ if k not in CHANGED_ON_PURPOSE]
-    assert not unexplained, f"{name}: {unexplained}"
-    for key in differ:
+    floats = [k for k in differ if stored[k].dtype.kind in "fc" and arrays[k].dtype.kind in "fc"]
+    unexplained = [k for k in differ if k not in floats and k not in CHANGED_ON_PURPOSE]
+    assert not unexplained, f"{name}: not floats, so no rounding: {unexplained}"
+    for key in sorted({*floats, *(k for k in differ if k in CHANGED_ON_PURPOSE)}):
         # rounding relative to the array's scale: an entry that is a cancellation (an
         # off-diagonal covariance of 1e-6 in a matrix of order 1) carries the matrix's rounding
-        scale = float(np.max(np.abs(stored[key]))) if stored[key].size else 0.0
+        finite = np.abs(stored[key][np.isfinite(stored[key])])
+        scale = float(finite.max()) if finite.size else 0.0
         np.testing.assert_allclose(
             arrays[key], stored[key], rtol=1e-12, atol=1e-12 * scale, err_msg=key
         )

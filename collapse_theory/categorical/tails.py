@@ -214,7 +214,7 @@ def _lumped_tail_law(
     :func:`tail_loss`. With ``every_generation``, the same pass of the lumped chain also gives
     the median at every generation up to the horizon (when its laws fit in
     :data:`EVERY_GENERATION_VALUES` values), for rates that do not depend on ``gens``."""
-    t0 = float(p0[states].sum())
+    t0 = min(float(p0[states].sum()), 1.0)  # a mass: a sum of all states can round above 1
     horizon = int(gens[-1])
     largest = int(sample_sizes(num_samples, horizon).max(initial=1))
     dense = every_generation and (horizon + 1) * (largest + 1) <= EVERY_GENERATION_VALUES
