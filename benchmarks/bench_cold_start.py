@@ -4,7 +4,8 @@ with an empty numba cache (cold: every kernel compiled) and with a filled one (w
 Each configuration runs the command in a subprocess, exactly as a user types it, with
 ``NUMBA_CACHE_DIR`` pointing at a fresh empty directory: once cold, then ``--warm`` times warm
 with the cache the cold run filled. The configurations are the default (``--workers 2`` on a
-machine with 2 or more CPUs: two processes; on an empty cache each runs whole families, so that no kernel is compiled twice) and, for
+machine with 2 or more CPUs: two processes; on an empty cache each runs the families it
+started, so that a kernel is compiled twice only when nothing else is left to run) and, for
 comparison, ``--workers 1`` (serial). Repeats interleave the configurations and the report
 keeps every run (the minimum is what a quiet machine gives; the machine's load average before
 each run is recorded with it). Also recorded per run: the CPU time of the child (user + sys),

@@ -29,6 +29,19 @@ def best_time(work: Callable[[], Any], repeats: int = 3) -> tuple[float, Any]:
     return best, value
 
 
+def _cpu_model() -> str:
+    """The processor's model name from /proc/cpuinfo (Linux; platform.processor() is often
+    empty there), or ""."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def environment() -> dict[str, Any]:
     """Machine, library versions and the BLAS/OpenMP pools actually loaded (threadpoolctl)."""
     try:
@@ -42,7 +55,7 @@ def environment() -> dict[str, Any]:
         pools = "threadpoolctl not installed"
     return {
         "machine": platform.machine(),
-        "processor": platform.processor(),
+        "processor": platform.processor() or _cpu_model(),
         "cpus_available": len(os.sched_getaffinity(0)),
         "python": platform.python_version(),
         "numpy": np.__version__,
