@@ -35,7 +35,7 @@ def add_commands(commands: Commands) -> None:
         dest="quick",
         action="store_true",
         default=True,
-        help="quick sizes (default; about 20 s on 2 CPUs, 45-50 s on the first run, which "
+        help="quick sizes (default; about 20 s on 2 CPUs, 50 s on the first run, which "
         "compiles the numba kernels: benchmarks/results/cold_start.md)",
     )
     size.add_argument(
