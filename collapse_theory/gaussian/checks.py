@@ -184,6 +184,7 @@ def _w2_1d(mu: np.ndarray, var: np.ndarray) -> EstimateResult:
 R_1D = 100_000
 R_SLOW = 25_000
 R_3D = 40_000
+R_SAMPLES = 10_000  # explicit draws per generation (method='samples', policies)
 
 # --------------------------------------------------------------------------------------------
 # §2.2 moments
@@ -204,8 +205,8 @@ _register(
     "E sigma_n (expected_std) vs MC with method='samples' (M explicit draws per generation)",
     {"M": 10, "n": 20, "method": "samples"},
     lambda: _value("expected_std", 10, 20),
-    _mc_1d(lambda mu, var: mean_estimate(np.sqrt(var)), 10, 20, 10_000, method="samples"),
-    quick=10_000,
+    _mc_1d(lambda mu, var: mean_estimate(np.sqrt(var)), 10, 20, R_SAMPLES, method="samples"),
+    quick=R_SAMPLES,
 )
 
 _register(
@@ -991,7 +992,7 @@ _register(
 
 def _policy_moment(policy: tuple[str, float], estimator: str, statistic: str) -> Estimator:
     def estimate(ss: np.random.SeedSequence, quick: bool) -> EstimateResult:
-        mean, var = _run_1d(ss, 10, 6, 10_000 if quick else 10_000 * _FULL,
+        mean, var = _run_1d(ss, 10, 6, _size(quick, R_SAMPLES),
                             estimator=estimator, policy=_policy(*policy))  # fmt: skip
         if statistic == "variance":
             return mean_estimate(var)
@@ -1021,7 +1022,7 @@ for _name, _value_, _estimator, _statistic, _function in (
             )
         ),
         _policy_moment((_name, _value_), _estimator, _statistic),
-        quick=10_000,
+        quick=R_SAMPLES,
     )
 
 # --------------------------------------------------------------------------------------------

@@ -13,11 +13,15 @@ order-1 sampler draws from) so that it compiles no kernel; the full run uses
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from collapse_theory.rng import as_generator
 from collapse_theory.verify.registry import add_check
+
+if TYPE_CHECKING:
+    from collapse_theory.lm.ngram import NGramModel
 
 __all__: list[str] = []
 
@@ -37,13 +41,18 @@ def _model0():
     return NGramTrainer(1, "mle", vocab_size=_SETTING["num_types"]).fit(text[None, :])
 
 
+def _rarest_type(model: NGramModel) -> int:
+    """The token id of model 0's rarest type (fewest training tokens, first among equals)."""
+    return int(np.argmin(np.where(model.token_counts > 0, model.token_counts, np.inf)))
+
+
 def _chains(seed: np.random.SeedSequence, quick: bool) -> tuple[np.ndarray, np.ndarray]:
     """(survivors at the last generation, rarest type lost) per chain."""
     from collapse_theory.lm.ngram import NGramTrainer
 
     model0 = _model0()
     trainer = NGramTrainer(1, "mle", vocab_size=model0.vocab_size)
-    rarest = int(np.argmin(np.where(model0.token_counts > 0, model0.token_counts, np.inf)))
+    rarest = _rarest_type(model0)
     m, gens = _SETTING["num_tokens"], _SETTING["generations"]
     replicates = QUICK if quick else FULL
     rng = as_generator(seed)
@@ -81,7 +90,7 @@ def _loss_theory() -> float:
     from collapse_theory.lm.theory import unigram_laws
 
     model0 = _model0()
-    rarest = int(np.argmin(np.where(model0.token_counts > 0, model0.token_counts, np.inf)))
+    rarest = _rarest_type(model0)
     laws = unigram_laws(model0.unigram(), _SETTING["num_tokens"], _SETTING["generations"],
                         types=[rarest])  # fmt: skip
     return float(laws.loss_probability[0, 0])

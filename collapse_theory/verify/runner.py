@@ -767,12 +767,11 @@ def _worker(
     set once a worker has exited."""
     claimed, finished, compiled, owner, running, compiling = counters
     sizes = [len(names) for names in families]
-    current = [0]  # the family of the check running in this process
 
-    def count_compilation() -> None:
+    def count_compilation() -> None:  # kernels compile inside a check: running[me] is set
         compiling[me] += 1
         with compiled.get_lock():
-            compiled[current[0]] += 1
+            compiled[running[me]] += 1
 
     def end_compilation() -> None:
         compiling[me] -= 1
@@ -797,12 +796,12 @@ def _worker(
             if pick == _WAIT:
                 time.sleep(0.05)
                 continue
-            current[0], index = pick
-            name = families[current[0]][index]
+            family, index = pick
+            name = families[family][index]
             row = _run_one(get(name), check_seed(root, name), quick, threshold)
             connection.send(("row", row))
             with claimed.get_lock():
-                finished[current[0]] += 1
+                finished[family] += 1
                 running[me] = -1
     connection.close()
 
