@@ -64,9 +64,23 @@ def test_categorical_tail_threshold_and_lightest_mass():
     assert CategoricalTail(threshold=0.01).states([0.7, 0.0, 0.299, 0.001]).tolist() == [3]
 
 
+def test_categorical_tail_given_indices_is_the_tail_a_threshold_picks():
+    """An explicit set of states (the language-model family's rarest types) gives the same
+    states, and so the same exact law, as the threshold that selects them."""
+    p0 = [0.5, 0.2, 0.1, 0.1, 0.06, 0.04]
+    given = CategoricalTail(indices=(5, 4, 4))
+    assert given.states(p0).tolist() == [4, 5] and given.indices == (4, 5)
+    by_index = categorical_exact(p0, given, 20, [0, 5, 20])
+    by_threshold = categorical_exact(p0, CategoricalTail(threshold=0.1), 20, [0, 5, 20])
+    for field in ("mean", "median", "prob_below", "quantiles"):
+        np.testing.assert_array_equal(getattr(by_index, field), getattr(by_threshold, field))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "p0", "match"),
     [
+        ({"indices": (0, 1, 2)}, [0.5, 0.3, 0.2], "some, not all, of the states 0..2"),
+        ({"indices": (3,)}, [0.5, 0.3, 0.2], "some, not all, of the states 0..2"),
         ({"threshold": 0.01}, [0.5, 0.3, 0.2], "threshold=0.01 leaves the tail empty"),
         ({"threshold": 0.2}, [0.5, 0.3, 0.2], "threshold=0.2 leaves the tail empty"),
         ({"threshold": 0.6}, [0.5, 0.3, 0.2], "threshold=0.6 puts every state in the tail"),
@@ -91,6 +105,9 @@ def test_categorical_tail_outside_support_is_refused(kwargs, p0, match):
         (lambda: CategoricalTail(lightest_mass=0.0), ValueError, "lightest_mass must lie"),
         (lambda: CategoricalTail(lightest_mass=1.0), ValueError, "lightest_mass must lie"),
         (lambda: CategoricalTail(), ValueError, "exactly one of threshold or lightest_mass"),
+        (lambda: CategoricalTail(indices=()), ValueError, "indices must be state indices"),
+        (lambda: CategoricalTail(indices=(-1, 2)), ValueError, "indices must be state indices"),
+        (lambda: CategoricalTail(indices=(0.5,)), ValueError, "indices must be state indices"),
         (lambda: CategoricalTail(0.1, 0.1), ValueError, "exactly one"),
         (lambda: CategoricalTail(threshold="0.1"), TypeError, "threshold must be a real"),
         (lambda: GaussianTail(k=0.0), ValueError, "k must be > 0"),

@@ -64,7 +64,8 @@ class CategoricalTail:
     - ``threshold`` :math:`\tau`: :math:`A = \{i : 0 < p_{0,i} < \tau\}`. States with
       :math:`p_{0,i} = 0` are never in the tail (they can never appear).
     - ``lightest_mass`` q in (0, 1): the largest set :math:`\{i : 0 < p_{0,i} < \tau\}` whose
-      total original mass is at most q (states of equal probability are all in or all out).
+      total original mass is at most q (states of equal probability are all in or all out);
+    - ``indices``: the states themselves (a language model's rarest word types, say).
 
     :meth:`states` refuses an empty tail (threshold at or below the smallest positive
     :math:`p_{0,i}`, or q below the lightest state's mass) and a tail holding every state
@@ -76,6 +77,8 @@ class CategoricalTail:
         Probability :math:`\tau` in (0, 1] below which a state is in the tail.
     lightest_mass : float, optional
         Largest original tail mass q in (0, 1), instead of ``threshold``.
+    indices : tuple of int, optional
+        The tail's states, instead of either (sorted and deduplicated; not every state).
 
     Examples
     --------
@@ -87,20 +90,36 @@ class CategoricalTail:
 
     threshold: float | None = None
     lightest_mass: float | None = None
+    indices: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         name, value = one_of(
-            "CategoricalTail", threshold=self.threshold, lightest_mass=self.lightest_mass
+            "CategoricalTail",
+            threshold=self.threshold,
+            lightest_mass=self.lightest_mass,
+            indices=self.indices,
         )
         if name == "threshold":
             value = check_real("threshold", value, minimum=0.0, maximum=1.0, strict_minimum=True)
-        else:
+        elif name == "lightest_mass":
             value = check_fraction("lightest_mass", value)
+        else:
+            chosen = np.unique(np.asarray(value))
+            if chosen.dtype.kind not in "iu" or chosen.size == 0 or chosen[0] < 0:
+                raise InputError(f"indices must be state indices >= 0; got {value!r}")
+            value = tuple(int(i) for i in chosen)
         object.__setattr__(self, name, value)
 
     def states(self, p0: ArrayLike) -> np.ndarray:
         """Indices of the tail states of ``p0`` (sorted)."""
         p0 = check_probability_vector("p0", p0)
+        if self.indices is not None:
+            if self.indices[-1] >= p0.size or len(self.indices) == p0.size:
+                raise InputError(
+                    f"indices={self.indices!r}: allowed are some, not all, of the states "
+                    f"0..{p0.size - 1} of p0"
+                )
+            return np.array(self.indices)
         positive = np.unique(p0[p0 > 0])
         if self.threshold is not None:
             tau = self.threshold

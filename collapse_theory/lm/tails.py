@@ -18,9 +18,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from collapse_theory._validate import InputError, as_float_array, check_int, check_real
-from collapse_theory.categorical.tails import CategoricalTail, _lumped_tail_law
+from collapse_theory.categorical.tails import CategoricalTail, categorical_exact
 from collapse_theory.lm.theory import unigram_start
-from collapse_theory.tails.curves import TailCurve, check_eps, check_record
+from collapse_theory.tails.curves import TailCurve
 
 __all__ = ["lm_tail_exact", "lm_tail_types"]
 
@@ -102,6 +102,5 @@ def lm_tail_exact(
             raise InputError(
                 f"tail_types must be token ids in [1, {start.size}); got {tail_types!r}"
             )
-    gens = check_record(generations)
     m = check_int("num_tokens", num_tokens, minimum=1)
-    return _lumped_tail_law(start, types, m, gens, check_eps(eps), every_generation=True)
+    return categorical_exact(start, CategoricalTail(indices=tuple(types)), m, generations, eps=eps)
